@@ -1,0 +1,85 @@
+/**
+ * The one registry of error codes Ringbill answers with, grouped by area, each with its HTTP
+ * status and a default message. Domain code returns these codes as typed failures; only the
+ * HTTP layer turns them into responses, and the CLI into exit codes.
+ */
+export const ERROR_CODES = {
+  // Input
+  invalid_input: { status: 400, message: 'The request is not valid.' },
+  invalid_amount: { status: 400, message: 'The amount is not valid.' },
+  idempotency_key_required: { status: 400, message: 'This request moves money: send an Idempotency-Key header.' },
+
+  // Auth
+  unauthenticated: { status: 401, message: 'Send a valid API key as "Authorization: Bearer <key>".' },
+  forbidden: { status: 403, message: 'This key may not do that.' },
+
+  // Unknown (or another tenant's) resources
+  not_found: { status: 404, message: 'No such resource.' },
+  organization_not_found: { status: 404, message: 'No such organization.' },
+  account_not_found: { status: 404, message: 'No such account.' },
+  transfer_not_found: { status: 404, message: 'No such transfer.' },
+  hold_not_found: { status: 404, message: 'No such hold.' },
+
+  // Conflicts
+  idempotency_conflict: { status: 409, message: 'This Idempotency-Key was already used for a different request.' },
+  account_exists: { status: 409, message: 'An account with this code and currency already exists.' },
+
+  // Business rules
+  insufficient_credit: { status: 422, message: 'The account does not have enough usable credit.' },
+  exceeds_debits: { status: 422, message: 'The credit would exceed the account’s debits.' },
+  currency_mismatch: { status: 422, message: 'The accounts are in different currencies.' },
+  same_account: { status: 422, message: 'A transfer needs two different accounts.' },
+  transfer_not_pending: { status: 422, message: 'Only a hold (a pending transfer) can be posted or voided.' },
+  hold_already_posted: { status: 422, message: 'The hold was already posted.' },
+  hold_already_voided: { status: 422, message: 'The hold was already voided.' },
+  hold_expired: { status: 422, message: 'The hold expired and its credit was released.' },
+  post_exceeds_hold: { status: 422, message: 'A hold cannot be posted for more than it holds.' },
+
+  // Server
+  overloaded: { status: 503, message: 'The server is busy; retry with the same Idempotency-Key.' },
+  internal_error: { status: 500, message: 'Something went wrong on our side.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** An expected failure, as domain functions return it. */
+export interface Failure<Code extends ErrorCode = ErrorCode> {
+  readonly ok: false;
+  readonly code: Code;
+  readonly message: string;
+}
+
+export type Result<T, Code extends ErrorCode = ErrorCode> = { readonly ok: true; readonly value: T } | Failure<Code>;
+
+export function failure<Code extends ErrorCode>(code: Code, message?: string): Failure<Code> {
+  return { ok: false, code, message: message ?? ERROR_CODES[code].message };
+}
+
+export function success<T>(value: T): { readonly ok: true; readonly value: T } {
+  return { ok: true, value };
+}
+
+/** A failure carried through code that throws, such as an HTTP handler; the HTTP layer maps it. */
+export class RingbillError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message?: string,
+  ) {
+    super(message ?? ERROR_CODES[code].message);
+    this.name = 'RingbillError';
+  }
+
+  get status(): number {
+    return ERROR_CODES[this.code].status;
+  }
+
+  static from(failed: Failure): RingbillError {
+    return new RingbillError(failed.code, failed.message);
+  }
+}
+
+/** Unwraps a result, throwing its failure as a RingbillError for the HTTP or CLI layer to map. */
+export function unwrap<T>(result: Result<T>): T {
+  if (!result.ok) throw RingbillError.from(result);
+  return result.value;
+}

@@ -1,0 +1,359 @@
+import type { Queryable } from '../store/database.ts';
+import type { Currency } from '../money/index.ts';
+import type { Account, IdempotencyKey, Transfer, TransferKind, TransferState } from './types.ts';
+
+const ACCOUNT_COLUMNS = `id, organization_id, code, currency, debits_posted, credits_posted, debits_pending,
+  credits_pending, debits_must_not_exceed_credits, credits_must_not_exceed_debits, overdraft_limit, created_at`;
+
+const TRANSFER_COLUMNS = `id, kind, state, debit_account_id, credit_account_id, amount, currency, pending_id,
+  timeout_at, resolved_at, code, command_id, metadata, created_at`;
+
+interface AccountRow {
+  id: string;
+  organization_id: string | null;
+  code: string;
+  currency: string;
+  debits_posted: bigint;
+  credits_posted: bigint;
+  debits_pending: bigint;
+  credits_pending: bigint;
+  debits_must_not_exceed_credits: boolean;
+  credits_must_not_exceed_debits: boolean;
+  overdraft_limit: bigint;
+  created_at: Date;
+}
+
+interface TransferRow {
+  id: string;
+  kind: TransferKind;
+  state: TransferState;
+  debit_account_id: string;
+  credit_account_id: string;
+  amount: bigint;
+  currency: string;
+  pending_id: string | null;
+  timeout_at: Date | null;
+  resolved_at: Date | null;
+  code: string;
+  command_id: string;
+  metadata: Record<string, unknown> | null;
+  created_at: Date;
+}
+
+function toAccount(row: AccountRow): Account {
+  return {
+    id: row.id,
+    organizationId: row.organization_id,
+    code: row.code,
+    currency: row.currency as Currency,
+    debitsPosted: row.debits_posted,
+    creditsPosted: row.credits_posted,
+    debitsPending: row.debits_pending,
+    creditsPending: row.credits_pending,
+    debitsMustNotExceedCredits: row.debits_must_not_exceed_credits,
+    creditsMustNotExceedDebits: row.credits_must_not_exceed_debits,
+    overdraftLimit: row.overdraft_limit,
+    createdAt: row.created_at,
+  };
+}
+
+function toTransfer(row: TransferRow): Transfer {
+  return {
+    id: row.id,
+    kind: row.kind,
+    state: row.state,
+    debitAccountId: row.debit_account_id,
+    creditAccountId: row.credit_account_id,
+    amount: row.amount,
+    currency: row.currency as Currency,
+    pendingId: row.pending_id,
+    timeoutAt: row.timeout_at,
+    resolvedAt: row.resolved_at,
+    code: row.code,
+    commandId: row.command_id,
+    metadata: row.metadata,
+    createdAt: row.created_at,
+  };
+}
+
+export interface NewAccount {
+  id: string;
+  organizationId: string | null;
+  code: string;
+  currency: Currency;
+  debitsMustNotExceedCredits: boolean;
+  creditsMustNotExceedDebits: boolean;
+  overdraftLimit: bigint;
+  createdAt: Date;
+}
+
+/** Inserts an account, or answers undefined when one with its organization, code and currency exists. */
+export async function insertAccount(db: Queryable, account: NewAccount): Promise<Account | undefined> {
+  const result = await db.query<AccountRow>(
+    `INSERT INTO ledger_accounts (id, organization_id, code, currency, debits_must_not_exceed_credits,
+       credits_must_not_exceed_debits, overdraft_limit, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+     ON CONFLICT ON CONSTRAINT ledger_accounts_one_code DO NOTHING
+     RETURNING ${ACCOUNT_COLUMNS}`,
+    [
+      account.id,
+      account.organizationId,
+      account.code,
+      account.currency,
+      account.debitsMustNotExceedCredits,
+      account.creditsMustNotExceedDebits,
+      account.overdraftLimit,
+      account.createdAt,
+    ],
+  );
+  return result.rows[0] && toAccount(result.rows[0]);
+}
+
+export async function findAccount(db: Queryable, id: string): Promise<Account | undefined> {
+  const result = await db.query<AccountRow>(`SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = $1`, [id]);
+  return result.rows[0] && toAccount(result.rows[0]);
+}
+
+export async function findAccountByCode(
+  db: Queryable,
+  organizationId: string | null,
+  code: string,
+  currency: Currency,
+): Promise<Account | undefined> {
+  const result = await db.query<AccountRow>(
+    `SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts
+     WHERE organization_id IS NOT DISTINCT FROM $1 AND code = $2 AND currency = $3`,
+    [organizationId, code, currency],
+  );
+  return result.rows[0] && toAccount(result.rows[0]);
+}
+
+export interface AccountFilter {
+  organizationId?: string | null;
+  code?: string;
+  currency?: Currency;
+  /** Accounts after this id, in id order. */
+  after?: string;
+  limit: number;
+}
+
+export async function listAccounts(db: Queryable, filter: AccountFilter): Promise<Account[]> {
+  const result = await db.query<AccountRow>(
+    `SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts
+     WHERE ($1::boolean OR organization_id IS NOT DISTINCT FROM $2::uuid)
+       AND ($3::text IS NULL OR code = $3)
+       AND ($4::text IS NULL OR currency = $4)
+       AND ($5::text IS NULL OR id > $5)
+     ORDER BY id LIMIT $6`,
+    [
+      filter.organizationId === undefined,
+      filter.organizationId ?? null,
+      filter.code ?? null,
+      filter.currency ?? null,
+      filter.after ?? null,
+      filter.limit,
+    ],
+  );
+  return result.rows.map(toAccount);
+}
+
+/** Locks accounts in id order: every writer locks in the same order, so none can deadlock. */
+export async function lockAccounts(db: Queryable, ids: readonly string[]): Promise<Account[]> {
+  if (ids.length === 0) return [];
+  const result = await db.query<AccountRow>(
+    `SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`,
+    [ids],
+  );
+  return result.rows.map(toAccount);
+}
+
+/** Locks transfers (holds about to be resolved) in id order, before any account is locked. */
+export async function lockTransfers(db: Queryable, ids: readonly string[]): Promise<Transfer[]> {
+  if (ids.length === 0) return [];
+  const result = await db.query<TransferRow>(
+    `SELECT ${TRANSFER_COLUMNS} FROM ledger_transfers WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`,
+    [ids],
+  );
+  return result.rows.map(toTransfer);
+}
+
+export async function findTransfer(db: Queryable, id: string): Promise<Transfer | undefined> {
+  const result = await db.query<TransferRow>(`SELECT ${TRANSFER_COLUMNS} FROM ledger_transfers WHERE id = $1`, [id]);
+  return result.rows[0] && toTransfer(result.rows[0]);
+}
+
+export async function findTransfers(db: Queryable, ids: readonly string[]): Promise<Transfer[]> {
+  const result = await db.query<TransferRow>(`SELECT ${TRANSFER_COLUMNS} FROM ledger_transfers WHERE id = ANY($1::text[]) ORDER BY id`, [ids]);
+  return result.rows.map(toTransfer);
+}
+
+/** Transfers touching any of the accounts, newest first, before the `before` id when given. */
+export async function listTransfersOfAccounts(
+  db: Queryable,
+  accountIds: readonly string[],
+  page: { before?: string; limit: number },
+): Promise<Transfer[]> {
+  const result = await db.query<TransferRow>(
+    `SELECT ${TRANSFER_COLUMNS} FROM ledger_transfers
+     WHERE (debit_account_id = ANY($1::text[]) OR credit_account_id = ANY($1::text[]))
+       AND ($2::text IS NULL OR id < $2)
+     ORDER BY id DESC LIMIT $3`,
+    [accountIds, page.before ?? null, page.limit],
+  );
+  return result.rows.map(toTransfer);
+}
+
+export async function insertTransfers(db: Queryable, transfers: readonly Transfer[]): Promise<void> {
+  if (transfers.length === 0) return;
+  await db.query(
+    `INSERT INTO ledger_transfers (${TRANSFER_COLUMNS})
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[],
+       $8::text[], $9::timestamptz[], $10::timestamptz[], $11::text[], $12::text[], $13::jsonb[], $14::timestamptz[])`,
+    [
+      transfers.map((t) => t.id),
+      transfers.map((t) => t.kind),
+      transfers.map((t) => t.state),
+      transfers.map((t) => t.debitAccountId),
+      transfers.map((t) => t.creditAccountId),
+      transfers.map((t) => t.amount),
+      transfers.map((t) => t.currency),
+      transfers.map((t) => t.pendingId),
+      transfers.map((t) => t.timeoutAt),
+      transfers.map((t) => t.resolvedAt),
+      transfers.map((t) => t.code),
+      transfers.map((t) => t.commandId),
+      transfers.map((t) => (t.metadata === null ? null : JSON.stringify(t.metadata))),
+      transfers.map((t) => t.createdAt),
+    ],
+  );
+}
+
+/** Moves holds out of `pending`; the WHERE makes a second resolution impossible even for buggy callers. */
+export async function resolveHolds(db: Queryable, holds: readonly Transfer[]): Promise<void> {
+  if (holds.length === 0) return;
+  const result = await db.query(
+    `UPDATE ledger_transfers t SET state = v.state, resolved_at = v.resolved_at
+     FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS v(id, state, resolved_at)
+     WHERE t.id = v.id AND t.state = 'pending'`,
+    [holds.map((h) => h.id), holds.map((h) => h.state), holds.map((h) => h.resolvedAt)],
+  );
+  if (result.affectedRows !== holds.length) throw new Error(`resolved ${result.affectedRows} of ${holds.length} holds: a hold was resolved twice`);
+}
+
+export interface AccountDelta {
+  id: string;
+  debitsPosted: bigint;
+  creditsPosted: bigint;
+  debitsPending: bigint;
+  creditsPending: bigint;
+}
+
+/** Adds each delta to its account's totals, in one statement for the whole batch. */
+export async function applyAccountDeltas(db: Queryable, deltas: readonly AccountDelta[]): Promise<void> {
+  if (deltas.length === 0) return;
+  await db.query(
+    `UPDATE ledger_accounts a SET
+       debits_posted = a.debits_posted + v.dp, credits_posted = a.credits_posted + v.cp,
+       debits_pending = a.debits_pending + v.dq, credits_pending = a.credits_pending + v.cq
+     FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) AS v(id, dp, cp, dq, cq)
+     WHERE a.id = v.id`,
+    [
+      deltas.map((d) => d.id),
+      deltas.map((d) => d.debitsPosted),
+      deltas.map((d) => d.creditsPosted),
+      deltas.map((d) => d.debitsPending),
+      deltas.map((d) => d.creditsPending),
+    ],
+  );
+}
+
+export async function setOverdraftLimit(db: Queryable, accountId: string, overdraftLimit: bigint): Promise<Account | undefined> {
+  const result = await db.query<AccountRow>(
+    `UPDATE ledger_accounts SET overdraft_limit = $2 WHERE id = $1 RETURNING ${ACCOUNT_COLUMNS}`,
+    [accountId, overdraftLimit],
+  );
+  return result.rows[0] && toAccount(result.rows[0]);
+}
+
+export interface StoredResult {
+  scope: string;
+  key: string;
+  requestHash: string;
+  commandId: string;
+  transfers: Transfer[];
+}
+
+export async function findIdempotencyResults(db: Queryable, keys: readonly IdempotencyKey[]): Promise<StoredResult[]> {
+  if (keys.length === 0) return [];
+  const result = await db.query<{ scope: string; key: string; request_hash: string; command_id: string; result: StoredTransferJson[] }>(
+    `SELECT i.scope, i.key, i.request_hash, i.command_id, i.result FROM idempotency_keys i
+     JOIN unnest($1::text[], $2::text[]) AS k(scope, key) ON i.scope = k.scope AND i.key = k.key`,
+    [keys.map((k) => k.scope), keys.map((k) => k.key)],
+  );
+  return result.rows.map((row) => ({
+    scope: row.scope,
+    key: row.key,
+    requestHash: row.request_hash,
+    commandId: row.command_id,
+    transfers: row.result.map(fromStoredJson),
+  }));
+}
+
+export async function insertIdempotencyResults(db: Queryable, results: readonly StoredResult[], createdAt: Date): Promise<void> {
+  if (results.length === 0) return;
+  await db.query(
+    `INSERT INTO idempotency_keys (scope, key, request_hash, command_id, result, created_at)
+     SELECT scope, key, request_hash, command_id, result, $6 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[])
+       AS v(scope, key, request_hash, command_id, result)`,
+    [
+      results.map((r) => r.scope),
+      results.map((r) => r.key),
+      results.map((r) => r.requestHash),
+      results.map((r) => r.commandId),
+      results.map((r) => JSON.stringify(r.transfers.map(toStoredJson))),
+      createdAt,
+    ],
+  );
+}
+
+/** Transfers as the idempotency table keeps them: amounts as integer strings, times as ISO text. */
+type StoredTransferJson = Omit<Transfer, 'amount' | 'timeoutAt' | 'resolvedAt' | 'createdAt'> & {
+  amount: string;
+  timeoutAt: string | null;
+  resolvedAt: string | null;
+  createdAt: string;
+};
+
+function toStoredJson(transfer: Transfer): StoredTransferJson {
+  return {
+    ...transfer,
+    amount: transfer.amount.toString(),
+    timeoutAt: transfer.timeoutAt?.toISOString() ?? null,
+    resolvedAt: transfer.resolvedAt?.toISOString() ?? null,
+    createdAt: transfer.createdAt.toISOString(),
+  };
+}
+
+function fromStoredJson(json: StoredTransferJson): Transfer {
+  return {
+    ...json,
+    amount: BigInt(json.amount),
+    timeoutAt: json.timeoutAt === null ? null : new Date(json.timeoutAt),
+    resolvedAt: json.resolvedAt === null ? null : new Date(json.resolvedAt),
+    createdAt: new Date(json.createdAt),
+  };
+}
+
+/** Holds whose timeout has passed and that nobody resolved yet, oldest first. */
+export async function findTimedOutHolds(db: Queryable, now: Date, limit: number): Promise<string[]> {
+  const result = await db.query<{ id: string }>(
+    `SELECT id FROM ledger_transfers WHERE state = 'pending' AND timeout_at <= $1 ORDER BY timeout_at, id LIMIT $2`,
+    [now, limit],
+  );
+  return result.rows.map((row) => row.id);
+}
+
+export async function nextHoldTimeout(db: Queryable): Promise<Date | undefined> {
+  const result = await db.query<{ at: Date | null }>(`SELECT min(timeout_at) AS at FROM ledger_transfers WHERE state = 'pending'`);
+  return result.rows[0]?.at ?? undefined;
+}

@@ -1,0 +1,110 @@
+import type { Currency } from '../money/index.ts';
+
+/** A ledger account's running totals and its balance rules, as the database holds them. */
+export interface Account {
+  readonly id: string;
+  /** Null for the provider's own accounts (revenue, bank, rounding, ...). */
+  readonly organizationId: string | null;
+  readonly code: string;
+  readonly currency: Currency;
+  readonly debitsPosted: bigint;
+  readonly creditsPosted: bigint;
+  readonly debitsPending: bigint;
+  readonly creditsPending: bigint;
+  /** A spending account: posted plus pending debits may not exceed posted credits plus the overdraft. */
+  readonly debitsMustNotExceedCredits: boolean;
+  readonly creditsMustNotExceedDebits: boolean;
+  /** How far debits may go beyond credits (a prepaid credit limit); only with debitsMustNotExceedCredits. */
+  readonly overdraftLimit: bigint;
+  readonly createdAt: Date;
+}
+
+export type TransferKind = 'posted' | 'pending' | 'post_pending' | 'void_pending' | 'expire_pending';
+export type TransferState = 'posted' | 'pending' | 'voided' | 'expired';
+
+/** A row of the ledger. Its money never changes; only a hold's state moves, once. */
+export interface Transfer {
+  readonly id: string;
+  readonly kind: TransferKind;
+  readonly state: TransferState;
+  readonly debitAccountId: string;
+  readonly creditAccountId: string;
+  readonly amount: bigint;
+  readonly currency: Currency;
+  /** For post/void/expire: the hold this transfer resolved. */
+  readonly pendingId: string | null;
+  /** For a hold: when it expires by itself. */
+  readonly timeoutAt: Date | null;
+  /** For a hold: when it was posted, voided or expired. */
+  readonly resolvedAt: Date | null;
+  readonly code: string;
+  readonly commandId: string;
+  readonly metadata: Record<string, unknown> | null;
+  readonly createdAt: Date;
+}
+
+/** A new transfer: posted at once, or pending (a hold) until posted, voided or timed out. */
+export interface NewTransferRequest {
+  readonly kind: 'posted' | 'pending';
+  readonly debitAccountId: string;
+  readonly creditAccountId: string;
+  readonly amount: bigint;
+  readonly code: string;
+  /** Holds only: released by itself after this many seconds unless posted or voided. */
+  readonly timeoutSeconds?: number;
+  readonly metadata?: Record<string, unknown>;
+}
+
+export interface PostPendingRequest {
+  readonly kind: 'post_pending';
+  readonly pendingId: string;
+  /** Defaults to the whole hold; less posts part and returns the rest. */
+  readonly amount?: bigint;
+  readonly metadata?: Record<string, unknown>;
+}
+
+export interface VoidPendingRequest {
+  readonly kind: 'void_pending';
+  readonly pendingId: string;
+  readonly metadata?: Record<string, unknown>;
+}
+
+/** What a caller asks the ledger to do, one transfer at a time. */
+export type TransferRequest = NewTransferRequest | PostPendingRequest | VoidPendingRequest;
+
+/**
+ * The system's own request to release a hold whose timeout has passed. Anyone may send it,
+ * but it only succeeds once the hold has timed out.
+ */
+export interface ExpireRequest {
+  readonly kind: 'expire_pending';
+  readonly pendingId: string;
+}
+
+export type LedgerRequest = TransferRequest | ExpireRequest;
+
+/** Idempotency keys are unique within a scope: an API key's owner, or a system process. */
+export interface IdempotencyKey {
+  readonly scope: string;
+  readonly key: string;
+}
+
+/**
+ * One money-moving command: its transfers commit all together or not at all (linked).
+ * `request` is what the caller sent; the same key with a different request is a conflict.
+ */
+export interface LedgerCommand {
+  readonly transfers: readonly LedgerRequest[];
+  readonly idempotencyKey?: IdempotencyKey;
+}
+
+export interface CommandOutcome {
+  readonly commandId: string;
+  readonly transfers: readonly Transfer[];
+  /** True when this is the stored result of an earlier command with the same key. */
+  readonly replayed: boolean;
+}
+
+export function isNewTransfer(request: LedgerRequest): request is NewTransferRequest {
+  return request.kind === 'posted' || request.kind === 'pending';
+}

@@ -1,0 +1,55 @@
+/** A value a query parameter may take. bigint travels as its decimal text, never through a float. */
+export type SqlValue = string | number | bigint | boolean | Date | null | readonly SqlValue[] | Record<string, unknown>;
+
+export interface QueryResult<Row> {
+  rows: Row[];
+  /** Rows changed by INSERT / UPDATE / DELETE. */
+  affectedRows: number;
+}
+
+/** What both drivers offer, inside a transaction or not. One SQL dialect: PostgreSQL. */
+export interface Queryable {
+  query<Row = Record<string, unknown>>(sql: string, params?: readonly SqlValue[]): Promise<QueryResult<Row>>;
+  /** Runs a script of several statements, with no parameters (migrations). */
+  exec(sql: string): Promise<void>;
+}
+
+export type DatabaseKind = 'pglite' | 'postgres';
+
+export interface Database extends Queryable {
+  readonly kind: DatabaseKind;
+  /** Runs `work` in one transaction: committed when it resolves, rolled back when it throws. */
+  transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** PostgreSQL's unique_violation, raised by both drivers. */
+export function isUniqueViolation(error: unknown): boolean {
+  return sqlState(error) === '23505';
+}
+
+/** Errors worth retrying the whole transaction for: serialization failure and deadlock. */
+export function isRetryableConflict(error: unknown): boolean {
+  const state = sqlState(error);
+  return state === '40001' || state === '40P01';
+}
+
+function sqlState(error: unknown): string | undefined {
+  if (typeof error === 'object' && error !== null && 'code' in error) {
+    const code = (error as { code: unknown }).code;
+    return typeof code === 'string' ? code : undefined;
+  }
+  return undefined;
+}
+
+/** Parameters as the drivers want them: bigints as text, so no value ever passes through a float. */
+export function toDriverParams(params: readonly SqlValue[] | undefined): unknown[] {
+  if (!params) return [];
+  return params.map(toDriverValue);
+}
+
+function toDriverValue(value: SqlValue): unknown {
+  if (typeof value === 'bigint') return value.toString();
+  if (Array.isArray(value)) return value.map((item: SqlValue) => toDriverValue(item));
+  return value;
+}

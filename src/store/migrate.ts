@@ -1,0 +1,39 @@
+import { fileURLToPath } from 'node:url';
+import Postgrator from 'postgrator';
+import type { Database } from './database.ts';
+
+const MIGRATIONS = fileURLToPath(new URL('./migrations/*.sql', import.meta.url));
+// Any constant: it only has to be the same in every Ringbill process.
+const MIGRATION_LOCK = 7_311_000_001;
+
+export interface AppliedMigration {
+  version: number;
+  name: string;
+}
+
+/**
+ * Brings the schema up to the newest migration. The whole run is one transaction under an
+ * advisory lock, so two processes starting together cannot both migrate, and a failing
+ * migration leaves the schema as it was (none of ours may use statements that refuse to run
+ * inside a transaction, such as CREATE INDEX CONCURRENTLY).
+ */
+export async function migrate(db: Database): Promise<AppliedMigration[]> {
+  return db.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    const where = await tx.query<{ schema: string; database: string }>(
+      'SELECT current_schema() AS schema, current_database() AS database',
+    );
+    const { schema, database } = where.rows[0]!;
+    const postgrator = new Postgrator({
+      migrationPattern: MIGRATIONS,
+      driver: 'pg',
+      database,
+      schemaTable: `${schema}.schema_migrations`,
+      currentSchema: schema,
+      execQuery: (sql: string) => tx.query(sql),
+      execSqlScript: (sql: string) => tx.exec(sql),
+    });
+    const applied = await postgrator.migrate();
+    return applied.map((migration) => ({ version: Number(migration.version), name: migration.name }));
+  });
+}

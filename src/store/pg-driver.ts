@@ -1,0 +1,92 @@
+import pg from 'pg';
+import { toDriverParams, type Database, type Queryable, type QueryResult, type SqlValue } from './database.ts';
+
+const INT8_OID = 20;
+const INT8_ARRAY_OID = 1016;
+
+type Parser = (text: string) => unknown;
+const builtinParser = pg.types.getTypeParser as (oid: number, format?: 'text' | 'binary') => Parser;
+
+// Per-pool type parsers, so that BIGINT arrives as bigint without touching pg's global state.
+const typeParsers = {
+  getTypeParser(oid: number, format?: 'text' | 'binary'): Parser {
+    if (oid === INT8_OID) return (text) => BigInt(text);
+    if (oid === INT8_ARRAY_OID) {
+      // pg's own int8[] parser yields the elements as strings.
+      const parseArray = builtinParser(INT8_ARRAY_OID) as (text: string) => (string | null)[];
+      return (text) => parseArray(text).map((item) => (item === null ? null : BigInt(item)));
+    }
+    return builtinParser(oid, format);
+  },
+} as pg.CustomTypesConfig;
+
+export interface PostgresOptions {
+  connectionString: string;
+  /** Pool size; the ledger needs few connections because it batches. */
+  maxConnections?: number;
+}
+
+export async function openPostgres(options: PostgresOptions): Promise<Database> {
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: options.maxConnections ?? 10,
+    types: typeParsers,
+  });
+  // Fail at start, with the server's own message, rather than on the first request.
+  const client = await pool.connect();
+  client.release();
+  return new PostgresDatabase(pool);
+}
+
+function wrap(target: pg.Pool | pg.PoolClient): Queryable {
+  return {
+    async query<Row>(sql: string, params?: readonly SqlValue[]): Promise<QueryResult<Row>> {
+      const result = await target.query(sql, toDriverParams(params));
+      return { rows: result.rows as Row[], affectedRows: result.rowCount ?? 0 };
+    },
+    async exec(sql: string): Promise<void> {
+      // Without parameters pg uses the simple query protocol, which runs several statements.
+      await target.query(sql);
+    },
+  };
+}
+
+class PostgresDatabase implements Database {
+  readonly kind = 'postgres' as const;
+  private readonly direct: Queryable;
+
+  constructor(private readonly pool: pg.Pool) {
+    this.direct = wrap(pool);
+  }
+
+  query<Row = Record<string, unknown>>(sql: string, params?: readonly SqlValue[]): Promise<QueryResult<Row>> {
+    return this.direct.query<Row>(sql, params);
+  }
+
+  exec(sql: string): Promise<void> {
+    return this.direct.exec(sql);
+  }
+
+  async transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    // A connection whose ROLLBACK failed is in an unknown state: drop it rather than reuse it.
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const result = await work(wrap(client));
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch((rollbackError: Error) => {
+        broken = rollbackError;
+      });
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}

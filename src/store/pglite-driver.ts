@@ -1,0 +1,47 @@
+import { PGlite, types, type Transaction } from '@electric-sql/pglite';
+import { toDriverParams, type Database, type Queryable, type QueryResult, type SqlValue } from './database.ts';
+
+const parsers = { [types.INT8]: (text: string) => BigInt(text) };
+
+/** Opens the embedded database: in memory when `dataDir` is undefined, else persisted there. */
+export async function openPglite(dataDir: string | undefined): Promise<Database> {
+  const pglite = await PGlite.create({ dataDir, parsers });
+  return new PgliteDatabase(pglite);
+}
+
+function wrap(target: PGlite | Transaction): Queryable {
+  return {
+    async query<Row>(sql: string, params?: readonly SqlValue[]): Promise<QueryResult<Row>> {
+      const result = await target.query<Row>(sql, toDriverParams(params));
+      return { rows: result.rows, affectedRows: result.affectedRows ?? 0 };
+    },
+    async exec(sql: string): Promise<void> {
+      await target.exec(sql);
+    },
+  };
+}
+
+class PgliteDatabase implements Database {
+  readonly kind = 'pglite' as const;
+  private readonly direct: Queryable;
+
+  constructor(private readonly pglite: PGlite) {
+    this.direct = wrap(pglite);
+  }
+
+  query<Row = Record<string, unknown>>(sql: string, params?: readonly SqlValue[]): Promise<QueryResult<Row>> {
+    return this.direct.query<Row>(sql, params);
+  }
+
+  exec(sql: string): Promise<void> {
+    return this.direct.exec(sql);
+  }
+
+  transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
+    return this.pglite.transaction((tx) => work(wrap(tx)));
+  }
+
+  async close(): Promise<void> {
+    await this.pglite.close();
+  }
+}
