@@ -13,6 +13,10 @@ export const ERROR_CODES = {
   unauthenticated: { status: 401, message: 'Send a valid API key as "Authorization: Bearer <key>".' },
   forbidden: { status: 403, message: 'This key may not do that.' },
 
+  // Transport
+  payload_too_large: { status: 413, message: 'The request body is too large.' },
+  unsupported_media_type: { status: 415, message: 'Send JSON with Content-Type: application/json.' },
+
   // Unknown (or another tenant's) resources
   not_found: { status: 404, message: 'No such resource.' },
   organization_not_found: { status: 404, message: 'No such organization.' },

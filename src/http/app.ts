@@ -1,0 +1,100 @@
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Ajv, type Options as AjvOptions } from 'ajv';
+import addFormats from 'ajv-formats';
+import type { Services } from '../services.ts';
+import { KeyResolver } from './auth.ts';
+import { handleError, send } from './errors.ts';
+import { ErrorResponse } from './schemas.ts';
+import { healthRoutes } from './routes/health.ts';
+import { organizationRoutes } from './routes/organizations.ts';
+import { ledgerRoutes } from './routes/ledger.ts';
+import { testClockRoutes } from './routes/test-clock.ts';
+
+export interface AppOptions {
+  services: Services;
+  /** Enables /v1/test-clock; without it those routes answer 404. */
+  testClock?: boolean;
+  logger?: FastifyServerOptions['logger'];
+}
+
+export type App = FastifyInstance<
+  FastifyInstance['server'],
+  Parameters<FastifyInstance['routing']>[0],
+  Parameters<FastifyInstance['routing']>[1],
+  FastifyInstance['log'],
+  TypeBoxTypeProvider
+>;
+
+function ajv(options: AjvOptions): Ajv {
+  const instance = new Ajv({ useDefaults: true, removeAdditional: false, allErrors: false, strict: false, ...options });
+  addFormats.default(instance);
+  instance.addKeyword({ keyword: 'x-money', schemaType: 'boolean' });
+  return instance;
+}
+
+/**
+ * Bodies are validated without coercion, so a JSON number never passes as a money string;
+ * query strings and paths arrive as text and are coerced to the schema's types. Fastify calls
+ * this once per plugin that adds shared schemas, hence a factory rather than one instance.
+ */
+function buildValidator(externalSchemas: unknown) {
+  const body = ajv({ coerceTypes: false, verbose: true });
+  const text = ajv({ coerceTypes: 'array' });
+  for (const schema of Object.values((externalSchemas ?? {}) as Record<string, object>)) {
+    body.addSchema(schema);
+    text.addSchema(schema);
+  }
+  return ({ schema, httpPart }: { schema: object; httpPart?: string }) => (httpPart === 'body' ? body : text).compile(schema);
+}
+
+export async function buildApp(options: AppOptions): Promise<App> {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: 1024 * 1024,
+    // @fastify/ajv-compiler's types describe the compiler's argument as the bare schema; at run
+    // time it is the route's { schema, httpPart, ... }, which is what we need to pick a validator.
+    schemaController: { compilersFactory: { buildValidator: buildValidator as never } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setErrorHandler((error, request, reply) => handleError(error, request, reply));
+  app.setNotFoundHandler((request, reply) => send(reply, request, 'not_found', `No route ${request.method} ${request.url.split('?')[0]}`));
+  app.addSchema(ErrorResponse);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Ringbill API',
+        version: '1',
+        description:
+          'Billing and real-time crediting for VoIP / CPaaS providers. Amounts are decimal strings in the ' +
+          'organization’s currency; money-moving requests need an Idempotency-Key header. Errors are ' +
+          '`{"error": {"code", "message"}}`.',
+      },
+      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'An operator or organization API key.' } } },
+      security: [{ apiKey: [] }],
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  const keys = new KeyResolver(options.services.db);
+  app.decorateRequest('principal', undefined as never);
+  // An empty POST means an empty object, so optional bodies validate like `{}`.
+  app.addHook('preValidation', async (request) => {
+    if (request.body === undefined && request.method !== 'GET') request.body = {};
+  });
+  app.addHook('onRequest', async (request) => {
+    if (request.url.startsWith('/v1/')) request.principal = await keys.resolve(request.headers.authorization);
+  });
+
+  await app.register(healthRoutes);
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await app.register(organizationRoutes(options.services), { prefix: '/v1' });
+  await app.register(ledgerRoutes(options.services), { prefix: '/v1' });
+  if (options.testClock) await app.register(testClockRoutes(options.services), { prefix: '/v1' });
+  return app;
+}

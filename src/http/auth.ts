@@ -1,0 +1,48 @@
+import type { FastifyRequest } from 'fastify';
+import { authenticate, hashSecret } from '../auth/api-keys.ts';
+import { canSeeOrganization, type Principal } from '../auth/principal.ts';
+import { RingbillError } from '../errors.ts';
+import type { Queryable } from '../store/database.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal;
+  }
+}
+
+const CACHE_SECONDS = 10;
+const CACHE_LIMIT = 10_000;
+
+/**
+ * Resolves bearer keys to principals. Lookups are cached for a few seconds so that the charging
+ * path does not pay a query per request; a revoked key so stops working within that time.
+ */
+export class KeyResolver {
+  private readonly cache = new Map<string, { principal: Principal | undefined; until: number }>();
+
+  constructor(private readonly db: Queryable) {}
+
+  async resolve(authorization: string | undefined): Promise<Principal> {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
+    if (!match) throw new RingbillError('unauthenticated');
+    const hash = hashSecret(match[1]!);
+    const now = Date.now();
+    let entry = this.cache.get(hash);
+    if (!entry || entry.until < now) {
+      if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+      entry = { principal: await authenticate(this.db, match[1]!), until: now + CACHE_SECONDS * 1000 };
+      this.cache.set(hash, entry);
+    }
+    if (!entry.principal) throw new RingbillError('unauthenticated', 'This API key is not valid.');
+    return entry.principal;
+  }
+}
+
+export function requireOperator(request: FastifyRequest): void {
+  if (request.principal.role !== 'operator') throw new RingbillError('forbidden', 'Only the provider’s operator keys may do this.');
+}
+
+/** Another tenant's organization answers exactly as a missing one does. */
+export function requireOrganization(request: FastifyRequest, organizationId: string | null): void {
+  if (!canSeeOrganization(request.principal, organizationId)) throw new RingbillError('organization_not_found');
+}

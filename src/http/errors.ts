@@ -1,0 +1,48 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { ERROR_CODES, RingbillError, type ErrorCode } from '../errors.ts';
+
+interface ValidationIssue {
+  instancePath: string;
+  keyword: string;
+  message?: string;
+  params: Record<string, unknown>;
+  parentSchema?: Record<string, unknown>;
+  data?: unknown;
+}
+
+/** The one place errors become HTTP responses: `{ "error": { "code", "message" } }`. */
+export function handleError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (error instanceof RingbillError) return send(reply, request, error.code, error.message);
+  const fastifyError = (error ?? {}) as Partial<FastifyError>;
+  if (fastifyError.validation) {
+    return send(reply, request, 'invalid_input', describeValidation(fastifyError.validationContext ?? 'request', fastifyError.validation as ValidationIssue[]));
+  }
+  const status = fastifyError.statusCode ?? 500;
+  if (status === 413) return send(reply, request, 'payload_too_large');
+  if (status === 415) return send(reply, request, 'unsupported_media_type', fastifyError.message);
+  if (status >= 400 && status < 500) return send(reply, request, 'invalid_input', fastifyError.message);
+  request.log.error({ err: error }, 'request failed');
+  return send(reply, request, 'internal_error');
+}
+
+export function send(reply: FastifyReply, request: FastifyRequest, code: ErrorCode, message?: string): FastifyReply {
+  const status = ERROR_CODES[code].status;
+  // 4xx are the caller's to fix; only 5xx are ours to look at.
+  if (status < 500) request.log.info({ code, status }, 'request refused');
+  return reply.code(status).send({ error: { code, message: message ?? ERROR_CODES[code].message } });
+}
+
+function describeValidation(context: string, issues: readonly ValidationIssue[]): string {
+  const issue = issues[0];
+  if (!issue) return `${context} is not valid`;
+  const field = `${context}${issue.instancePath}`;
+  if (issue.parentSchema?.['x-money'] === true && typeof issue.data === 'number') {
+    return `${field} must be a decimal string such as "12.50", not a JSON number`;
+  }
+  if (issue.parentSchema?.['x-money'] === true && issue.keyword === 'pattern') {
+    return `${field} must be a decimal string with at most 6 decimals, such as "12.50"`;
+  }
+  if (issue.keyword === 'additionalProperties') return `${field} has an unknown field "${String(issue.params.additionalProperty)}"`;
+  if (issue.keyword === 'required') return `${field} is missing the field "${String(issue.params.missingProperty)}"`;
+  return `${field} ${issue.message ?? 'is not valid'}`;
+}

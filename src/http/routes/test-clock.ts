@@ -1,0 +1,54 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { RingbillError } from '../../errors.ts';
+import type { Services } from '../../services.ts';
+import { addSeconds } from '../../clock/clock.ts';
+import { requireOperator } from '../auth.ts';
+import { errors, Timestamp } from '../schemas.ts';
+
+const ClockState = Type.Object({ now: Timestamp });
+
+/** Only registered with `ringbill serve --test-clock`; otherwise these paths answer 404. */
+export function testClockRoutes(services: Services): FastifyPluginAsyncTypebox {
+  return async (app) => {
+    app.get(
+      '/test-clock',
+      { schema: { summary: 'The test clock’s current time', tags: ['test clock'], response: { 200: ClockState, ...errors(403) } } },
+      async (request) => {
+        requireOperator(request);
+        return { now: services.clock.now().toISOString() };
+      },
+    );
+
+    app.post(
+      '/test-clock/advance',
+      {
+        schema: {
+          summary: 'Move the test clock forward and run what falls due',
+          description:
+            'Moves time to `to`, or forward by `seconds`, stopping at each instant where work falls due (hold expiry, ' +
+            'and later credit-limit expiry, bill runs, auto top-ups) and running it in order, as Stripe’s test clocks do.',
+          tags: ['test clock'],
+          body: Type.Union([
+            Type.Object({ to: Timestamp }, { additionalProperties: false }),
+            Type.Object({ seconds: Type.Integer({ minimum: 0, maximum: 10 * 366 * 86_400 }) }, { additionalProperties: false }),
+          ]),
+          response: {
+            200: Type.Object({ now: Timestamp, jobs: Type.Array(Type.Object({ name: Type.String(), handled: Type.Integer() })) }),
+            ...errors(403),
+          },
+        },
+      },
+      async (request) => {
+        requireOperator(request);
+        const now = services.clock.now();
+        const target = 'to' in request.body ? new Date(request.body.to) : addSeconds(now, request.body.seconds);
+        if (target.getTime() < now.getTime()) {
+          throw new RingbillError('invalid_input', `the test clock is at ${now.toISOString()} and cannot go back`);
+        }
+        const jobs = await services.scheduler.advanceTo(target);
+        return { now: services.clock.now().toISOString(), jobs: [...jobs] };
+      },
+    );
+  };
+}

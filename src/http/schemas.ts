@@ -1,0 +1,65 @@
+import { Type, type TSchema } from 'typebox';
+import { ERROR_CODES } from '../errors.ts';
+
+/**
+ * Money in JSON: a decimal string, never a JSON number (a number may already have lost digits
+ * on its way through a float). `x-money` lets the error handler say so when a number arrives.
+ */
+export const MoneyString = Type.String({
+  pattern: '^-?\\d+(\\.\\d{1,6})?$',
+  description: 'A decimal amount as a string, up to 6 decimals, e.g. "12.50". JSON numbers are refused.',
+  examples: ['12.50'],
+  'x-money': true,
+});
+
+export const PositiveMoneyString = Type.String({
+  pattern: '^\\d+(\\.\\d{1,6})?$',
+  description: 'A positive decimal amount as a string, up to 6 decimals, e.g. "12.50". JSON numbers are refused.',
+  examples: ['12.50'],
+  'x-money': true,
+});
+
+export const CurrencyCode = Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217 code, e.g. "SGD".', examples: ['SGD'] });
+
+export const Timestamp = Type.String({ format: 'date-time', description: 'ISO 8601 time in UTC.' });
+
+export const Uuid = Type.String({ format: 'uuid' });
+
+export const ErrorResponse = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.String({ enum: Object.keys(ERROR_CODES), description: 'Machine-readable, snake_case; see the error registry.' }),
+      message: Type.String({ description: 'For people; may change between versions.' }),
+    }),
+  },
+  { $id: 'ErrorResponse', description: 'Every error has this shape.' },
+);
+
+/** The error responses a route can give, so the OpenAPI document lists them. */
+export function errors(...statuses: (400 | 401 | 403 | 404 | 409 | 422 | 503)[]): Record<number, TSchema> {
+  const out: Record<number, TSchema> = { 400: Type.Ref('ErrorResponse'), 401: Type.Ref('ErrorResponse') };
+  for (const status of statuses) out[status] = Type.Ref('ErrorResponse');
+  return out;
+}
+
+export const IdempotencyHeaders = Type.Object({
+  'idempotency-key': Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 255,
+      description: 'Required for requests that move money. The same key with the same request returns the first result; with another request, 409.',
+    }),
+  ),
+});
+
+export const PageQuery = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
+  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'The nextCursor of the previous page.' })),
+});
+
+export function page<T extends TSchema>(item: T) {
+  return Type.Object({
+    data: Type.Array(item),
+    nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as cursor for the next page; null on the last page.' }),
+  });
+}

@@ -1,0 +1,93 @@
+import type { Clock } from '../clock/clock.ts';
+import { TestClock } from '../clock/clock.ts';
+
+/** Work that falls due at known instants: hold expiry now; credit-limit expiry, bill runs later. */
+export interface Job {
+  readonly name: string;
+  /** The earliest instant this job has work, or undefined when it has none. */
+  nextDueAt(): Promise<Date | undefined>;
+  /** Does everything due at or before the clock's now; answers how many items it handled. */
+  run(): Promise<number>;
+}
+
+export interface JobRun {
+  readonly name: string;
+  readonly handled: number;
+}
+
+/** Bounds one advance of the test clock, so a job that keeps rescheduling itself cannot spin forever. */
+const MAX_STEPS_PER_ADVANCE = 10_000;
+
+/**
+ * Runs due work. In a server it polls every second; correctness never depends on the poll,
+ * because every rule that expires (a hold, a temporary credit limit) is also checked at the
+ * moment it is used. With a test clock, `advanceTo` walks time forward from one due instant
+ * to the next, so work runs in the order it fell due, as Stripe's test clocks do.
+ */
+export class Scheduler {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<JobRun[]> | undefined;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly jobs: readonly Job[],
+    private readonly onError: (error: unknown) => void = () => undefined,
+  ) {}
+
+  /** Runs every job once (all that is due now); concurrent callers share one run. */
+  runDue(): Promise<JobRun[]> {
+    if (!this.running) {
+      this.running = (async () => {
+        const runs: JobRun[] = [];
+        for (const job of this.jobs) runs.push({ name: job.name, handled: await job.run() });
+        return runs;
+      })().finally(() => {
+        this.running = undefined;
+      });
+    }
+    return this.running;
+  }
+
+  /** Moves a test clock to `target`, stopping at each instant where work falls due. */
+  async advanceTo(target: Date): Promise<JobRun[]> {
+    if (!(this.clock instanceof TestClock)) throw new Error('only a test clock can be advanced');
+    const clock = this.clock;
+    if (target.getTime() < clock.now().getTime()) throw new RangeError('the test clock cannot go back');
+    const totals = new Map<string, number>();
+    const tally = (runs: JobRun[]) => runs.forEach((run) => totals.set(run.name, (totals.get(run.name) ?? 0) + run.handled));
+    tally(await this.runDue());
+    for (let step = 0; step < MAX_STEPS_PER_ADVANCE; step++) {
+      const due = await this.nextDueAt();
+      if (!due || due.getTime() > target.getTime()) break;
+      if (due.getTime() > clock.now().getTime()) clock.set(due);
+      const runs = await this.runDue();
+      tally(runs);
+      if (runs.every((run) => run.handled === 0) && due.getTime() <= clock.now().getTime()) break;
+    }
+    clock.set(target);
+    tally(await this.runDue());
+    return this.jobs.map((job) => ({ name: job.name, handled: totals.get(job.name) ?? 0 }));
+  }
+
+  private async nextDueAt(): Promise<Date | undefined> {
+    let earliest: Date | undefined;
+    for (const job of this.jobs) {
+      const due = await job.nextDueAt();
+      if (due && (!earliest || due < earliest)) earliest = due;
+    }
+    return earliest;
+  }
+
+  start(intervalMs = 1000): void {
+    this.timer ??= setInterval(() => {
+      this.runDue().catch(this.onError);
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running?.catch(() => undefined);
+  }
+}

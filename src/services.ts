@@ -1,0 +1,19 @@
+import type { Clock } from './clock/clock.ts';
+import { Scheduler } from './jobs/scheduler.ts';
+import { expireHoldsJob } from './ledger/expire-holds-job.ts';
+import { Ledger } from './ledger/ledger.ts';
+import type { Database } from './store/database.ts';
+
+/** Everything a request, a CLI command or a job needs, built once per process. */
+export interface Services {
+  readonly db: Database;
+  readonly clock: Clock;
+  readonly ledger: Ledger;
+  readonly scheduler: Scheduler;
+}
+
+export function createServices(db: Database, clock: Clock, onJobError?: (error: unknown) => void): Services {
+  const ledger = new Ledger(db, clock);
+  const scheduler = new Scheduler(clock, [expireHoldsJob(ledger)], onJobError);
+  return { db, clock, ledger, scheduler };
+}
