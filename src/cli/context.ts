@@ -1,0 +1,45 @@
+import { Option } from 'commander';
+import { systemClock, type Clock } from '../clock/clock.ts';
+import { createServices, type Services } from '../services.ts';
+import { DataDirLockedError } from '../store/data-dir-lock.ts';
+import { migrate } from '../store/migrate.ts';
+import { openDatabase, resolveDatabaseLocation, type OpenedDatabase } from '../store/open-database.ts';
+
+/** A failure the CLI reports in one line and an exit code, without a stack trace. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+export const dataDirOption = () =>
+  new Option('--data-dir <dir>', 'embedded database directory (default: $RINGBILL_DATA_DIR, else ./.ringbill/data; DATABASE_URL selects a PostgreSQL server)');
+
+/** Opens the database a command names, migrated, with the services over it; closes it after `work`. */
+export async function withServices<T>(
+  options: { dataDir?: string | undefined },
+  command: string,
+  work: (services: Services, opened: OpenedDatabase) => Promise<T>,
+  clock: Clock = systemClock,
+): Promise<T> {
+  const opened = await open(options, command);
+  try {
+    await migrate(opened.db);
+    return await work(createServices(opened.db, clock), opened);
+  } finally {
+    await opened.close();
+  }
+}
+
+export async function open(options: { dataDir?: string | undefined }, command: string): Promise<OpenedDatabase> {
+  try {
+    return await openDatabase(resolveDatabaseLocation(options), command);
+  } catch (error) {
+    if (error instanceof DataDirLockedError) throw new CliError(error.message, 75);
+    throw error;
+  }
+}

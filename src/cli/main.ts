@@ -1,0 +1,33 @@
+import { Command, CommanderError } from 'commander';
+import { apiKeysCommand } from './commands/api-keys.ts';
+import { jobsCommand } from './commands/jobs.ts';
+import { ledgerCommand } from './commands/ledger.ts';
+import { migrateCommand } from './commands/migrate.ts';
+import { serveCommand } from './commands/serve.ts';
+import { CliError } from './context.ts';
+
+const program = new Command('ringbill')
+  .description('Billing and real-time crediting for VoIP / CPaaS providers')
+  .version('0.1.0')
+  .showHelpAfterError()
+  .exitOverride()
+  .addCommand(serveCommand)
+  .addCommand(migrateCommand)
+  .addCommand(ledgerCommand)
+  .addCommand(jobsCommand)
+  .addCommand(apiKeysCommand);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    // Help and version are successes; commander has already printed any usage error.
+    process.exitCode = error.exitCode;
+  } else if (error instanceof CliError) {
+    console.error(`ringbill: ${error.message}`);
+    process.exitCode = error.exitCode;
+  } else {
+    console.error('ringbill:', error);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,60 @@
+import path from 'node:path';
+import type { Database } from './database.ts';
+import { lockDataDir, type DataDirLock } from './data-dir-lock.ts';
+import { openPglite } from './pglite-driver.ts';
+import { openPostgres } from './pg-driver.ts';
+
+export type DatabaseLocation = { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDir: string };
+
+export const DEFAULT_DATA_DIR = './.ringbill/data';
+
+/**
+ * Where the database is: an explicit --data-dir wins, then DATABASE_URL (a PostgreSQL server),
+ * then RINGBILL_DATA_DIR, then ./.ringbill/data.
+ */
+export function resolveDatabaseLocation(options: { dataDir?: string | undefined }, env: NodeJS.ProcessEnv = process.env): DatabaseLocation {
+  if (options.dataDir) return { kind: 'pglite', dataDir: path.resolve(options.dataDir) };
+  if (env.DATABASE_URL) return { kind: 'postgres', url: env.DATABASE_URL };
+  return { kind: 'pglite', dataDir: path.resolve(env.RINGBILL_DATA_DIR || DEFAULT_DATA_DIR) };
+}
+
+export function describeLocation(location: DatabaseLocation): string {
+  if (location.kind === 'pglite') return `embedded PostgreSQL (PGlite) in ${location.dataDir}`;
+  const url = new URL(location.url);
+  return `PostgreSQL at ${url.host}${url.pathname}`;
+}
+
+export interface OpenedDatabase {
+  db: Database;
+  location: DatabaseLocation;
+  /** Present for PGlite: the data directory's lock, held until close. */
+  lock: DataDirLock | undefined;
+  close(): Promise<void>;
+}
+
+/** Opens the database for one command; for PGlite, first takes the data directory's lock. */
+export async function openDatabase(location: DatabaseLocation, command: string): Promise<OpenedDatabase> {
+  if (location.kind === 'postgres') {
+    const db = await openPostgres({ connectionString: location.url });
+    return { db, location, lock: undefined, close: () => db.close() };
+  }
+  const lock = lockDataDir(location.dataDir, command);
+  try {
+    const db = await openPglite(location.dataDir);
+    return {
+      db,
+      location,
+      lock,
+      async close() {
+        try {
+          await db.close();
+        } finally {
+          lock.release();
+        }
+      },
+    };
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+}
