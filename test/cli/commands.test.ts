@@ -1,0 +1,68 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestSchemaUrl, testDatabaseKind } from '../helpers/database.ts';
+import { runCli } from '../helpers/process.ts';
+
+describe(`the ringbill command on ${testDatabaseKind}`, () => {
+  let dir: string;
+  let schema: Awaited<ReturnType<typeof createTestSchemaUrl>>;
+  let env: NodeJS.ProcessEnv;
+  let db: string[];
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'ringbill-cli-'));
+    schema = await createTestSchemaUrl();
+    // An explicit --data-dir would win over DATABASE_URL, so the server suite passes none.
+    env = schema ? { DATABASE_URL: schema.url } : { RINGBILL_DATA_DIR: path.join(dir, 'data') };
+    db = [];
+  });
+
+  afterAll(async () => {
+    rmSync(dir, { recursive: true, force: true });
+    await schema?.drop();
+  });
+
+  it('migrates once, then finds the schema up to date', async () => {
+    const first = await runCli(['migrate', ...db], env);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(/applied 1 foundation/);
+    const second = await runCli(['migrate', ...db], env);
+    expect(second.stdout).toContain('already up to date');
+  });
+
+  it('runs the due jobs once and verifies an empty ledger', async () => {
+    const jobs = await runCli(['jobs', 'run', ...db], env);
+    expect(jobs.code, jobs.stderr).toBe(0);
+    expect(jobs.stdout).toContain('expire_holds: 0 handled');
+    const verify = await runCli(['ledger', 'verify', '--json', ...db], env);
+    expect(verify.code).toBe(0);
+    expect(JSON.parse(verify.stdout)).toMatchObject({ ok: true, problems: [] });
+  });
+
+  it('creates an operator key and refuses a key for a missing organization', async () => {
+    const created = await runCli(['api-keys', 'create', '--operator', ...db], env);
+    expect(created.code).toBe(0);
+    expect(created.stdout).toMatch(/^rb_op_\S{20,}\n$/);
+    const missing = await runCli(['api-keys', 'create', '--organization', '00000000-0000-4000-8000-000000000000', ...db], env);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('--organization: no organization');
+    const neither = await runCli(['api-keys', 'create', ...db], env);
+    expect(neither.code).toBe(2);
+  });
+
+  it('explains itself with --help and fails on an unknown command', async () => {
+    for (const command of [[], ['serve'], ['ledger', 'verify']]) {
+      const help = await runCli([...command, '--help']);
+      expect(help.code, command.join(' ')).toBe(0);
+      expect(help.stdout).toContain('Usage: ringbill');
+    }
+    const unknown = await runCli(['frobnicate']);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toContain("unknown command 'frobnicate'");
+    const badPort = await runCli(['serve', '--port', 'abc']);
+    expect(badPort.code).not.toBe(0);
+    expect(badPort.stderr).toContain('--port');
+  });
+});

@@ -1,0 +1,81 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../src/http/app.ts';
+import { startTestApp, type TestApp } from '../helpers/app.ts';
+
+describe('the HTTP app', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('answers /healthz without a key', async () => {
+    const response = await t.call({ method: 'GET', url: '/healthz', key: null });
+    expect([response.statusCode, response.json()]).toEqual([200, { status: 'ok' }]);
+  });
+
+  it('publishes an OpenAPI 3.1 document with every route and a browsable reference', async () => {
+    const document = (await t.call({ method: 'GET', url: '/openapi.json', key: null })).json();
+    expect(document.openapi).toBe('3.1.0');
+    for (const route of ['/v1/transfers', '/v1/transfers/{id}/post', '/v1/transfers/{id}/void', '/v1/accounts/{id}', '/v1/organizations/{id}/ledger', '/v1/organizations', '/v1/organizations/{id}/api-keys', '/v1/test-clock/advance']) {
+      expect(document.paths, route).toHaveProperty([route]);
+    }
+    expect(JSON.stringify(document.paths['/v1/transfers'].post)).toContain('Idempotency-Key'.toLowerCase());
+    const docs = await t.call({ method: 'GET', url: '/docs/', key: null });
+    expect(docs.statusCode).toBe(200);
+    expect(docs.body).toContain('swagger');
+  });
+
+  it('answers unknown routes, bad JSON and other media types in the error format', async () => {
+    const unknown = await t.call({ method: 'GET', url: '/v1/nothing-here' });
+    expect([unknown.statusCode, unknown.json().error.code]).toEqual([404, 'not_found']);
+    const badJson = await t.call({ method: 'POST', url: '/v1/organizations', payload: '{"name": ', headers: { 'content-type': 'application/json' } });
+    expect([badJson.statusCode, badJson.json().error.code]).toEqual([400, 'invalid_input']);
+    const text = await t.call({ method: 'POST', url: '/v1/organizations', payload: 'name=x', headers: { 'content-type': 'text/plain' } });
+    expect([text.statusCode, text.json().error.code]).toEqual([415, 'unsupported_media_type']);
+  });
+
+  it('requires a valid key on every /v1 route', async () => {
+    expect((await t.call({ method: 'GET', url: '/v1/accounts', key: null })).json().error.code).toBe('unauthenticated');
+    expect((await t.call({ method: 'GET', url: '/v1/accounts', key: null, headers: { authorization: 'Basic abc' } })).statusCode).toBe(401);
+  });
+
+  it('moves the test clock forward only, by seconds or to a time', async () => {
+    const start = (await t.call({ method: 'GET', url: '/v1/test-clock' })).json().now as string;
+    const to = new Date(new Date(start).getTime() + 3_600_000).toISOString();
+    const advanced = await t.call({ method: 'POST', url: '/v1/test-clock/advance', payload: { to } });
+    expect(advanced.json().now).toBe(to);
+    const back = await t.call({ method: 'POST', url: '/v1/test-clock/advance', payload: { to: start } });
+    expect([back.statusCode, back.json().error.code]).toEqual([400, 'invalid_input']);
+    const neither = await t.call({ method: 'POST', url: '/v1/test-clock/advance', payload: {} });
+    expect(neither.statusCode).toBe(400);
+  });
+
+  it('keeps the test clock for the operator', async () => {
+    const org = (await t.call({ method: 'POST', url: '/v1/organizations', payload: { name: 'Org', currency: 'USD' } })).json();
+    const key = (await t.call({ method: 'POST', url: `/v1/organizations/${org.id}/api-keys` })).json().key;
+    const response = await t.call({ method: 'POST', url: '/v1/test-clock/advance', payload: { seconds: 1 }, key });
+    expect([response.statusCode, response.json().error.code]).toEqual([403, 'forbidden']);
+  });
+
+  it('has no test clock unless the server was started with one', async () => {
+    const app = await buildApp({ services: t.services, testClock: false });
+    const response = await app.inject({ method: 'GET', url: '/v1/test-clock', headers: { authorization: 'Bearer rb_op_test_operator_key_0123456789' } });
+    expect(response.statusCode).toBe(404);
+    const advance = await app.inject({ method: 'POST', url: '/v1/test-clock/advance', payload: { seconds: 1 }, headers: { authorization: 'Bearer rb_op_test_operator_key_0123456789' } });
+    expect(advance.statusCode).toBe(404);
+    await app.close();
+  });
+
+  it('validates organizations as they are created', async () => {
+    for (const payload of [{ name: 'X', currency: 'XYZ' }, { name: 'X', currency: 'sgd' }, { name: '', currency: 'SGD' }, { name: '   ', currency: 'SGD' }, { currency: 'SGD' }]) {
+      const response = await t.call({ method: 'POST', url: '/v1/organizations', payload });
+      expect([response.statusCode, response.json().error.code], JSON.stringify(payload)).toEqual([400, 'invalid_input']);
+    }
+    expect((await t.call({ method: 'GET', url: '/v1/organizations/00000000-0000-4000-8000-000000000000' })).statusCode).toBe(404);
+  });
+});
