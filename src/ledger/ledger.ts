@@ -15,6 +15,8 @@ export interface LedgerOptions {
   maxBatch?: number;
   /** The most commands waiting; beyond it the ledger answers `overloaded` rather than queue forever. */
   maxQueue?: number;
+  /** Transactions in flight at once: 1 on PGlite (it runs one anyway), a few on a server. */
+  maxConcurrentBatches?: number;
 }
 
 interface Queued {
@@ -24,19 +26,28 @@ interface Queued {
   reject: (error: unknown) => void;
 }
 
+/** Another transaction stored one of the batch's idempotency keys first: roll back and replay it. */
+class KeyTakenError extends Error {}
+
+/** A batch meets a stored key at most once per concurrent writer; the bound is a guard. */
+const MAX_ATTEMPTS = 5;
+
 /**
- * The double-entry ledger. Commands queue here and are written in batches: while one database
+ * The double-entry ledger. Commands queue here and are written in batches: while a database
  * transaction runs, the commands that arrive wait for the next one, which takes them all (group
  * commit). Each batch locks the holds and accounts it touches, applies the commands in arrival
  * order with the balance rules checked in memory, and writes every transfer, account total and
- * idempotency record in the same transaction. A hot account is so updated once per batch, not
- * once per transfer.
+ * idempotency record in one statement of the same transaction. A hot account is so updated once
+ * per batch, not once per transfer.
  */
 export class Ledger {
   private readonly queue: Queued[] = [];
-  private draining = false;
+  private scheduled = false;
+  private inFlight = 0;
   private readonly maxBatch: number;
   private readonly maxQueue: number;
+  private readonly maxConcurrentBatches: number;
+  private readonly locking: store.Locking;
 
   constructor(
     private readonly db: Database,
@@ -45,6 +56,8 @@ export class Ledger {
   ) {
     this.maxBatch = options.maxBatch ?? 256;
     this.maxQueue = options.maxQueue ?? 20_000;
+    this.locking = db.kind === 'pglite' ? 'serial' : 'row_locks';
+    this.maxConcurrentBatches = options.maxConcurrentBatches ?? (db.kind === 'pglite' ? 1 : 4);
   }
 
   /** Runs one command: its transfers commit together or not at all. Never throws for a business failure. */
@@ -52,80 +65,82 @@ export class Ledger {
     if (this.queue.length >= this.maxQueue) return Promise.resolve(failure('overloaded'));
     return new Promise<CommandResult>((resolve, reject) => {
       this.queue.push({ command, requestHash: hashRequests(command.transfers), resolve, reject });
-      if (!this.draining) void this.drain();
+      this.schedule();
     });
   }
 
-  private async drain(): Promise<void> {
-    this.draining = true;
-    try {
-      while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, this.maxBatch);
-        await this.runBatch(batch);
-      }
-    } finally {
-      this.draining = false;
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    // Start on the next turn of the event loop, after the requests that arrived with this one
+    // have been read: they join the same batch instead of each starting a transaction.
+    setImmediate(() => {
+      this.scheduled = false;
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.queue.length > 0 && this.inFlight < this.maxConcurrentBatches) {
+      const batch = this.queue.splice(0, this.maxBatch);
+      this.inFlight++;
+      void this.runBatch(batch).finally(() => {
+        this.inFlight--;
+        if (this.queue.length > 0) this.schedule();
+      });
     }
   }
 
   private async runBatch(batch: Queued[]): Promise<void> {
-    try {
-      const results = await this.db.transaction((tx) => this.writeBatch(tx, batch));
+    let results: CommandResult[] | undefined;
+    let error: unknown;
+    // The first attempt trusts every key to be new, which saves a lookup on the hot path; a key
+    // found taken sends the batch round again, this time looking every key up first.
+    for (let attempt = 0; attempt < MAX_ATTEMPTS && !results; attempt++) {
+      try {
+        results = await this.db.transaction((tx) => this.writeBatch(tx, batch, attempt > 0));
+      } catch (caught) {
+        error = caught;
+        if (!(caught instanceof KeyTakenError || isUniqueViolation(caught) || isRetryableConflict(caught))) break;
+      }
+    }
+    if (results) {
       batch.forEach((item, index) => item.resolve(results[index]!));
-    } catch (error) {
-      if (batch.length > 1) {
-        // One command's conflict (another process wrote the same idempotency key, a deadlock
-        // with a foreign writer) must not fail its neighbours: run each on its own.
-        for (const item of batch) await this.runBatch([item]);
-        return;
-      }
-      const [item] = batch as [Queued];
-      if (isUniqueViolation(error) || isRetryableConflict(error)) {
-        // Another process committed the same key between our read and our write; the retry
-        // sees its result and replays it. Conflicts resolve in one retry; the bound is a guard.
-        for (let attempt = 0; attempt < 3; attempt++) {
-          try {
-            const [result] = await this.db.transaction((tx) => this.writeBatch(tx, [item]));
-            item.resolve(result!);
-            return;
-          } catch (retryError) {
-            if (!(isUniqueViolation(retryError) || isRetryableConflict(retryError))) {
-              item.reject(retryError);
-              return;
-            }
-          }
-        }
-      }
-      item.reject(error);
+    } else if (batch.length > 1) {
+      // One command's trouble (a deadlock with a foreign writer, a database error) must not fail
+      // its neighbours: run each on its own.
+      for (const item of batch) await this.runBatch([item]);
+    } else {
+      batch[0]!.reject(error);
     }
   }
 
-  private async writeBatch(tx: Queryable, batch: readonly Queued[]): Promise<CommandResult[]> {
+  private async writeBatch(tx: Queryable, batch: readonly Queued[], lookUpKeys: boolean): Promise<CommandResult[]> {
     const now = this.clock.now();
     const results: (CommandResult | undefined)[] = new Array(batch.length);
 
-    // 1. Idempotency: a key seen before (in the database or earlier in this batch) replays.
-    const keyed = batch.filter((item) => item.command.idempotencyKey).map((item) => item.command.idempotencyKey!);
-    const seen = new Map<string, store.StoredResult>();
-    for (const stored of await store.findIdempotencyResults(tx, keyed)) seen.set(keyString(stored), stored);
+    // 1. Idempotency: a key stored before replays; a key seen earlier in this batch answers
+    //    with that command's outcome.
+    const stored = new Map<string, store.StoredResult>();
+    if (lookUpKeys) {
+      const keys = batch.flatMap((item) => (item.command.idempotencyKey ? [item.command.idempotencyKey] : []));
+      for (const found of await store.findIdempotencyResults(tx, keys)) stored.set(keyString(found), found);
+    }
     const toRun: number[] = [];
     const firstInBatch = new Map<string, number>();
     batch.forEach((item, index) => {
       const key = item.command.idempotencyKey;
       if (!key) return toRun.push(index);
-      const stored = seen.get(keyString(key));
-      if (stored) {
-        results[index] = replay(stored, item.requestHash);
-        return;
-      }
-      const earlier = firstInBatch.get(keyString(key));
-      if (earlier === undefined) {
+      const found = stored.get(keyString(key));
+      if (found) results[index] = replay(found, item.requestHash);
+      else if (!firstInBatch.has(keyString(key))) {
         firstInBatch.set(keyString(key), index);
         toRun.push(index);
       }
     });
 
-    // 2. Lock what the commands touch: holds first, then accounts, each in id order.
+    // 2. Lock what the commands touch: holds first, then accounts, each in id order, so that
+    //    concurrent batches (or processes) always lock in the same order and cannot deadlock.
     const holdIds = new Set<string>();
     const accountIds = new Set<string>();
     for (const index of toRun) {
@@ -139,14 +154,14 @@ export class Ledger {
       }
     }
     const transfers = new Map<string, Transfer>();
-    for (const transfer of await store.lockTransfers(tx, [...holdIds])) {
+    for (const transfer of await store.lockTransfers(tx, [...holdIds], this.locking)) {
       transfers.set(transfer.id, transfer);
       accountIds.add(transfer.debitAccountId);
       accountIds.add(transfer.creditAccountId);
     }
     const accounts = new Map<string, Account>();
     const original = new Map<string, Account>();
-    for (const account of await store.lockAccounts(tx, [...accountIds])) {
+    for (const account of await store.lockAccounts(tx, [...accountIds], this.locking)) {
       accounts.set(account.id, account);
       original.set(account.id, account);
     }
@@ -173,36 +188,47 @@ export class Ledger {
     }
 
     // 4. Apply each command in arrival order; a rejected one leaves no trace.
-    const stored: store.StoredResult[] = [];
+    const toStore: store.StoredResult[] = [];
+    const rejectedKeys: IdempotencyKey[] = [];
     for (const index of toRun) {
       const item = batch[index]!;
       const context = this.context(now);
       const applied = applyCommand(view, item.command.transfers, context);
+      const key = item.command.idempotencyKey;
       if (!applied.ok) {
         results[index] = applied;
+        if (key && !lookUpKeys) rejectedKeys.push(key);
         continue;
       }
       keep(applied);
       results[index] = { ok: true, value: { commandId: context.commandId, transfers: applied.created, replayed: false } };
-      const key = item.command.idempotencyKey;
-      if (key) stored.push({ ...key, requestHash: item.requestHash, commandId: context.commandId, transfers: applied.created });
+      if (key) toStore.push({ ...key, requestHash: item.requestHash, commandId: context.commandId, transfers: applied.created });
     }
 
-    // Duplicates of a key first seen in this batch answer with that first command's outcome.
+    // 5. Write it all in one statement. A key already stored means this batch ran a command
+    //    that should have replayed: throw, so the transaction rolls back and the batch reruns.
+    const written = await store.writeBatch(tx, { created, resolved: [...resolved.values()], deltas: deltas(original, accounts), results: toStore, now });
+    if (written.storedKeys !== toStore.length) throw new KeyTakenError();
+
+    // 6. A rejected command may be the retry of one that succeeded earlier (its credit is now
+    //    spent by itself): if its key is stored, it replays instead. Rejected commands wrote
+    //    nothing, so this check can come after the write.
+    if (rejectedKeys.length > 0) {
+      for (const found of await store.findIdempotencyResults(tx, rejectedKeys)) stored.set(keyString(found), found);
+      batch.forEach((item, index) => {
+        const key = item.command.idempotencyKey;
+        const found = key && stored.get(keyString(key));
+        if (found && results[index] && !results[index].ok) results[index] = replay(found, item.requestHash);
+      });
+    }
+
     batch.forEach((item, index) => {
       if (results[index]) return;
-      const key = item.command.idempotencyKey!;
-      const first = results[firstInBatch.get(keyString(key))!]!;
-      const firstHash = batch[firstInBatch.get(keyString(key))!]!.requestHash;
-      if (firstHash !== item.requestHash) results[index] = conflict();
-      else results[index] = first.ok ? { ok: true, value: { ...first.value, replayed: true } } : first;
+      const first = firstInBatch.get(keyString(item.command.idempotencyKey!))!;
+      const outcome = results[first]!;
+      if (batch[first]!.requestHash !== item.requestHash) results[index] = conflict();
+      else results[index] = outcome.ok ? { ok: true, value: { ...outcome.value, replayed: true } } : outcome;
     });
-
-    // 5. Write it all.
-    await store.insertTransfers(tx, created);
-    await store.resolveHolds(tx, [...resolved.values()]);
-    await store.applyAccountDeltas(tx, deltas(original, accounts));
-    await store.insertIdempotencyResults(tx, stored, now);
     return results as CommandResult[];
   }
 

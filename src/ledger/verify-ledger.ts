@@ -64,6 +64,15 @@ export async function verifyLedger(db: Queryable): Promise<LedgerReport> {
   );
   for (const row of foreign.rows) problems.push(`transfer ${row.id}: its currency differs from its accounts'`);
 
+  const dangling = await db.query<{ id: string }>(
+    `SELECT t.id FROM ledger_transfers t
+     WHERE NOT EXISTS (SELECT 1 FROM ledger_accounts a WHERE a.id = t.debit_account_id)
+        OR NOT EXISTS (SELECT 1 FROM ledger_accounts a WHERE a.id = t.credit_account_id)
+        OR (t.pending_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ledger_transfers h WHERE h.id = t.pending_id))
+     ORDER BY t.id LIMIT 1000`,
+  );
+  for (const row of dangling.rows) problems.push(`transfer ${row.id} refers to an account or hold that does not exist`);
+
   const holds = await db.query<{ id: string; problem: string }>(
     `SELECT id, problem FROM (SELECT h.id,
        CASE

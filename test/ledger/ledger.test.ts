@@ -104,6 +104,24 @@ describe(`ledger on ${testDatabaseKind}`, () => {
     expect(again.ok && again.value.replayed && again.value.transfers[0]!.id).toBe([...ids][0]);
   });
 
+  it('replays a retried hold that spent the last credit instead of refusing it', async () => {
+    const account = await wallet(5n * ONE);
+    const command = {
+      transfers: [{ kind: 'pending' as const, debitAccountId: account.id, creditAccountId: revenue.id, amount: 5n * ONE, code: 'call' }],
+      idempotencyKey: { scope: 'test', key: `spend-all-${account.id}` },
+    };
+    const first = await ledger.execute(command);
+    expect(first.ok).toBe(true);
+    const retry = await ledger.execute(command);
+    expect(retry).toMatchObject({ ok: true, value: { replayed: true } });
+    expect(retry.ok && first.ok && retry.value.transfers[0]!.id).toBe(first.ok && first.value.transfers[0]!.id);
+    // Many retries at once, against several ledgers, all replay.
+    const ledgers = Array.from({ length: 3 }, () => new Ledger(test.db, clock));
+    const retries = await Promise.all(Array.from({ length: 30 }, (_, i) => ledgers[i % 3]!.execute(command)));
+    expect(retries.every((r) => r.ok && r.value.replayed)).toBe(true);
+    expect((await ledger.getAccount(account.id))!.debitsPending).toBe(5n * ONE);
+  });
+
   it('answers a conflict when a key is reused for another request', async () => {
     const account = await wallet(10n * ONE);
     const key = { scope: 'test', key: `reuse-${account.id}` };

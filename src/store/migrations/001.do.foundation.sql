@@ -36,11 +36,14 @@ CREATE TABLE ledger_transfers (
   -- The row's money never changes. Only a hold's state moves, once, from pending to
   -- posted, voided or expired; the transfer that resolved it points back with pending_id.
   state text NOT NULL CHECK (state IN ('posted', 'pending', 'voided', 'expired')),
-  debit_account_id text NOT NULL REFERENCES ledger_accounts (id),
-  credit_account_id text NOT NULL REFERENCES ledger_accounts (id),
+  -- No foreign keys here, on purpose: the ledger checks both accounts under its row locks before
+  -- it writes, accounts are never deleted, and `ringbill ledger verify` checks the references.
+  -- Foreign keys would add a row lock per reference to every posting, on the hot path.
+  debit_account_id text NOT NULL,
+  credit_account_id text NOT NULL,
   amount bigint NOT NULL CHECK (amount >= 0),
   currency char(3) NOT NULL,
-  pending_id text REFERENCES ledger_transfers (id),
+  pending_id text,
   timeout_at timestamptz,
   resolved_at timestamptz,
   -- What the money is for: topup, usage, adjustment, ...; free text for raw operator transfers.

@@ -1,0 +1,14 @@
+import { openPglite } from '../src/store/pglite-driver.ts';
+const db = await openPglite(undefined);
+let t = performance.now();
+for (let i = 0; i < 1000; i++) await db.query('select 1');
+console.log('select 1 outside tx, ms each', (performance.now() - t) / 1000);
+t = performance.now();
+await db.transaction(async (tx) => { for (let i = 0; i < 1000; i++) await tx.query('select 1'); });
+console.log('select 1 inside tx, ms each', (performance.now() - t) / 1000);
+t = performance.now();
+for (let i = 0; i < 200; i++) await db.transaction(async (tx) => { await tx.query('select 1'); });
+console.log('empty tx, ms each', (performance.now() - t) / 200);
+t = performance.now();
+for (let i = 0; i < 200; i++) await db.exec('BEGIN; select 1; COMMIT');
+console.log('exec begin/commit, ms each', (performance.now() - t) / 200);

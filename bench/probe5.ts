@@ -1,0 +1,26 @@
+import { spawn } from 'node:child_process';
+import { seedEnvironmentOperatorKey } from '../src/auth/api-keys.ts';
+import { systemClock } from '../src/clock/clock.ts';
+import { buildApp } from '../src/http/app.ts';
+import { parseCurrency } from '../src/money/index.ts';
+import { createServices } from '../src/services.ts';
+import { openPglite } from '../src/store/pglite-driver.ts';
+import { migrate } from '../src/store/migrate.ts';
+const db = await openPglite(undefined);
+await migrate(db);
+const services = createServices(db, systemClock);
+await seedEnvironmentOperatorKey(db, systemClock, 'rb_op_bench_operator_key_0000000000');
+const ids: string[] = [];
+for (let i = 0; i < 1000; i++) { const c = await services.ledger.createAccount({ organizationId: null, code: 'a' + i, currency: parseCurrency('SGD')! }); if (c.ok) ids.push(c.value.id); }
+const ledger = services.ledger as any;
+const orig = ledger.runBatch.bind(ledger);
+let batches = 0, items = 0, ms = 0;
+ledger.runBatch = async (b: any[]) => { const t = performance.now(); batches++; items += b.length; try { return await orig(b); } finally { ms += performance.now() - t; } };
+const app = await buildApp({ services });
+await app.listen({ port: 0, host: '127.0.0.1' });
+const port = (app.server.address() as any).port;
+const spec = { url: `http://127.0.0.1:${port}`, key: 'rb_op_bench_operator_key_0000000000', accounts: ids, hotAccount: null, seconds: 4, connections: 32 };
+const child = spawn(process.execPath, ['--import', 'tsx', 'bench/http-load.ts', JSON.stringify(spec)], { stdio: ['ignore', 'inherit', 'inherit'] });
+await new Promise((r) => child.on('close', r));
+console.log({ batches, avgBatch: items / batches, msPerBatch: ms / batches, busyFraction: ms / 4000 });
+await app.close();

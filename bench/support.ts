@@ -1,0 +1,86 @@
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import pg from 'pg';
+import type { Database } from '../src/store/database.ts';
+import { migrate } from '../src/store/migrate.ts';
+import { openPglite } from '../src/store/pglite-driver.ts';
+import { openPostgres } from '../src/store/pg-driver.ts';
+
+export interface BenchDatabase {
+  name: string;
+  open(): Promise<{ db: Database; close: () => Promise<void> }>;
+}
+
+export interface Row {
+  database: string;
+  workload: string;
+  baseline: number;
+  measurements: Record<string, number>;
+}
+
+/** PGlite always; the PostgreSQL server in BENCH_DATABASE_URL or TEST_DATABASE_URL when set. */
+export function benchDatabases(): BenchDatabase[] {
+  const databases: BenchDatabase[] = [
+    {
+      name: 'PGlite',
+      async open() {
+        const db = await openPglite(undefined);
+        await migrate(db);
+        return { db, close: () => db.close() };
+      },
+    },
+  ];
+  const url = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
+  if (url) {
+    databases.push({
+      name: 'PostgreSQL',
+      async open() {
+        const schema = `bench_${randomBytes(4).toString('hex')}`;
+        await admin(url, `CREATE SCHEMA ${schema}`);
+        const scoped = new URL(url);
+        scoped.searchParams.set('options', `-c search_path=${schema},public`);
+        const db = await openPostgres({ connectionString: scoped.toString(), maxConnections: 40 });
+        await migrate(db);
+        return {
+          db,
+          async close() {
+            await db.close();
+            await admin(url, `DROP SCHEMA ${schema} CASCADE`);
+          },
+        };
+      },
+    });
+  } else {
+    console.log('(set BENCH_DATABASE_URL to a PostgreSQL server to measure it too)');
+  }
+  return databases;
+}
+
+async function admin(url: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query(sql);
+  await client.end();
+}
+
+export function machine(): string {
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  return `${os.cpus().length} x ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
+}
+
+export function printTable(title: string, rows: Row[]): void {
+  console.log(`\n${title}`);
+  const names = [...new Set(rows.flatMap((row) => Object.keys(row.measurements)))];
+  const header = ['database', 'workload', 'baseline', ...names.map((name) => `${name} (x baseline)`)];
+  const lines = rows.map((row) => [
+    row.database,
+    row.workload,
+    row.baseline.toFixed(0),
+    ...names.map((name) => {
+      const value = row.measurements[name];
+      return value === undefined ? '-' : `${value.toFixed(0)} (${(value / row.baseline).toFixed(2)}x)`;
+    }),
+  ]);
+  const widths = header.map((cell, i) => Math.max(cell.length, ...lines.map((line) => line[i]!.length)));
+  for (const line of [header, ...lines]) console.log(line.map((cell, i) => cell.padEnd(widths[i]!)).join('  '));
+}
