@@ -252,9 +252,9 @@ export async function writeBatch(db: Queryable, writes: BatchWrites): Promise<{ 
        FROM unnest($18::text[], $19::bigint[], $20::bigint[], $21::bigint[], $22::bigint[]) AS v(id, dp, cp, dq, cq)
        WHERE a.id = v.id
      ), stored AS (
-       INSERT INTO idempotency_keys (scope, key, request_hash, command_id, result, created_at)
-       SELECT scope, key, request_hash, command_id, result, $28
-       FROM unnest($23::text[], $24::text[], $25::text[], $26::text[], $27::jsonb[]) AS v(scope, key, request_hash, command_id, result)
+       INSERT INTO idempotency_keys (scope, key, request_hash, command_id, transfer_ids, created_at)
+       SELECT scope, key, request_hash, command_id, string_to_array(transfer_ids, ','), $28
+       FROM unnest($23::text[], $24::text[], $25::text[], $26::text[], $27::text[]) AS v(scope, key, request_hash, command_id, transfer_ids)
        ON CONFLICT DO NOTHING
        RETURNING key
      )
@@ -286,7 +286,8 @@ export async function writeBatch(db: Queryable, writes: BatchWrites): Promise<{ 
       r.map((x) => x.key),
       r.map((x) => x.requestHash),
       r.map((x) => x.commandId),
-      r.map((x) => JSON.stringify(x.transfers.map(toStoredJson))),
+      // Ids never contain a comma, so a joined string carries the list through unnest.
+      r.map((x) => x.transferIds.join(',')),
       writes.now,
     ],
   );
@@ -304,56 +305,38 @@ export async function setOverdraftLimit(db: Queryable, accountId: string, overdr
   return result.rows[0] && toAccount(result.rows[0]);
 }
 
+/** What an idempotency key remembers: the request's fingerprint and the transfers it made. */
 export interface StoredResult {
   scope: string;
   key: string;
   requestHash: string;
   commandId: string;
-  transfers: Transfer[];
+  transferIds: string[];
 }
 
-export async function findIdempotencyResults(db: Queryable, keys: readonly IdempotencyKey[]): Promise<StoredResult[]> {
+/**
+ * The stored results of these keys, with the transfers they made, as those are now (a hold
+ * posted since shows as posted). Keeping ids rather than a snapshot halves the cost of a key.
+ */
+export async function findIdempotencyResults(
+  db: Queryable,
+  keys: readonly IdempotencyKey[],
+): Promise<(StoredResult & { transfers: Transfer[] })[]> {
   if (keys.length === 0) return [];
-  const result = await db.query<{ scope: string; key: string; request_hash: string; command_id: string; result: StoredTransferJson[] }>(
-    `SELECT i.scope, i.key, i.request_hash, i.command_id, i.result FROM idempotency_keys i
+  const result = await db.query<{ scope: string; key: string; request_hash: string; command_id: string; transfer_ids: string[] }>(
+    `SELECT i.scope, i.key, i.request_hash, i.command_id, i.transfer_ids FROM idempotency_keys i
      JOIN unnest($1::text[], $2::text[]) AS k(scope, key) ON i.scope = k.scope AND i.key = k.key`,
     [keys.map((k) => k.scope), keys.map((k) => k.key)],
   );
+  const transfers = new Map((await findTransfers(db, result.rows.flatMap((row) => row.transfer_ids))).map((t) => [t.id, t]));
   return result.rows.map((row) => ({
     scope: row.scope,
     key: row.key,
     requestHash: row.request_hash,
     commandId: row.command_id,
-    transfers: row.result.map(fromStoredJson),
+    transferIds: row.transfer_ids,
+    transfers: row.transfer_ids.map((id) => transfers.get(id)!),
   }));
-}
-
-/** Transfers as the idempotency table keeps them: amounts as integer strings, times as ISO text. */
-type StoredTransferJson = Omit<Transfer, 'amount' | 'timeoutAt' | 'resolvedAt' | 'createdAt'> & {
-  amount: string;
-  timeoutAt: string | null;
-  resolvedAt: string | null;
-  createdAt: string;
-};
-
-function toStoredJson(transfer: Transfer): StoredTransferJson {
-  return {
-    ...transfer,
-    amount: transfer.amount.toString(),
-    timeoutAt: transfer.timeoutAt?.toISOString() ?? null,
-    resolvedAt: transfer.resolvedAt?.toISOString() ?? null,
-    createdAt: transfer.createdAt.toISOString(),
-  };
-}
-
-function fromStoredJson(json: StoredTransferJson): Transfer {
-  return {
-    ...json,
-    amount: BigInt(json.amount),
-    timeoutAt: json.timeoutAt === null ? null : new Date(json.timeoutAt),
-    resolvedAt: json.resolvedAt === null ? null : new Date(json.resolvedAt),
-    createdAt: new Date(json.createdAt),
-  };
 }
 
 /** Holds whose timeout has passed and that nobody resolved yet, oldest first. */

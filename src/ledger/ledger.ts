@@ -121,7 +121,7 @@ export class Ledger {
 
     // 1. Idempotency: a key stored before replays; a key seen earlier in this batch answers
     //    with that command's outcome.
-    const stored = new Map<string, store.StoredResult>();
+    const stored = new Map<string, Awaited<ReturnType<typeof store.findIdempotencyResults>>[number]>();
     if (lookUpKeys) {
       const keys = batch.flatMap((item) => (item.command.idempotencyKey ? [item.command.idempotencyKey] : []));
       for (const found of await store.findIdempotencyResults(tx, keys)) stored.set(keyString(found), found);
@@ -202,7 +202,7 @@ export class Ledger {
       }
       keep(applied);
       results[index] = { ok: true, value: { commandId: context.commandId, transfers: applied.created, replayed: false } };
-      if (key) toStore.push({ ...key, requestHash: item.requestHash, commandId: context.commandId, transfers: applied.created });
+      if (key) toStore.push({ ...key, requestHash: item.requestHash, commandId: context.commandId, transferIds: applied.created.map((t) => t.id) });
     }
 
     // 5. Write it all in one statement. A key already stored means this batch ran a command
@@ -307,7 +307,7 @@ function conflict(): Failure<'idempotency_conflict'> {
   return failure('idempotency_conflict');
 }
 
-function replay(stored: store.StoredResult, requestHash: string): CommandResult {
+function replay(stored: store.StoredResult & { transfers: Transfer[] }, requestHash: string): CommandResult {
   if (stored.requestHash !== requestHash) return conflict();
   return { ok: true, value: { commandId: stored.commandId, transfers: stored.transfers, replayed: true } };
 }

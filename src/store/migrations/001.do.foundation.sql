@@ -67,13 +67,14 @@ CREATE INDEX ledger_transfers_debit ON ledger_transfers (debit_account_id, id);
 CREATE INDEX ledger_transfers_credit ON ledger_transfers (credit_account_id, id);
 CREATE INDEX ledger_transfers_open_holds ON ledger_transfers (timeout_at) WHERE state = 'pending';
 
--- The first successful result of every money-moving command, by its idempotency key.
+-- The first successful result of every money-moving command, by its idempotency key: the
+-- request's fingerprint and the transfers it made (a replay answers with those transfers).
 CREATE TABLE idempotency_keys (
   scope text NOT NULL,
   key text NOT NULL,
   request_hash text NOT NULL,
   command_id text NOT NULL,
-  result jsonb NOT NULL,
+  transfer_ids text[] NOT NULL,
   created_at timestamptz NOT NULL,
   PRIMARY KEY (scope, key)
 );
