@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import type { Database } from '../src/store/database.ts';
 import { migrate } from '../src/store/migrate.ts';
@@ -22,11 +24,19 @@ export interface Row {
 export function benchDatabases(): BenchDatabase[] {
   const databases: BenchDatabase[] = [
     {
+      // On disk, as `npm start` runs it.
       name: 'PGlite',
       async open() {
-        const db = await openPglite(undefined);
+        const dir = mkdtempSync(path.join(os.tmpdir(), 'ringbill-bench-'));
+        const db = await openPglite(dir);
         await migrate(db);
-        return { db, close: () => db.close() };
+        return {
+          db,
+          async close() {
+            await db.close();
+            rmSync(dir, { recursive: true, force: true });
+          },
+        };
       },
     },
   ];

@@ -15,7 +15,7 @@ export interface LedgerOptions {
   maxBatch?: number;
   /** The most commands waiting; beyond it the ledger answers `overloaded` rather than queue forever. */
   maxQueue?: number;
-  /** Transactions in flight at once: 1 on PGlite (it runs one anyway), a few on a server. */
+  /** Transactions in flight at once (default 1). PGlite runs one at a time whatever this says. */
   maxConcurrentBatches?: number;
 }
 
@@ -57,7 +57,9 @@ export class Ledger {
     this.maxBatch = options.maxBatch ?? 256;
     this.maxQueue = options.maxQueue ?? 20_000;
     this.locking = db.kind === 'pglite' ? 'serial' : 'row_locks';
-    this.maxConcurrentBatches = options.maxConcurrentBatches ?? (db.kind === 'pglite' ? 1 : 4);
+    // One at a time measured best on a 2-core machine even against a server (docs/performance.md):
+    // more transactions in flight make smaller batches and cost more CPU per posting.
+    this.maxConcurrentBatches = options.maxConcurrentBatches ?? 1;
   }
 
   /** Runs one command: its transfers commit together or not at all. Never throws for a business failure. */
