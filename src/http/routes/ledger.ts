@@ -78,9 +78,7 @@ const VoidBody = Type.Object({ metadata: Type.Optional(Metadata) }, { additional
 
 const CommandResponse = Type.Object({ commandId: Type.String(), transfers: Type.Array(Type.Ref('Transfer')) });
 
-function money(micros: bigint, currency: string): string {
-  return formatMicros(micros, parseCurrency(currency)!);
-}
+const money = formatMicros;
 
 export function presentAccount(account: Account) {
   return {
@@ -223,11 +221,13 @@ export function ledgerRoutes(services: Services): FastifyPluginAsyncTypebox {
           if (query.provider) throw new RingbillError('forbidden', 'The provider’s accounts are for operator keys.');
           organizationId = request.principal.organizationId;
         }
+        const currency = query.currency === undefined ? undefined : parseCurrency(query.currency);
+        if (query.currency !== undefined && !currency) throw new RingbillError('invalid_input', `querystring/currency "${query.currency}" is not an ISO 4217 code`);
         const limit = query.limit ?? 50;
         const accounts = await services.ledger.listAccounts({
           ...(organizationId === undefined ? {} : { organizationId }),
           ...(query.code ? { code: query.code } : {}),
-          ...(query.currency ? { currency: parseCurrency(query.currency) ?? ('' as never) } : {}),
+          ...(currency ? { currency } : {}),
           ...(query.cursor ? { after: query.cursor } : {}),
           limit,
         });
