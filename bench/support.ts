@@ -46,6 +46,7 @@ export function benchDatabases(): BenchDatabase[] {
       name: 'PostgreSQL',
       async open() {
         const schema = `bench_${randomBytes(4).toString('hex')}`;
+        await admin(url, 'CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public');
         await admin(url, `CREATE SCHEMA ${schema}`);
         const scoped = new URL(url);
         scoped.searchParams.set('options', `-c search_path=${schema},public`);

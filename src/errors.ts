@@ -27,6 +27,7 @@ export const ERROR_CODES = {
   // Conflicts
   idempotency_conflict: { status: 409, message: 'This Idempotency-Key was already used for a different request.' },
   account_exists: { status: 409, message: 'An account with this code and currency already exists.' },
+  account_code_taken: { status: 409, message: 'Another organization already has this account code.' },
 
   // Business rules
   insufficient_credit: { status: 422, message: 'The account does not have enough usable credit.' },
@@ -38,6 +39,10 @@ export const ERROR_CODES = {
   hold_already_voided: { status: 422, message: 'The hold was already voided.' },
   hold_expired: { status: 422, message: 'The hold expired and its credit was released.' },
   post_exceeds_hold: { status: 422, message: 'A hold cannot be posted for more than it holds.' },
+  credit_limit_required: { status: 422, message: 'A postpaid organization needs a credit limit.' },
+  temporary_credit_limit_not_allowed: { status: 422, message: 'A postpaid credit limit resets every bill period; it cannot be temporary.' },
+  currency_locked: { status: 422, message: 'The organization has ledger activity in its currency; its currency can no longer change.' },
+  payment_scheme_locked: { status: 422, message: 'The organization has ledger activity; its payment scheme can no longer change.' },
 
   // Server
   overloaded: { status: 503, message: 'The server is busy; retry with the same Idempotency-Key.' },

@@ -2,6 +2,7 @@ import type { Clock } from './clock/clock.ts';
 import { Scheduler } from './jobs/scheduler.ts';
 import { expireHoldsJob } from './ledger/expire-holds-job.ts';
 import { Ledger } from './ledger/ledger.ts';
+import { expireCreditLimitsJob } from './organizations/expire-credit-limits-job.ts';
 import type { Database } from './store/database.ts';
 
 /** Everything a request, a CLI command or a job needs, built once per process. */
@@ -14,6 +15,6 @@ export interface Services {
 
 export function createServices(db: Database, clock: Clock, onJobError?: (error: unknown) => void): Services {
   const ledger = new Ledger(db, clock);
-  const scheduler = new Scheduler(clock, [expireHoldsJob(ledger)], onJobError);
+  const scheduler = new Scheduler(clock, [expireHoldsJob(ledger), expireCreditLimitsJob(db, clock)], onJobError);
   return { db, clock, ledger, scheduler };
 }

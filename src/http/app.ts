@@ -9,8 +9,8 @@ import { KeyResolver } from './auth.ts';
 import { handleError, send } from './errors.ts';
 import { ErrorResponse } from './schemas.ts';
 import { healthRoutes } from './routes/health.ts';
-import { organizationRoutes } from './routes/organizations.ts';
-import { ledgerRoutes } from './routes/ledger.ts';
+import { organizationRoutes, organizationSchemas } from './routes/organizations.ts';
+import { ledgerRoutes, ledgerSchemas } from './routes/ledger.ts';
 import { testClockRoutes } from './routes/test-clock.ts';
 
 export interface AppOptions {
@@ -63,7 +63,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   app.removeContentTypeParser('text/plain');
   app.setErrorHandler((error, request, reply) => handleError(error, request, reply));
   app.setNotFoundHandler((request, reply) => send(reply, request, 'not_found', `No route ${request.method} ${request.url.split('?')[0]}`));
-  app.addSchema(ErrorResponse);
+  for (const schema of [ErrorResponse, ...ledgerSchemas, ...organizationSchemas]) app.addSchema(schema);
 
   await app.register(swagger, {
     openapi: {

@@ -79,7 +79,7 @@ function createTransfer(
   if (request.timeoutSeconds !== undefined && !(Number.isInteger(request.timeoutSeconds) && request.timeoutSeconds > 0)) {
     return failure('invalid_input', 'timeoutSeconds must be a whole number of seconds above zero');
   }
-  if (!mayDebit(debit, request.amount)) return failure('insufficient_credit', `account ${debit.id} does not have enough usable credit`);
+  if (!mayDebit(debit, request.amount, context.now)) return failure('insufficient_credit', `account ${debit.id} does not have enough usable credit`);
   if (!mayCredit(credit, request.amount)) return failure('exceeds_debits', `account ${credit.id} may not be credited beyond its debits`);
 
   const pending = request.kind === 'pending';
@@ -176,10 +176,17 @@ function resolveHold(
   };
 }
 
+/** The overdraft in force at `now`: a temporary one until the instant it expires, then the permanent one. */
+export function effectiveOverdraft(account: Account, now: Date): bigint {
+  const until = account.temporaryOverdraftExpiresAt;
+  if (account.temporaryOverdraftLimit !== null && until !== null && now.getTime() < until.getTime()) return account.temporaryOverdraftLimit;
+  return account.overdraftLimit;
+}
+
 /** The spending rule: posted and pending debits stay within posted credits plus the overdraft. */
-export function mayDebit(account: Account, amount: bigint): boolean {
+export function mayDebit(account: Account, amount: bigint, now: Date): boolean {
   if (!account.debitsMustNotExceedCredits) return true;
-  return account.debitsPosted + account.debitsPending + amount <= account.creditsPosted + account.overdraftLimit;
+  return account.debitsPosted + account.debitsPending + amount <= account.creditsPosted + effectiveOverdraft(account, now);
 }
 
 export function mayCredit(account: Account, amount: bigint): boolean {
@@ -187,7 +194,7 @@ export function mayCredit(account: Account, amount: bigint): boolean {
   return account.creditsPosted + account.creditsPending + amount <= account.debitsPosted;
 }
 
-/** What the account can still spend: credits + overdraft - posted and pending debits. */
-export function availableBalance(account: Account): bigint {
-  return account.creditsPosted + account.overdraftLimit - account.debitsPosted - account.debitsPending;
+/** What the account can still spend at `now`: credits + overdraft in force - posted and pending debits. */
+export function availableBalance(account: Account, now: Date): bigint {
+  return account.creditsPosted + effectiveOverdraft(account, now) - account.debitsPosted - account.debitsPending;
 }

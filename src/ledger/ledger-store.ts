@@ -3,7 +3,8 @@ import type { Currency } from '../money/index.ts';
 import type { Account, IdempotencyKey, Transfer, TransferKind, TransferState } from './types.ts';
 
 const ACCOUNT_COLUMNS = `id, organization_id, code, currency, debits_posted, credits_posted, debits_pending,
-  credits_pending, debits_must_not_exceed_credits, credits_must_not_exceed_debits, overdraft_limit, created_at`;
+  credits_pending, debits_must_not_exceed_credits, credits_must_not_exceed_debits, overdraft_limit,
+  temporary_overdraft_limit, temporary_overdraft_expires_at, created_at`;
 
 const TRANSFER_COLUMNS = `id, kind, state, debit_account_id, credit_account_id, amount, currency, pending_id,
   timeout_at, resolved_at, code, command_id, metadata, created_at`;
@@ -20,6 +21,8 @@ interface AccountRow {
   debits_must_not_exceed_credits: boolean;
   credits_must_not_exceed_debits: boolean;
   overdraft_limit: bigint;
+  temporary_overdraft_limit: bigint | null;
+  temporary_overdraft_expires_at: Date | null;
   created_at: Date;
 }
 
@@ -53,6 +56,8 @@ function toAccount(row: AccountRow): Account {
     debitsMustNotExceedCredits: row.debits_must_not_exceed_credits,
     creditsMustNotExceedDebits: row.credits_must_not_exceed_debits,
     overdraftLimit: row.overdraft_limit,
+    temporaryOverdraftLimit: row.temporary_overdraft_limit,
+    temporaryOverdraftExpiresAt: row.temporary_overdraft_expires_at,
     createdAt: row.created_at,
   };
 }
@@ -162,6 +167,13 @@ export async function listAccounts(db: Queryable, filter: AccountFilter): Promis
  * in one process, so nothing can interleave and a lock would only cost a heap write per row.
  */
 export type Locking = 'row_locks' | 'serial';
+
+/** The accounts of several organizations at once, for a page of search results. */
+export async function listAccountsOfOrganizations(db: Queryable, organizationIds: readonly string[]): Promise<Account[]> {
+  if (organizationIds.length === 0) return [];
+  const result = await db.query<AccountRow>(`SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts WHERE organization_id = ANY($1::uuid[])`, [organizationIds]);
+  return result.rows.map(toAccount);
+}
 
 /** Locks accounts in id order: every writer locks in the same order, so none can deadlock. */
 export async function lockAccounts(db: Queryable, ids: readonly string[], locking: Locking): Promise<Account[]> {
@@ -297,12 +309,48 @@ export async function writeBatch(db: Queryable, writes: BatchWrites): Promise<{ 
   return { storedKeys: Number(row.stored) };
 }
 
-export async function setOverdraftLimit(db: Queryable, accountId: string, overdraftLimit: bigint): Promise<Account | undefined> {
+export interface Overdraft {
+  permanent: bigint;
+  temporary: { limit: bigint; expiresAt: Date } | null;
+}
+
+/** Sets an account's overdraft (a credit limit), permanent and temporary, answering the account as it now is. */
+export async function setOverdraft(db: Queryable, accountId: string, overdraft: Overdraft): Promise<Account | undefined> {
   const result = await db.query<AccountRow>(
-    `UPDATE ledger_accounts SET overdraft_limit = $2 WHERE id = $1 RETURNING ${ACCOUNT_COLUMNS}`,
-    [accountId, overdraftLimit],
+    `UPDATE ledger_accounts SET overdraft_limit = $2, temporary_overdraft_limit = $3, temporary_overdraft_expires_at = $4
+     WHERE id = $1 RETURNING ${ACCOUNT_COLUMNS}`,
+    [accountId, overdraft.permanent, overdraft.temporary?.limit ?? null, overdraft.temporary?.expiresAt ?? null],
   );
   return result.rows[0] && toAccount(result.rows[0]);
+}
+
+/** Reads an account under a row lock, for a change that must not race the ledger's batches. */
+export async function lockAccount(db: Queryable, id: string): Promise<Account | undefined> {
+  const result = await db.query<AccountRow>(`SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = $1 FOR UPDATE`, [id]);
+  return result.rows[0] && toAccount(result.rows[0]);
+}
+
+/** Accounts whose temporary overdraft has expired by `now` and not been cleared yet. */
+export async function findExpiredTemporaryOverdrafts(db: Queryable, now: Date, limit: number): Promise<string[]> {
+  const result = await db.query<{ id: string }>(
+    `SELECT id FROM ledger_accounts WHERE temporary_overdraft_expires_at <= $1 ORDER BY temporary_overdraft_expires_at, id LIMIT $2`,
+    [now, limit],
+  );
+  return result.rows.map((row) => row.id);
+}
+
+export async function nextTemporaryOverdraftExpiry(db: Queryable): Promise<Date | undefined> {
+  const result = await db.query<{ at: Date | null }>(`SELECT min(temporary_overdraft_expires_at) AS at FROM ledger_accounts`);
+  return result.rows[0]?.at ?? undefined;
+}
+
+/** Whether any transfer touches these accounts: once one does, their currency is fixed. */
+export async function hasTransfers(db: Queryable, accountIds: readonly string[]): Promise<boolean> {
+  const result = await db.query(
+    `SELECT 1 FROM ledger_transfers WHERE debit_account_id = ANY($1::text[]) OR credit_account_id = ANY($1::text[]) LIMIT 1`,
+    [accountIds],
+  );
+  return result.rows.length > 0;
 }
 
 /** What an idempotency key remembers: the request's fingerprint and the transfers it made. */
@@ -351,4 +399,9 @@ export async function findTimedOutHolds(db: Queryable, now: Date, limit: number)
 export async function nextHoldTimeout(db: Queryable): Promise<Date | undefined> {
   const result = await db.query<{ at: Date | null }>(`SELECT min(timeout_at) AS at FROM ledger_transfers WHERE state = 'pending'`);
   return result.rows[0]?.at ?? undefined;
+}
+
+/** Moves an organization's accounts to another currency; only for accounts no transfer touches yet. */
+export async function setAccountsCurrency(db: Queryable, organizationId: string, currency: Currency): Promise<void> {
+  await db.query('UPDATE ledger_accounts SET currency = $2 WHERE organization_id = $1', [organizationId, currency]);
 }

@@ -211,6 +211,11 @@ export class Ledger {
     //    that should have replayed: throw, so the transaction rolls back and the batch reruns.
     const written = await store.writeBatch(tx, { created, resolved: [...resolved.values()], deltas: deltas(original, accounts), results: toStore, now });
     if (written.storedKeys !== toStore.length) throw new KeyTakenError();
+    for (const index of toRun) {
+      const result = results[index];
+      const afterWrite = batch[index]!.command.afterWrite;
+      if (afterWrite && result?.ok) await afterWrite(tx, result.value);
+    }
 
     // 6. A rejected command may be the retry of one that succeeded earlier (its credit is now
     //    spent by itself): if its key is stored, it replays instead. Rejected commands wrote

@@ -1,4 +1,5 @@
 import type { Currency } from '../money/index.ts';
+import type { Queryable } from '../store/database.ts';
 
 /** A ledger account's running totals and its balance rules, as the database holds them. */
 export interface Account {
@@ -14,8 +15,11 @@ export interface Account {
   /** A spending account: posted plus pending debits may not exceed posted credits plus the overdraft. */
   readonly debitsMustNotExceedCredits: boolean;
   readonly creditsMustNotExceedDebits: boolean;
-  /** How far debits may go beyond credits (a prepaid credit limit); only with debitsMustNotExceedCredits. */
+  /** How far debits may go beyond credits (a credit limit); only with debitsMustNotExceedCredits. */
   readonly overdraftLimit: bigint;
+  /** A temporary overdraft that replaces `overdraftLimit` until it expires (a temporary credit limit). */
+  readonly temporaryOverdraftLimit: bigint | null;
+  readonly temporaryOverdraftExpiresAt: Date | null;
   readonly createdAt: Date;
 }
 
@@ -96,6 +100,11 @@ export interface IdempotencyKey {
 export interface LedgerCommand {
   readonly transfers: readonly LedgerRequest[];
   readonly idempotencyKey?: IdempotencyKey;
+  /**
+   * Writes that belong with the transfers (an audit entry, a charge row), run in the same
+   * transaction once the command is applied, and not at all when it is rejected or replayed.
+   */
+  readonly afterWrite?: (tx: Queryable, outcome: CommandOutcome) => Promise<void>;
 }
 
 export interface CommandOutcome {

@@ -1,28 +1,193 @@
 import type { Queryable } from '../store/database.ts';
 import type { Currency } from '../money/index.ts';
-import type { Organization } from './organization.ts';
+import type { BillingProfile, InvoiceSetup, Organization, OrganizationStatus, PaymentScheme } from './organization.ts';
+
+const ORGANIZATION_COLUMNS = 'id, wallet_id, name, currency, payment_scheme, invoice_setup, status, account_code, created_at, updated_at';
 
 interface OrganizationRow {
   id: string;
+  wallet_id: string;
   name: string;
   currency: string;
+  payment_scheme: PaymentScheme;
+  invoice_setup: InvoiceSetup;
+  status: OrganizationStatus;
+  account_code: string | null;
   created_at: Date;
+  updated_at: Date | null;
 }
 
 function toOrganization(row: OrganizationRow): Organization {
-  return { id: row.id, name: row.name, currency: row.currency as Currency, createdAt: row.created_at };
+  return {
+    id: row.id,
+    walletId: row.wallet_id,
+    name: row.name,
+    currency: row.currency as Currency,
+    paymentScheme: row.payment_scheme,
+    invoiceSetup: row.invoice_setup,
+    status: row.status,
+    accountCode: row.account_code,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
 }
 
 export async function insertOrganization(db: Queryable, organization: Organization): Promise<void> {
-  await db.query('INSERT INTO organizations (id, name, currency, created_at) VALUES ($1, $2, $3, $4)', [
-    organization.id,
-    organization.name,
-    organization.currency,
-    organization.createdAt,
-  ]);
+  await db.query(
+    `INSERT INTO organizations (${ORGANIZATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+    [
+      organization.id,
+      organization.walletId,
+      organization.name,
+      organization.currency,
+      organization.paymentScheme,
+      organization.invoiceSetup,
+      organization.status,
+      organization.accountCode,
+      organization.createdAt,
+      organization.updatedAt,
+    ],
+  );
 }
 
-export async function findOrganization(db: Queryable, id: string): Promise<Organization | undefined> {
-  const result = await db.query<OrganizationRow>('SELECT id, name, currency, created_at FROM organizations WHERE id = $1', [id]);
+export async function findOrganization(db: Queryable, id: string, options: { lock?: boolean } = {}): Promise<Organization | undefined> {
+  const result = await db.query<OrganizationRow>(
+    `SELECT ${ORGANIZATION_COLUMNS} FROM organizations WHERE id = $1${options.lock ? ' FOR UPDATE' : ''}`,
+    [id],
+  );
   return result.rows[0] && toOrganization(result.rows[0]);
+}
+
+export async function findOrganizationByAccountCode(db: Queryable, code: string): Promise<Organization | undefined> {
+  const result = await db.query<OrganizationRow>(`SELECT ${ORGANIZATION_COLUMNS} FROM organizations WHERE account_code = $1`, [code]);
+  return result.rows[0] && toOrganization(result.rows[0]);
+}
+
+export async function updateOrganization(db: Queryable, organization: Organization): Promise<void> {
+  await db.query(
+    `UPDATE organizations SET name = $2, currency = $3, payment_scheme = $4, invoice_setup = $5, status = $6,
+       account_code = $7, updated_at = $8 WHERE id = $1`,
+    [
+      organization.id,
+      organization.name,
+      organization.currency,
+      organization.paymentScheme,
+      organization.invoiceSetup,
+      organization.status,
+      organization.accountCode,
+      organization.updatedAt,
+    ],
+  );
+}
+
+export async function walletIdTaken(db: Queryable, walletId: string): Promise<boolean> {
+  return (await db.query('SELECT 1 FROM organizations WHERE wallet_id = $1', [walletId])).rows.length > 0;
+}
+
+export async function accountCodeTaken(db: Queryable, accountCode: string, exceptId: string | null): Promise<boolean> {
+  const result = await db.query('SELECT 1 FROM organizations WHERE account_code = $1 AND id IS DISTINCT FROM $2', [accountCode, exceptId]);
+  return result.rows.length > 0;
+}
+
+/** How a search finds organizations: one exact key, or a part of the name. */
+export type OrganizationQuery = { by: 'id'; id: string } | { by: 'wallet_id'; walletId: string } | { by: 'name'; fragment: string } | { by: 'all' };
+
+/** Where the previous page ended, in the order (lower(name), id). */
+export interface SearchCursor {
+  name: string;
+  id: string;
+}
+
+/** A page of organizations in (lower(name), id) order, each with the key the next page starts after. */
+export async function searchOrganizations(
+  db: Queryable,
+  query: OrganizationQuery,
+  page: { after?: SearchCursor; limit: number },
+): Promise<{ organization: Organization; sortName: string }[]> {
+  const conditions: string[] = [];
+  const params: (string | number | null)[] = [];
+  const param = (value: string | number | null) => `$${params.push(value)}`;
+  if (query.by === 'id') conditions.push(`id = ${param(query.id)}::uuid`);
+  if (query.by === 'wallet_id') conditions.push(`wallet_id = ${param(query.walletId)}`);
+  // ILIKE with a fragment of three characters or more is served by the trigram index.
+  if (query.by === 'name') conditions.push(`name ILIKE ${param(`%${escapeLike(query.fragment)}%`)}`);
+  if (page.after) conditions.push(`(lower(name), id) > (${param(page.after.name)}, ${param(page.after.id)}::uuid)`);
+  const where = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
+  const result = await db.query<OrganizationRow & { sort_name: string }>(
+    `SELECT ${ORGANIZATION_COLUMNS}, lower(name) AS sort_name FROM organizations ${where} ORDER BY lower(name), id LIMIT ${param(page.limit)}`,
+    params,
+  );
+  return result.rows.map((row) => ({ organization: toOrganization(row), sortName: row.sort_name }));
+}
+
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (character) => `\\${character}`);
+}
+
+interface BillingProfileRow {
+  company_name: string | null;
+  address_lines: string[];
+  city: string | null;
+  postal_code: string | null;
+  region: string | null;
+  country: string | null;
+  time_zone: string;
+  billing_email: string | null;
+  tax_id: string | null;
+  tax_rate: bigint;
+  updated_at: Date;
+  currency: string;
+}
+
+export async function findBillingProfile(db: Queryable, organizationId: string): Promise<BillingProfile | undefined> {
+  const result = await db.query<BillingProfileRow>(
+    `SELECT b.company_name, b.address_lines, b.city, b.postal_code, b.region, b.country, b.time_zone, b.billing_email,
+            b.tax_id, b.tax_rate, b.updated_at, o.currency
+     FROM billing_profiles b JOIN organizations o ON o.id = b.organization_id WHERE b.organization_id = $1`,
+    [organizationId],
+  );
+  const row = result.rows[0];
+  if (!row) return undefined;
+  return {
+    companyName: row.company_name,
+    address: { lines: row.address_lines, city: row.city, postalCode: row.postal_code, region: row.region, country: row.country?.trim() ?? null },
+    currency: row.currency as Currency,
+    timeZone: row.time_zone,
+    billingEmail: row.billing_email,
+    taxId: row.tax_id,
+    taxRate: row.tax_rate,
+    updatedAt: row.updated_at,
+  };
+}
+
+/** Writes the profile (the currency is the organization's, written with it). */
+export async function saveBillingProfile(db: Queryable, organizationId: string, profile: BillingProfile): Promise<void> {
+  await db.query(
+    `INSERT INTO billing_profiles (organization_id, company_name, address_lines, city, postal_code, region, country, time_zone,
+       billing_email, tax_id, tax_rate, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+     ON CONFLICT (organization_id) DO UPDATE SET company_name = EXCLUDED.company_name, address_lines = EXCLUDED.address_lines,
+       city = EXCLUDED.city, postal_code = EXCLUDED.postal_code, region = EXCLUDED.region, country = EXCLUDED.country,
+       time_zone = EXCLUDED.time_zone, billing_email = EXCLUDED.billing_email, tax_id = EXCLUDED.tax_id,
+       tax_rate = EXCLUDED.tax_rate, updated_at = EXCLUDED.updated_at`,
+    [
+      organizationId,
+      profile.companyName,
+      [...profile.address.lines],
+      profile.address.city,
+      profile.address.postalCode,
+      profile.address.region,
+      profile.address.country,
+      profile.timeZone,
+      profile.billingEmail,
+      profile.taxId,
+      profile.taxRate,
+      profile.updatedAt,
+    ],
+  );
+}
+
+export async function countOrganizations(db: Queryable): Promise<number> {
+  const result = await db.query<{ count: string }>('SELECT count(*)::text AS count FROM organizations');
+  return Number(result.rows[0]!.count);
 }

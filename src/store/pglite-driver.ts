@@ -1,11 +1,12 @@
 import { PGlite, types, type Transaction } from '@electric-sql/pglite';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { toDriverParams, type Database, type Queryable, type QueryResult, type SqlValue } from './database.ts';
 
 const parsers = { [types.INT8]: (text: string) => BigInt(text) };
 
 /** Opens the embedded database: in memory when `dataDir` is undefined, else persisted there. */
 export async function openPglite(dataDir: string | undefined): Promise<Database> {
-  const pglite = await PGlite.create({ dataDir, parsers });
+  const pglite = await PGlite.create({ dataDir, parsers, extensions: { pg_trgm } });
   return new PgliteDatabase(pglite);
 }
 

@@ -26,8 +26,7 @@ export async function openTestDatabase(options: { migrated?: boolean; maxConnect
     if (options.migrated !== false) await migrate(db);
     return { db, url: undefined, close: () => db.close() };
   }
-  const schema = `test_${randomBytes(6).toString('hex')}`;
-  await adminQuery(serverUrl, `CREATE SCHEMA ${schema}`);
+  const schema = await createSchema(serverUrl);
   const url = schemaUrl(serverUrl, schema);
   const db = await openPostgres({ connectionString: url, maxConnections: options.maxConnections ?? 10 });
   if (options.migrated !== false) await migrate(db);
@@ -45,9 +44,24 @@ export async function openTestDatabase(options: { migrated?: boolean; maxConnect
 export async function createTestSchemaUrl(): Promise<{ url: string; drop: () => Promise<void> } | undefined> {
   const serverUrl = process.env.TEST_DATABASE_URL;
   if (!serverUrl) return undefined;
+  const schema = await createSchema(serverUrl);
+  return { url: schemaUrl(serverUrl, schema), drop: () => adminQuery(serverUrl, `DROP SCHEMA ${schema} CASCADE`) };
+}
+
+/**
+ * A schema of its own for one test file. Extensions live in `public`, shared by every schema:
+ * one created inside a test schema would vanish with it when that schema is dropped.
+ */
+async function createSchema(serverUrl: string): Promise<string> {
+  try {
+    await adminQuery(serverUrl, 'CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public');
+  } catch (error) {
+    // Two test files creating it at once: the other one won.
+    if (!['23505', '42710'].includes((error as { code?: string }).code ?? '')) throw error;
+  }
   const schema = `test_${randomBytes(6).toString('hex')}`;
   await adminQuery(serverUrl, `CREATE SCHEMA ${schema}`);
-  return { url: schemaUrl(serverUrl, schema), drop: () => adminQuery(serverUrl, `DROP SCHEMA ${schema} CASCADE`) };
+  return schema;
 }
 
 function schemaUrl(serverUrl: string, schema: string): string {

@@ -20,6 +20,8 @@ function account(id: string, fields: Partial<Account> = {}): Account {
     debitsMustNotExceedCredits: false,
     creditsMustNotExceedDebits: false,
     overdraftLimit: 0n,
+    temporaryOverdraftLimit: null,
+    temporaryOverdraftExpiresAt: null,
     createdAt: T0,
     ...fields,
   };
@@ -71,7 +73,7 @@ describe('apply command', () => {
     expect(spend(15_000_001n)).toMatchObject({ ok: false, code: 'insufficient_credit', index: 0 });
     expect(spend(15_000_000n).ok).toBe(true);
     expect(spend(1n)).toMatchObject({ ok: false, code: 'insufficient_credit' });
-    expect(availableBalance(book.accounts.get('wallet')!)).toBe(0n);
+    expect(availableBalance(book.accounts.get('wallet')!, T0)).toBe(0n);
   });
 
   it('counts holds against what is left to spend', () => {
@@ -89,7 +91,7 @@ describe('apply command', () => {
     const posted = book.run([{ kind: 'post_pending', pendingId: held.created[0]!.id, amount: 1_500_000n }]);
     expect(posted.ok).toBe(true);
     const w = book.accounts.get('wallet')!;
-    expect([w.debitsPending, w.debitsPosted, availableBalance(w)]).toEqual([0n, 1_500_000n, 8_500_000n]);
+    expect([w.debitsPending, w.debitsPosted, availableBalance(w, T0)]).toEqual([0n, 1_500_000n, 8_500_000n]);
     expect(book.transfers.get(held.created[0]!.id)!.state).toBe('posted');
   });
 
@@ -196,7 +198,7 @@ describe('ledger invariants', () => {
         expect(sum((a) => a.creditsPosted - a.debitsPosted)).toBe(0n);
         expect(sum((a) => a.creditsPending - a.debitsPending)).toBe(0n);
         for (const a of all) {
-          if (a.debitsMustNotExceedCredits) expect(availableBalance(a) >= 0n).toBe(true);
+          if (a.debitsMustNotExceedCredits) expect(availableBalance(a, T0) >= 0n).toBe(true);
           expect(a.debitsPending >= 0n && a.creditsPending >= 0n).toBe(true);
         }
         // Each account's totals equal the sum of its transfers.

@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
-import { idempotencyScope } from '../../auth/principal.ts';
 import { RingbillError } from '../../errors.ts';
 import { availableBalance } from '../../ledger/apply-command.ts';
 import type { Account, Transfer, TransferRequest } from '../../ledger/types.ts';
@@ -9,6 +8,7 @@ import { formatMicros, parseCurrency, parseMicros } from '../../money/index.ts';
 import { findOrganization } from '../../organizations/organization-store.ts';
 import type { Services } from '../../services.ts';
 import { requireOperator, requireOrganization } from '../auth.ts';
+import { idempotencyKey } from '../idempotency.ts';
 import { CurrencyCode, errors, IdempotencyHeaders, MoneyString, page, PageQuery, PositiveMoneyString, Timestamp, Uuid } from '../schemas.ts';
 
 const AccountSchema = Type.Object(
@@ -80,7 +80,7 @@ const CommandResponse = Type.Object({ commandId: Type.String(), transfers: Type.
 
 const money = formatMicros;
 
-export function presentAccount(account: Account) {
+export function presentAccount(account: Account, now: Date) {
   return {
     id: account.id,
     organizationId: account.organizationId,
@@ -91,7 +91,7 @@ export function presentAccount(account: Account) {
     debitsPending: money(account.debitsPending, account.currency),
     creditsPending: money(account.creditsPending, account.currency),
     balance: money(account.creditsPosted - account.debitsPosted, account.currency),
-    available: money(availableBalance(account), account.currency),
+    available: money(availableBalance(account, now), account.currency),
     overdraftLimit: money(account.overdraftLimit, account.currency),
     debitsMustNotExceedCredits: account.debitsMustNotExceedCredits,
     creditsMustNotExceedDebits: account.creditsMustNotExceedDebits,
@@ -136,11 +136,9 @@ function toRequest(body: Static<typeof NewTransferBody>): TransferRequest {
   };
 }
 
-function idempotencyKey(request: FastifyRequest) {
-  const key = request.headers['idempotency-key'];
-  if (typeof key !== 'string' || key.length === 0) throw new RingbillError('idempotency_key_required');
-  return { scope: idempotencyScope(request.principal), key };
-}
+
+/** Shared schemas other routes refer to; the app registers them at its root. */
+export const ledgerSchemas = [AccountSchema, TransferSchema];
 
 export function ledgerRoutes(services: Services): FastifyPluginAsyncTypebox {
   async function visibleAccount(request: FastifyRequest, id: string): Promise<Account> {
@@ -152,8 +150,6 @@ export function ledgerRoutes(services: Services): FastifyPluginAsyncTypebox {
   }
 
   return async (app) => {
-    app.addSchema(AccountSchema);
-    app.addSchema(TransferSchema);
 
     app.post(
       '/accounts',
@@ -191,7 +187,7 @@ export function ledgerRoutes(services: Services): FastifyPluginAsyncTypebox {
           overdraftLimit: body.overdraftLimit === undefined ? 0n : amountOf(body.overdraftLimit, 'overdraftLimit'),
         });
         if (!created.ok) throw RingbillError.from(created);
-        return reply.code(201).send(presentAccount(created.value));
+        return reply.code(201).send(presentAccount(created.value, services.clock.now()));
       },
     );
 
@@ -231,7 +227,7 @@ export function ledgerRoutes(services: Services): FastifyPluginAsyncTypebox {
           ...(query.cursor ? { after: query.cursor } : {}),
           limit,
         });
-        return { data: accounts.map(presentAccount), nextCursor: accounts.length === limit ? accounts.at(-1)!.id : null };
+        return { data: accounts.map((account) => presentAccount(account, services.clock.now())), nextCursor: accounts.length === limit ? accounts.at(-1)!.id : null };
       },
     );
 
@@ -245,7 +241,7 @@ export function ledgerRoutes(services: Services): FastifyPluginAsyncTypebox {
           response: { 200: Type.Ref('Account'), ...errors(404) },
         },
       },
-      async (request) => presentAccount(await visibleAccount(request, request.params.id)),
+      async (request) => presentAccount(await visibleAccount(request, request.params.id), services.clock.now()),
     );
 
     app.post(

@@ -1,0 +1,58 @@
+import { writeAudit } from '../audit/audit-log.ts';
+import type { Clock } from '../clock/clock.ts';
+import { failure, type ErrorCode, type Result } from '../errors.ts';
+import { hasTransfers, setAccountsCurrency } from '../ledger/ledger-store.ts';
+import type { Currency } from '../money/index.ts';
+import type { Database, Queryable } from '../store/database.ts';
+import { buildBillingProfile, defaultBillingProfile, type BillingProfileInput } from './billing-profile.ts';
+import type { BillingProfile } from './organization.ts';
+import { accountsOf } from './organization-accounts.ts';
+import { findBillingProfile, findOrganization, saveBillingProfile, updateOrganization } from './organization-store.ts';
+
+/** Profile fields as the audit log keeps them. */
+export function describeBillingProfile(profile: BillingProfile): Record<string, unknown> {
+  return { ...profile, taxRate: profile.taxRate.toString(), updatedAt: profile.updatedAt.toISOString() };
+}
+
+/**
+ * Replaces an organization's billing profile. The currency may change only while none of the
+ * organization's accounts has a transfer: after that, its money is in the old currency.
+ */
+export async function putBillingProfile(
+  deps: { db: Database; clock: Clock },
+  input: { organizationId: string; profile: BillingProfileInput; actor: string },
+): Promise<Result<BillingProfile, ErrorCode>> {
+  return deps.db.transaction(async (tx) => {
+    const organization = await findOrganization(tx, input.organizationId, { lock: true });
+    if (!organization) return failure('organization_not_found');
+    const now = deps.clock.now();
+    const before = (await findBillingProfile(tx, organization.id)) ?? defaultBillingProfile(organization.name, organization.currency, now);
+    // PUT replaces: what the request leaves out goes back to its default.
+    const built = buildBillingProfile(input.profile, defaultBillingProfile(null, organization.currency, now), now);
+    if (!built.ok) return built;
+    const profile = built.value;
+    if (profile.currency !== organization.currency) {
+      const changed = await changeCurrency(tx, organization.id, profile.currency);
+      if (!changed.ok) return changed;
+      await updateOrganization(tx, { ...organization, currency: profile.currency, updatedAt: now });
+    }
+    await saveBillingProfile(tx, organization.id, profile);
+    await writeAudit(tx, {
+      organizationId: organization.id,
+      actor: input.actor,
+      action: 'billing_profile.updated',
+      before: describeBillingProfile(before),
+      after: describeBillingProfile(profile),
+      at: now,
+    });
+    return { ok: true, value: profile };
+  });
+}
+
+async function changeCurrency(tx: Queryable, organizationId: string, currency: Currency): Promise<Result<void, 'currency_locked'>> {
+  const organization = (await findOrganization(tx, organizationId))!;
+  const accounts = Object.values(await accountsOf(tx, organization));
+  if (await hasTransfers(tx, accounts.map((account) => account.id))) return failure('currency_locked');
+  await setAccountsCurrency(tx, organizationId, currency);
+  return { ok: true, value: undefined };
+}

@@ -1,0 +1,70 @@
+import { writeAudit } from '../audit/audit-log.ts';
+import type { Clock } from '../clock/clock.ts';
+import { failure, type ErrorCode, type Result } from '../errors.ts';
+import { hasTransfers, lockAccount, setOverdraft } from '../ledger/ledger-store.ts';
+import type { Database } from '../store/database.ts';
+import { accountsOf } from './organization-accounts.ts';
+import { spendingAccountCode, type InvoiceSetup, type Organization, type OrganizationStatus, type PaymentScheme } from './organization.ts';
+import { accountCodeTaken, findOrganization, updateOrganization } from './organization-store.ts';
+
+export interface OrganizationChanges {
+  name?: string;
+  status?: OrganizationStatus;
+  accountCode?: string | null;
+  invoiceSetup?: InvoiceSetup;
+  paymentScheme?: PaymentScheme;
+}
+
+/**
+ * Changes an organization's own fields. The payment scheme may change only while the
+ * organization has no ledger activity; its permanent credit limit moves to the new spending
+ * account, and a temporary one ends (postpaid limits are never temporary).
+ */
+export async function changeOrganization(
+  deps: { db: Database; clock: Clock },
+  input: { organizationId: string; changes: OrganizationChanges; actor: string },
+): Promise<Result<Organization, ErrorCode>> {
+  const { changes } = input;
+  if (changes.name !== undefined && (changes.name.trim().length === 0 || changes.name.trim().length > 200)) {
+    return failure('invalid_input', 'name must be 1 to 200 characters');
+  }
+  return deps.db.transaction(async (tx) => {
+    const before = await findOrganization(tx, input.organizationId, { lock: true });
+    if (!before) return failure('organization_not_found');
+    const accountCode = changes.accountCode === undefined ? before.accountCode : changes.accountCode?.trim() || null;
+    if (accountCode && accountCode !== before.accountCode && (await accountCodeTaken(tx, accountCode, before.id))) {
+      return failure('account_code_taken', `another organization has the account code "${accountCode}"`);
+    }
+    const now = deps.clock.now();
+    const after: Organization = {
+      ...before,
+      name: changes.name?.trim() ?? before.name,
+      status: changes.status ?? before.status,
+      invoiceSetup: changes.invoiceSetup ?? before.invoiceSetup,
+      paymentScheme: changes.paymentScheme ?? before.paymentScheme,
+      accountCode,
+      updatedAt: now,
+    };
+    if (after.paymentScheme !== before.paymentScheme) {
+      const accounts = await accountsOf(tx, before);
+      if (await hasTransfers(tx, Object.values(accounts).map((account) => account.id))) return failure('payment_scheme_locked');
+      const from = (await lockAccount(tx, accounts[spendingAccountCode(before.paymentScheme)].id))!;
+      const to = accounts[spendingAccountCode(after.paymentScheme)];
+      await setOverdraft(tx, to.id, { permanent: from.overdraftLimit, temporary: null });
+      await setOverdraft(tx, from.id, { permanent: 0n, temporary: null });
+    }
+    await updateOrganization(tx, after);
+    const changed = (Object.keys(changes) as (keyof OrganizationChanges)[]).filter((field) => before[field] !== after[field]);
+    if (changed.length > 0) {
+      await writeAudit(tx, {
+        organizationId: before.id,
+        actor: input.actor,
+        action: 'organization.updated',
+        before: Object.fromEntries(changed.map((field) => [field, before[field]])),
+        after: Object.fromEntries(changed.map((field) => [field, after[field]])),
+        at: now,
+      });
+    }
+    return { ok: true, value: after };
+  });
+}
