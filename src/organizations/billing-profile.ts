@@ -25,8 +25,12 @@ const regions = new Intl.DisplayNames(['en'], { type: 'region', fallback: 'none'
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const HUNDRED_PERCENT = 100_000_000n;
 
+// Codes CLDR names that are not countries: unknown region, EU, euro area, UN, outlying Oceania, pseudo-locales.
+const NOT_COUNTRIES = new Set(['ZZ', 'EU', 'EZ', 'UN', 'QO', 'XA', 'XB']);
+
+/** ISO 3166-1 alpha-2, as the runtime's CLDR data knows the regions. */
 export function isCountryCode(code: string): boolean {
-  return /^[A-Z]{2}$/.test(code) && regions.of(code) !== undefined;
+  return /^[A-Z]{2}$/.test(code) && !NOT_COUNTRIES.has(code) && regions.of(code) !== undefined;
 }
 
 export function isTimeZone(zone: string): boolean {

@@ -29,7 +29,6 @@ export async function migrate(db: Database): Promise<AppliedMigration[]> {
       driver: 'pg',
       database,
       schemaTable: `${schema}.schema_migrations`,
-      currentSchema: schema,
       execQuery: (sql: string) => tx.query(sql),
       execSqlScript: (sql: string) => tx.exec(sql),
     });
