@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { apiKeysCommand } from './commands/api-keys.ts';
+import { demoCommand } from './commands/demo.ts';
 import { jobsCommand } from './commands/jobs.ts';
 import { ledgerCommand } from './commands/ledger.ts';
 import { migrateCommand } from './commands/migrate.ts';
@@ -13,6 +14,7 @@ const program = new Command('ringbill')
   .exitOverride()
   .addCommand(serveCommand)
   .addCommand(migrateCommand)
+  .addCommand(demoCommand)
   .addCommand(ledgerCommand)
   .addCommand(jobsCommand)
   .addCommand(apiKeysCommand);

@@ -52,6 +52,17 @@ describe(`the ringbill command on ${testDatabaseKind}`, () => {
     expect(neither.code).toBe(2);
   });
 
+  it('seeds the demo once and prints keys to log in with', async () => {
+    const first = await runCli(['demo', ...db], env);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(/Operator: +rb_op_/);
+    expect(first.stdout).toMatch(/Customer: +rb_org_\S+ sees Acme Pte Ltd only/);
+    expect(first.stdout).toContain('Globex Trading (prepaid');
+    const second = await runCli(['demo', ...db], env);
+    expect(second.code).toBe(0);
+    expect(second.stdout).not.toContain('seeded');
+  });
+
   it('explains itself with --help and fails on an unknown command', async () => {
     for (const command of [[], ['serve'], ['ledger', 'verify']]) {
       const help = await runCli([...command, '--help']);

@@ -1,12 +1,10 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { createApiKey, hasOperatorKey, seedEnvironmentOperatorKey } from '../../auth/api-keys.ts';
 import { systemClock, TestClock } from '../../clock/clock.ts';
 import { buildApp } from '../../http/app.ts';
 import { createServices, type Services } from '../../services.ts';
 import { migrate } from '../../store/migrate.ts';
-import { describeLocation, type DatabaseLocation } from '../../store/open-database.ts';
+import { describeLocation } from '../../store/open-database.ts';
+import { prepareDemo, prepareOperatorKey } from '../credentials.ts';
 import { CliError, dataDirOption, open } from '../context.ts';
 
 function port(value: string): number {
@@ -20,6 +18,7 @@ interface ServeOptions {
   host: string;
   dataDir?: string;
   testClock?: boolean;
+  demo?: boolean;
 }
 
 export const serveCommand = new Command('serve')
@@ -28,6 +27,7 @@ export const serveCommand = new Command('serve')
   .addOption(new Option('--host <host>', 'address to listen on').default('localhost').env('HOST'))
   .addOption(dataDirOption())
   .option('--test-clock', 'start a test clock that only moves through POST /v1/test-clock/advance')
+  .option('--demo', 'seed the demo organizations if they are not there (npm start does)')
   .action(async (options: ServeOptions) => {
     const opened = await open(options, 'serve');
     const clock = options.testClock ? new TestClock() : systemClock;
@@ -40,6 +40,7 @@ export const serveCommand = new Command('serve')
       throw error;
     }
     const operatorKey = await prepareOperatorKey(services, opened.location);
+    const demo = options.demo ? await prepareDemo(services, opened.location) : [];
     const app = await buildApp({
       services,
       testClock: options.testClock ?? false,
@@ -63,8 +64,10 @@ export const serveCommand = new Command('serve')
     const lines = [
       `Ringbill is serving ${url} on ${describeLocation(opened.location)}`,
       `  API:       ${url}/v1   (reference: ${url}/docs, OpenAPI: ${url}/openapi.json)`,
-      `  Log in:    send "Authorization: Bearer <key>" with ${operatorKey}`,
-      `  Try:       curl -H "Authorization: Bearer $KEY" ${url}/v1/accounts`,
+      `  Log in:    send "Authorization: Bearer <key>" with one of these API keys`,
+      `  Operator:  ${operatorKey}`,
+      ...demo.map((line) => `  ${line}`),
+      `  Try:       curl -H "Authorization: Bearer <operator key>" ${url}/v1/organizations`,
     ];
     if (options.testClock) lines.push(`  Test clock: on, at ${clock.now().toISOString()}; advance it with POST ${url}/v1/test-clock/advance`);
     console.log(lines.join('\n'));
@@ -82,25 +85,3 @@ export const serveCommand = new Command('serve')
     process.once('SIGINT', () => void stop('SIGINT'));
     process.once('SIGTERM', () => void stop('SIGTERM'));
   });
-
-/**
- * Makes sure someone can log in, and says how. RINGBILL_OPERATOR_KEY wins. Otherwise the first
- * start creates an operator key; on the embedded database it is also kept in a file beside the
- * data (which holds everything the key guards anyway), so every start can print it.
- */
-async function prepareOperatorKey(services: Services, location: DatabaseLocation): Promise<string> {
-  const fromEnvironment = process.env.RINGBILL_OPERATOR_KEY;
-  if (fromEnvironment !== undefined) {
-    if (fromEnvironment.length < 16) throw new CliError('RINGBILL_OPERATOR_KEY must be at least 16 characters');
-    await seedEnvironmentOperatorKey(services.db, services.clock, fromEnvironment);
-    return 'the operator key in RINGBILL_OPERATOR_KEY';
-  }
-  const keyFile = location.kind === 'pglite' ? path.join(path.dirname(location.dataDir), 'operator-key') : undefined;
-  if (!(await hasOperatorKey(services.db))) {
-    const key = await createApiKey(services.db, services.clock, { role: 'operator' }, 'created at first start');
-    if (keyFile) writeFileSync(keyFile, `${key.secret}\n`, { mode: 0o600 });
-    return `the operator key ${key.secret}${keyFile ? ` (kept in ${keyFile})` : ' (shown only now)'}`;
-  }
-  if (keyFile && existsSync(keyFile)) return `the operator key ${readFileSync(keyFile, 'utf8').trim()} (from ${keyFile})`;
-  return 'an operator key (make another with `ringbill api-keys create --operator` while the server is stopped)';
-}

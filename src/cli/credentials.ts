@@ -1,0 +1,63 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { createApiKey, hasOperatorKey, seedEnvironmentOperatorKey } from '../auth/api-keys.ts';
+import { seedDemo } from '../demo/seed-demo.ts';
+import type { Services } from '../services.ts';
+import type { DatabaseLocation } from '../store/open-database.ts';
+import { CliError } from './context.ts';
+
+/**
+ * Where a key's secret is kept for an embedded database: in files beside the data directory,
+ * which holds everything the keys guard anyway, so that every start can say how to log in.
+ * A server database keeps no secrets on disk: its keys are printed once.
+ */
+function secretFile(location: DatabaseLocation, name: string): string | undefined {
+  return location.kind === 'pglite' ? path.join(path.dirname(location.dataDir), name) : undefined;
+}
+
+function keep(file: string | undefined, secret: string): void {
+  if (file) writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+}
+
+function kept(file: string | undefined): string | undefined {
+  return file && existsSync(file) ? readFileSync(file, 'utf8').trim() : undefined;
+}
+
+/**
+ * How to log in as the operator, making sure someone can: RINGBILL_OPERATOR_KEY wins, else the
+ * first start creates a key. With `mintIfHidden`, a new key is made when no secret can be shown.
+ */
+export async function prepareOperatorKey(services: Services, location: DatabaseLocation, options: { mintIfHidden?: boolean } = {}): Promise<string> {
+  const fromEnvironment = process.env.RINGBILL_OPERATOR_KEY;
+  if (fromEnvironment !== undefined) {
+    if (fromEnvironment.length < 16) throw new CliError('RINGBILL_OPERATOR_KEY must be at least 16 characters');
+    await seedEnvironmentOperatorKey(services.db, services.clock, fromEnvironment);
+    return 'the key in RINGBILL_OPERATOR_KEY';
+  }
+  const file = secretFile(location, 'operator-key');
+  if (!(await hasOperatorKey(services.db))) {
+    const key = await createApiKey(services.db, services.clock, { role: 'operator' }, 'created at first start');
+    keep(file, key.secret);
+    return `${key.secret}${file ? ` (kept in ${file})` : ' (shown only now)'}`;
+  }
+  const secret = kept(file);
+  if (secret) return `${secret} (from ${file})`;
+  if (options.mintIfHidden) return (await createApiKey(services.db, services.clock, { role: 'operator' }, 'demo')).secret;
+  return 'the key printed at first start (make another with `ringbill api-keys create --operator` while the server is stopped)';
+}
+
+/** Seeds the demo organizations when they are missing; answers what to print about them, line by line. */
+export async function prepareDemo(services: Services, location: DatabaseLocation): Promise<string[]> {
+  const file = secretFile(location, 'demo-organization-key');
+  const seeded = await seedDemo(services);
+  if (seeded) {
+    keep(file, seeded.organizationKey.secret);
+    const names = seeded.organizations.map((organization) => `${organization.name} (${organization.paymentScheme}, wallet ${organization.walletId})`).join(', ');
+    return [
+      `Customer:  ${seeded.organizationKey.secret} sees ${seeded.organizationKey.organization.name} only${file ? ` (kept in ${file})` : ' (shown only now)'}`,
+      `Demo:      seeded ${names}`,
+    ];
+  }
+  const secret = kept(file);
+  return secret ? [`Customer:  ${secret} sees the demo's Acme Pte Ltd only (from ${file})`] : [];
+}
