@@ -1,10 +1,12 @@
 // `npm run bench -- NAME`: speed targets live here, never in timed tests. Every figure is
 // printed beside a baseline measured in the same run on the same machine.
 import { ledgerBench } from './ledger.ts';
+import { organizationsBench } from './organizations.ts';
 import { benchDatabases, machine } from './support.ts';
 
 const benches: Record<string, (seconds: number) => Promise<unknown>> = {
   ledger: (seconds) => ledgerBench(benchDatabases(), seconds),
+  organizations: () => organizationsBench(benchDatabases()),
 };
 
 const name = process.argv[2];

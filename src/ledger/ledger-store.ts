@@ -127,8 +127,8 @@ export async function findAccountByCode(
 ): Promise<Account | undefined> {
   const result = await db.query<AccountRow>(
     `SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts
-     WHERE organization_id IS NOT DISTINCT FROM $1 AND code = $2 AND currency = $3`,
-    [organizationId, code, currency],
+     WHERE ${organizationId === null ? 'organization_id IS NULL' : 'organization_id = $3::uuid'} AND code = $1 AND currency = $2`,
+    organizationId === null ? [code, currency] : [code, currency, organizationId],
   );
   return result.rows[0] && toAccount(result.rows[0]);
 }
@@ -143,22 +143,17 @@ export interface AccountFilter {
 }
 
 export async function listAccounts(db: Queryable, filter: AccountFilter): Promise<Account[]> {
-  const result = await db.query<AccountRow>(
-    `SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts
-     WHERE ($1::boolean OR organization_id IS NOT DISTINCT FROM $2::uuid)
-       AND ($3::text IS NULL OR code = $3)
-       AND ($4::text IS NULL OR currency = $4)
-       AND ($5::text IS NULL OR id > $5)
-     ORDER BY id LIMIT $6`,
-    [
-      filter.organizationId === undefined,
-      filter.organizationId ?? null,
-      filter.code ?? null,
-      filter.currency ?? null,
-      filter.after ?? null,
-      filter.limit,
-    ],
-  );
+  // Conditions are added only when asked for, so that each query can use its index.
+  const conditions: string[] = [];
+  const params: (string | number)[] = [];
+  const param = (value: string | number) => `$${params.push(value)}`;
+  if (filter.organizationId === null) conditions.push('organization_id IS NULL');
+  else if (filter.organizationId !== undefined) conditions.push(`organization_id = ${param(filter.organizationId)}::uuid`);
+  if (filter.code !== undefined) conditions.push(`code = ${param(filter.code)}`);
+  if (filter.currency !== undefined) conditions.push(`currency = ${param(filter.currency)}`);
+  if (filter.after !== undefined) conditions.push(`id > ${param(filter.after)}`);
+  const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
+  const result = await db.query<AccountRow>(`SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts ${where} ORDER BY id LIMIT ${param(filter.limit)}`, params);
   return result.rows.map(toAccount);
 }
 

@@ -98,7 +98,16 @@ export interface SearchCursor {
   id: string;
 }
 
-/** A page of organizations in (lower(name), id) order, each with the key the next page starts after. */
+/** Name matches gathered through the trigram index before falling back to the ordered scan. */
+const NAME_MATCH_CAP = 1000;
+
+/**
+ * A page of organizations in (lower(name), id) order, each with the key the next page starts
+ * after. A name fragment is searched in two steps, because the planner cannot tell a rare
+ * fragment from a common one: first up to 1,000 matches through the trigram index, sorted here
+ * (fast when matches are few); only if there are more, the ordered scan with a filter, which is
+ * fast exactly then, since matches are dense and the first page is found early.
+ */
 export async function searchOrganizations(
   db: Queryable,
   query: OrganizationQuery,
@@ -109,15 +118,27 @@ export async function searchOrganizations(
   const param = (value: string | number | null) => `$${params.push(value)}`;
   if (query.by === 'id') conditions.push(`id = ${param(query.id)}::uuid`);
   if (query.by === 'wallet_id') conditions.push(`wallet_id = ${param(query.walletId)}`);
-  // ILIKE with a fragment of three characters or more is served by the trigram index.
   if (query.by === 'name') conditions.push(`name ILIKE ${param(`%${escapeLike(query.fragment)}%`)}`);
   if (page.after) conditions.push(`(lower(name), id) > (${param(page.after.name)}, ${param(page.after.id)}::uuid)`);
   const where = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
+  const toRows = (rows: (OrganizationRow & { sort_name: string })[]) => rows.map((row) => ({ organization: toOrganization(row), sortName: row.sort_name }));
+
+  if (query.by === 'name') {
+    const gathered = await db.query<OrganizationRow & { sort_name: string; matched: string }>(
+      `WITH matches AS MATERIALIZED (
+         SELECT ${ORGANIZATION_COLUMNS}, lower(name) AS sort_name FROM organizations ${where} LIMIT ${NAME_MATCH_CAP}
+       )
+       SELECT *, (count(*) OVER ())::text AS matched FROM matches ORDER BY sort_name, id LIMIT ${param(page.limit)}`,
+      params,
+    );
+    if (gathered.rows.length === 0 || Number(gathered.rows[0]!.matched) < NAME_MATCH_CAP) return toRows(gathered.rows);
+    params.pop();
+  }
   const result = await db.query<OrganizationRow & { sort_name: string }>(
     `SELECT ${ORGANIZATION_COLUMNS}, lower(name) AS sort_name FROM organizations ${where} ORDER BY lower(name), id LIMIT ${param(page.limit)}`,
     params,
   );
-  return result.rows.map((row) => ({ organization: toOrganization(row), sortName: row.sort_name }));
+  return toRows(result.rows);
 }
 
 function escapeLike(text: string): string {
