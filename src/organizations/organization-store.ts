@@ -99,12 +99,12 @@ export interface SearchCursor {
 }
 
 /** Name matches gathered through the trigram index before falling back to the ordered scan. */
-const NAME_MATCH_CAP = 1000;
+const NAME_MATCH_CAP = 300;
 
 /**
  * A page of organizations in (lower(name), id) order, each with the key the next page starts
  * after. A name fragment is searched in two steps, because the planner cannot tell a rare
- * fragment from a common one: first up to 1,000 matches through the trigram index, sorted here
+ * fragment from a common one: first up to 300 matches through the trigram index, sorted here
  * (fast when matches are few); only if there are more, the ordered scan with a filter, which is
  * fast exactly then, since matches are dense and the first page is found early.
  */

@@ -169,8 +169,13 @@ describe(`organizations on ${testDatabaseKind}`, () => {
     expect(await credits(org.id)).toMatchObject({ usableCredits: '60.00', reservedCredits: '7.655' });
     await t.call({ method: 'POST', url: `/v1/transfers/${held.json().id}/void`, headers: key() });
     expect(await credits(org.id)).toMatchObject({ usableCredits: '67.655', reservedCredits: '0.00' });
+    // Posting part of a hold spends that part and frees the rest.
+    const spent = await hold(org, 'unbilled', '10.00');
+    expect(await credits(org.id)).toMatchObject({ usableCredits: '57.655', reservedCredits: '10.00' });
+    await t.call({ method: 'POST', url: `/v1/transfers/${spent.json().id}/post`, headers: key(), payload: { amount: '2.655' } });
+    expect(await credits(org.id)).toMatchObject({ usableCredits: '65.00', reservedCredits: '0.00' });
     // Beyond the limit a charge is refused, and nothing is recorded.
-    expect(await charge(org, 'call', 67_656_000n)).toMatchObject({ ok: false, code: 'insufficient_credit' });
+    expect(await charge(org, 'call', 65_000_001n)).toMatchObject({ ok: false, code: 'insufficient_credit' });
     expect((await credits(org.id)).expectingInvoice).toBe('-12.345');
   });
 

@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { writeAudit } from '../../audit/audit-log.ts';
 import { createApiKey } from '../../auth/api-keys.ts';
 import { findOrganization } from '../../organizations/organization-store.ts';
 import { CliError, dataDirOption, withServices } from '../context.ts';
@@ -12,15 +13,21 @@ const create = new Command('create')
   .action(async (options: { operator?: boolean; organization?: string; name: string; dataDir?: string }) => {
     if (!options.operator && !options.organization) throw new CliError('say whose key it is: --operator or --organization <id>', 2);
     await withServices(options, 'api-keys create', async (services) => {
-      if (options.organization) {
-        const organization = /^[0-9a-f-]{36}$/i.test(options.organization) ? await findOrganization(services.db, options.organization) : undefined;
-        if (!organization) throw new CliError(`--organization: no organization ${options.organization}`, 2);
-        const key = await createApiKey(services.db, services.clock, { role: 'organization', organizationId: organization.id }, options.name);
-        console.log(key.secret);
-      } else {
-        const key = await createApiKey(services.db, services.clock, { role: 'operator' }, options.name);
-        console.log(key.secret);
-      }
+      const organization = options.organization && /^[0-9a-f-]{36}$/i.test(options.organization) ? await findOrganization(services.db, options.organization) : undefined;
+      if (options.organization && !organization) throw new CliError(`--organization: no organization ${options.organization}`, 2);
+      const key = await services.db.transaction(async (tx) => {
+        const created = await createApiKey(tx, services.clock, organization ? { role: 'organization', organizationId: organization.id } : { role: 'operator' }, options.name);
+        await writeAudit(tx, {
+          organizationId: created.organizationId,
+          actor: 'cli',
+          action: 'api_key.created',
+          before: null,
+          after: { id: created.id, prefix: created.prefix, role: created.role, name: created.name },
+          at: created.createdAt,
+        });
+        return created;
+      });
+      console.log(key.secret);
     });
   });
 
