@@ -4,28 +4,7 @@ import { applyCommand, availableBalance, type LedgerView } from '../../src/ledge
 import type { Account, LedgerRequest, Transfer } from '../../src/ledger/types.ts';
 import type { Currency } from '../../src/money/index.ts';
 
-const SGD = 'SGD' as Currency;
-const T0 = new Date('2026-11-01T00:00:00Z');
-
-function account(id: string, fields: Partial<Account> = {}): Account {
-  return {
-    id,
-    organizationId: null,
-    code: id,
-    currency: SGD,
-    debitsPosted: 0n,
-    creditsPosted: 0n,
-    debitsPending: 0n,
-    creditsPending: 0n,
-    debitsMustNotExceedCredits: false,
-    creditsMustNotExceedDebits: false,
-    overdraftLimit: 0n,
-    temporaryOverdraftLimit: null,
-    temporaryOverdraftExpiresAt: null,
-    createdAt: T0,
-    ...fields,
-  };
-}
+import { account, T0 } from '../helpers/accounts.ts';
 
 /** A tiny in-memory book that applies successful commands, as the store does. */
 class Book implements LedgerView {

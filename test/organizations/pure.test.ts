@@ -7,11 +7,11 @@ import { parseCurrency, parseMicros, formatMicros } from '../../src/money/index.
 import { buildBillingProfile, defaultBillingProfile } from '../../src/organizations/billing-profile.ts';
 import { creditLimitOf, planCreditLimit } from '../../src/organizations/credit-limit.ts';
 import { computeCredits } from '../../src/organizations/credits.ts';
+import { account as spendingAccount, T0 } from '../helpers/accounts.ts';
 import { interpretQuery } from '../../src/organizations/search-organizations.ts';
 import { newWalletId, parseWalletId } from '../../src/organizations/wallet-id.ts';
 
 const SGD = parseCurrency('SGD')!;
-const T0 = new Date('2026-11-01T00:00:00Z');
 const m = (text: string) => {
   const parsed = parseMicros(text);
   if (!parsed.ok) throw new Error(parsed.reason);
@@ -19,23 +19,7 @@ const m = (text: string) => {
 };
 
 function account(fields: Partial<Account> = {}): Account {
-  return {
-    id: 'acc',
-    organizationId: 'org',
-    code: 'credit',
-    currency: SGD,
-    debitsPosted: 0n,
-    creditsPosted: 0n,
-    debitsPending: 0n,
-    creditsPending: 0n,
-    debitsMustNotExceedCredits: true,
-    creditsMustNotExceedDebits: false,
-    overdraftLimit: 0n,
-    temporaryOverdraftLimit: null,
-    temporaryOverdraftExpiresAt: null,
-    createdAt: T0,
-    ...fields,
-  };
+  return spendingAccount('acc', { organizationId: 'org', code: 'credit', debitsMustNotExceedCredits: true, ...fields });
 }
 
 describe('wallet IDs', () => {

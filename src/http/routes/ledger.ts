@@ -4,9 +4,10 @@ import { Type, type Static } from 'typebox';
 import { RingbillError } from '../../errors.ts';
 import { availableBalance } from '../../ledger/apply-command.ts';
 import type { Account, Transfer, TransferRequest } from '../../ledger/types.ts';
-import { formatMicros, parseCurrency, parseMicros } from '../../money/index.ts';
+import { formatMicros, parseCurrency } from '../../money/index.ts';
 import { findOrganization } from '../../organizations/organization-store.ts';
 import type { Services } from '../../services.ts';
+import { amountOf } from '../amounts.ts';
 import { requireOperator, requireOrganization } from '../auth.ts';
 import { idempotencyKey } from '../idempotency.ts';
 import { CurrencyCode, errors, IdempotencyHeaders, MoneyString, page, PageQuery, PositiveMoneyString, Timestamp, Uuid } from '../schemas.ts';
@@ -118,12 +119,6 @@ export function presentTransfer(transfer: Transfer) {
   };
 }
 
-function amountOf(text: string, field: string): bigint {
-  const parsed = parseMicros(text);
-  if (!parsed.ok) throw new RingbillError('invalid_amount', `${field} ${parsed.reason}`);
-  return parsed.value;
-}
-
 function toRequest(body: Static<typeof NewTransferBody>): TransferRequest {
   return {
     kind: body.pending ? 'pending' : 'posted',
@@ -150,7 +145,6 @@ export function ledgerRoutes(services: Services): FastifyPluginAsyncTypebox {
   }
 
   return async (app) => {
-
     app.post(
       '/accounts',
       {

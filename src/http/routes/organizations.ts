@@ -5,7 +5,7 @@ import { listAudit, writeAudit } from '../../audit/audit-log.ts';
 import { createApiKey } from '../../auth/api-keys.ts';
 import { RingbillError, unwrap } from '../../errors.ts';
 import type { Account } from '../../ledger/types.ts';
-import { formatMicros, parseMicros, type Currency } from '../../money/index.ts';
+import { formatMicros, type Currency } from '../../money/index.ts';
 import type { BillingProfileInput } from '../../organizations/billing-profile.ts';
 import { createOrganization } from '../../organizations/create-organization.ts';
 import { creditLimitOf, MAX_TEMPORARY_DAYS, type CreditLimit } from '../../organizations/credit-limit.ts';
@@ -19,6 +19,7 @@ import { searchOrganizationsByText } from '../../organizations/search-organizati
 import { setCreditLimit } from '../../organizations/set-credit-limit.ts';
 import { changeOrganization } from '../../organizations/update-organization.ts';
 import type { Services } from '../../services.ts';
+import { amountOf } from '../amounts.ts';
 import { requireOperator, requireOrganization } from '../auth.ts';
 import { idempotencyKey } from '../idempotency.ts';
 import { CurrencyCode, errors, IdempotencyHeaders, MoneyString, page, PageQuery, PositiveMoneyString, Timestamp, Uuid } from '../schemas.ts';
@@ -171,12 +172,6 @@ function formatPercent(micros: bigint): string {
   return `${micros / 1_000_000n}${fraction ? `.${fraction}` : ''}`;
 }
 
-function amountOf(text: string, field: string): bigint {
-  const parsed = parseMicros(text);
-  if (!parsed.ok) throw new RingbillError('invalid_amount', `${field} ${parsed.reason}`);
-  return parsed.value;
-}
-
 function profileInput(body: Static<typeof BillingProfileBody>): BillingProfileInput {
   return body as BillingProfileInput;
 }
@@ -199,7 +194,6 @@ export function organizationRoutes(services: Services): FastifyPluginAsyncTypebo
   }
 
   return async (app) => {
-
     app.post(
       '/organizations',
       {
