@@ -1,0 +1,185 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { formatMicros, parseCurrency } from '../../src/money/index.ts';
+import { CompiledDeck } from '../../src/rating/compiled-deck.ts';
+import { parseRateDeck } from '../../src/rating/parse-rate-deck.ts';
+import { affordableSeconds, priceCall, priceEvent } from '../../src/rating/price.ts';
+import type { RatePlan } from '../../src/rating/rate-plan.ts';
+
+const SGD = parseCurrency('SGD')!;
+const T = new Date('2026-11-02T12:00:00Z');
+
+function deck(csv: string): CompiledDeck {
+  const parsed = parseRateDeck(csv, new Date('2026-01-01T00:00:00Z'));
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
+  return new CompiledDeck(parsed.rows);
+}
+
+const HEADER = 'service,prefix,destination,connect_fee,rate,rate_unit,increments,interval_start,min_duration';
+
+function plan(increments: string, rate = '0.06', extra = ''): RatePlan {
+  return deck(`${HEADER}${extra ? `,${extra.split('=')[0]}` : ''}\nvoice,1,Test,0,${rate},60,${increments},0,0${extra ? `,${extra.split('=')[1]}` : ''}`).plan('voice', '1555', T)!;
+}
+
+const cost = (p: RatePlan, seconds: number) => formatMicros(priceCall(p, seconds).cost, SGD);
+
+describe('pricing a call', () => {
+  it('bills the public increment check points', () => {
+    expect(priceCall(plan('60/60'), 61).billedSeconds).toBe(120);
+    expect(priceCall(plan('30/6'), 61).billedSeconds).toBe(66);
+    expect(priceCall(plan('6/6'), 61).billedSeconds).toBe(66);
+    expect(priceCall(plan('1/1'), 61).billedSeconds).toBe(61);
+    expect(priceCall(plan('30/6'), 10).billedSeconds).toBe(30);
+    expect(priceCall(plan('30/6'), 31).billedSeconds).toBe(36);
+    expect(priceCall(plan('60/1'), 61).billedSeconds).toBe(61);
+  });
+
+  it('is exact where slice-by-slice rounding drifts: 600 s at 0.02 a minute billed per second is 0.2', () => {
+    expect(cost(plan('1/1', '0.02'), 600)).toBe('0.20');
+    // 0.02 / 60 per second is 0.000333..., which no per-slice rounding can add up to 0.2.
+    expect(cost(plan('1/1', '0.02'), 1)).toBe('0.000333');
+  });
+
+  it('costs nothing for an unanswered call', () => {
+    expect(priceCall(plan('60/60'), 0)).toMatchObject({ cost: 0n, billedSeconds: 0 });
+  });
+
+  it('rounds the call total once, with the deck’s method and decimals', () => {
+    const up = plan('1/1', '0.02', 'rounding=up');
+    expect(cost(up, 1)).toBe('0.000334');
+    const cents = deck(`${HEADER},rounding,rounding_decimals\nvoice,1,T,0,0.02,60,1/1,0,0,down,2`).plan('voice', '1', T)!;
+    expect(cost(cents, 599)).toBe('0.19');
+    expect(() => parseRateDeck(`${HEADER},rounding_decimals\nvoice,1,T,0,0.02,60,1/1,0,0,7`, T)).not.toThrow();
+    expect(parseRateDeck(`${HEADER},rounding_decimals\nvoice,1,T,0,0.02,60,1/1,0,0,7`, T).ok).toBe(false);
+  });
+
+  it('changes rate during the call at each interval start', () => {
+    const nigeria = deck(`${HEADER}\nvoice,2348,Nigeria - Mobile,0.02,0.20,60,60/60,0,0\nvoice,2348,Nigeria - Mobile,0,0.15,60,1/1,300,0`).plan('voice', '2348031234567', T)!;
+    expect(priceCall(nigeria, 361)).toMatchObject({ billedSeconds: 361 });
+    expect(cost(nigeria, 361)).toBe('1.1725');
+    expect(cost(nigeria, 301)).toBe('1.0225');
+    expect(cost(nigeria, 300)).toBe('1.02');
+    expect(cost(nigeria, 1)).toBe('0.22');
+    // A block that starts before the next interval is priced whole at its own rate.
+    const overlap = deck(`${HEADER}\nvoice,9,X,0,0.60,60,60/60,0,0\nvoice,9,X,0,0.06,60,1/1,30,0`).plan('voice', '9', T)!;
+    expect(priceCall(overlap, 61)).toMatchObject({ billedSeconds: 61 });
+    expect(cost(overlap, 61)).toBe('0.601');
+  });
+
+  it('applies the minimum duration before the blocks', () => {
+    const satellite = deck(`${HEADER}\nvoice,8818,Satellite,0.50,2.40,60,60/60,0,10`).plan('voice', '881812345678', T)!;
+    expect(priceCall(satellite, 5)).toMatchObject({ billedSeconds: 60 });
+    expect(cost(satellite, 5)).toBe('2.90');
+  });
+
+  it('caps the cost with free, and with disconnect grants only the time the cap buys', () => {
+    const free = deck(`${HEADER},max_cost,max_cost_strategy\nvoice,49,DE,0,0.011,60,1/1,0,0,0.50,free`).plan('voice', '4930123456', T)!;
+    expect(cost(free, 1800)).toBe('0.33');
+    expect(cost(free, 3600)).toBe('0.50');
+    expect(priceCall(free, 3600).capped).toBe(true);
+    expect(affordableSeconds(free, 10_000_000n, 7200)).toBe(7200);
+    const disconnect = deck(`${HEADER},max_cost,max_cost_strategy\nvoice,49,DE,0,0.06,60,1/1,0,0,0.30,disconnect`).plan('voice', '49', T)!;
+    expect(affordableSeconds(disconnect, 10_000_000n, 3600)).toBe(300);
+  });
+
+  it('finds the longest affordable call', () => {
+    const perMinute = plan('60/60', '0.06');
+    expect(affordableSeconds(perMinute, 60_000n, 600)).toBe(60);
+    expect(affordableSeconds(perMinute, 119_999n, 600)).toBe(60);
+    expect(affordableSeconds(perMinute, 120_000n, 600)).toBe(120);
+    expect(affordableSeconds(perMinute, 59_999n, 600)).toBe(0);
+    expect(affordableSeconds(perMinute, 1_000_000_000n, 90)).toBe(90);
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: 2_000_000n }), fc.integer({ min: 1, max: 3600 }), (budget, limit) => {
+        const seconds = affordableSeconds(perMinute, budget, limit);
+        expect(seconds <= limit).toBe(true);
+        if (seconds > 0) expect(priceCall(perMinute, seconds).cost <= budget).toBe(true);
+        if (seconds < limit) expect(priceCall(perMinute, seconds + 1).cost > budget).toBe(true);
+      }),
+    );
+  });
+
+  it('never charges less for a longer call', () => {
+    const nigeria = deck(`${HEADER}\nvoice,2348,N,0.02,0.20,60,60/60,0,0\nvoice,2348,N,0,0.15,60,30/6,300,0`).plan('voice', '2348', T)!;
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 5000 }), fc.integer({ min: 0, max: 600 }), (seconds, more) => {
+        expect(priceCall(nigeria, seconds + more).cost >= priceCall(nigeria, seconds).cost).toBe(true);
+      }),
+    );
+  });
+});
+
+describe('the sample rate deck', () => {
+  const sample = deck(readFileSync(new URL('../fixtures/rate-deck.csv', import.meta.url), 'utf8'));
+  const call = (number: string, seconds: number, at = T) => {
+    const found = sample.plan('voice', number, at)!;
+    const price = priceCall(found, seconds);
+    return { prefix: found.prefix, destination: found.destination, billed: price.billedSeconds, cost: formatMicros(price.cost, SGD) };
+  };
+
+  it('prices every worked example of the samples README', () => {
+    expect(call('6591234567', 61)).toMatchObject({ prefix: '659', billed: 120, cost: '0.042' });
+    expect(call('447700900123', 61)).toMatchObject({ prefix: '447', billed: 66, cost: '0.0935' });
+    expect(call('447700900123', 61, new Date('2026-12-02T10:00:00Z'))).toMatchObject({ billed: 66, cost: '0.088' });
+    expect(call('442071234567', 125)).toMatchObject({ prefix: '4420', destination: 'United Kingdom - London', billed: 125, cost: '0.01875' });
+    expect(call('12425551234', 30)).toMatchObject({ prefix: '1242', billed: 60, cost: '0.19' });
+    expect(call('12125551234', 61)).toMatchObject({ prefix: '1', billed: 66, cost: '0.0066' });
+    expect(call('61298765432', 61)).toMatchObject({ prefix: '61', billed: 61, cost: '0.070333' });
+    expect(call('2348031234567', 361)).toMatchObject({ billed: 361, cost: '1.1725' });
+    expect(call('2348031234567', 301)).toMatchObject({ billed: 301, cost: '1.0225' });
+    expect(call('881812345678', 5)).toMatchObject({ prefix: '8818', billed: 60, cost: '2.90' });
+    expect(call('18005550100', 60)).toMatchObject({ prefix: '1800', billed: 60, cost: '0.00' });
+    const event = (service: 'sms' | 'fax' | 'number_activation', number: string, quantity: number) => formatMicros(priceEvent(sample.plan(service, number, T)!, quantity).cost, SGD);
+    expect(event('sms', '6591234567', 1)).toBe('0.03');
+    expect(event('sms', '447700900123', 1)).toBe('0.05');
+    expect(event('fax', '6591234567', 3)).toBe('0.30');
+    expect(event('number_activation', '', 1)).toBe('5.00');
+  });
+
+  it('matches the longest prefix and takes + and spaces in numbers', () => {
+    expect(sample.plan('voice', '+44 20 7123 4567', T)!.prefix).toBe('4420');
+    expect(sample.plan('voice', '4470', T)!.prefix).toBe('447');
+    expect(sample.plan('voice', '4401', T)!.prefix).toBe('44');
+    expect(sample.plan('voice', '999', T)).toBeUndefined();
+    // Nothing in force before the deck's dates.
+    expect(sample.plan('voice', '44', new Date('2025-06-01T00:00:00Z'))).toBeUndefined();
+  });
+});
+
+describe('parsing a rate deck', () => {
+  it('reports every bad row with its line number and keeps none', () => {
+    const parsed = parseRateDeck(
+      [
+        HEADER,
+        'voice,44,UK,0,0.01,60,60/60,0,0',
+        'voice,4a,Bad prefix,0,0.01,60,60/60,0,0',
+        'voice,45,Bad rate,0,abc,60,60/60,0,0',
+        'voice,46,Bad increments,0,0.01,60,60,0,0',
+        'phone,47,Bad service,0,0.01,60,60/60,0,0',
+        'voice,48,No start,0,0.01,60,60/60,30,0',
+        'voice,44,Again,0,0.02,60,60/60,0,0',
+        'voice,49,Negative,0,-0.01,60,60/60,0,0',
+      ].join('\n'),
+      T,
+    );
+    expect(parsed.ok).toBe(false);
+    if (parsed.ok) return;
+    expect(parsed.problems.map((p) => [p.line, p.field])).toEqual([
+      [3, 'prefix'],
+      [4, 'rate'],
+      [5, 'increments'],
+      [6, 'service'],
+      [7, 'interval_start'],
+      [8, 'interval_start'],
+      [9, 'rate'],
+    ]);
+  });
+
+  it('refuses an unknown column, a missing column and an empty deck', () => {
+    expect(parseRateDeck('prefix,rate,colour\n1,0.1,red', T)).toMatchObject({ ok: false, problems: [{ line: 1, field: 'colour' }] });
+    expect(parseRateDeck('prefix,destination\n1,x', T)).toMatchObject({ ok: false, problems: [{ line: 1, field: 'rate' }] });
+    expect(parseRateDeck('prefix,rate\n', T).ok).toBe(false);
+    expect(parseRateDeck('"unterminated', T).ok).toBe(false);
+  });
+});
