@@ -7,6 +7,8 @@ export const ERROR_CODES = {
   // Input
   invalid_input: { status: 400, message: 'The request is not valid.' },
   invalid_amount: { status: 400, message: 'The amount is not valid.' },
+  invalid_rate_deck: { status: 400, message: 'The rate deck has rows that cannot be used; nothing was imported.' },
+  invalid_cdr_file: { status: 400, message: 'The CDR file cannot be read.' },
   idempotency_key_required: { status: 400, message: 'This request moves money: send an Idempotency-Key header.' },
 
   // Auth
@@ -23,6 +25,8 @@ export const ERROR_CODES = {
   account_not_found: { status: 404, message: 'No such account.' },
   transfer_not_found: { status: 404, message: 'No such transfer.' },
   hold_not_found: { status: 404, message: 'No such hold.' },
+  rate_deck_not_found: { status: 404, message: 'No such rate deck.' },
+  session_not_found: { status: 404, message: 'No such charging session.' },
 
   // Conflicts
   idempotency_conflict: { status: 409, message: 'This Idempotency-Key was already used for a different request.' },
@@ -43,6 +47,9 @@ export const ERROR_CODES = {
   temporary_credit_limit_not_allowed: { status: 422, message: 'A postpaid credit limit resets every bill period; it cannot be temporary.' },
   currency_locked: { status: 422, message: 'The organization has ledger activity in its currency; its currency can no longer change.' },
   payment_scheme_locked: { status: 422, message: 'The organization has ledger activity; its payment scheme can no longer change.' },
+  no_rate_deck: { status: 422, message: 'The organization has no rate deck, and there is no default deck.' },
+  no_rate: { status: 422, message: 'The rate deck has no price for this destination.' },
+  session_ended: { status: 409, message: 'The charging session has ended.' },
 
   // Server
   overloaded: { status: 503, message: 'The server is busy; retry with the same Idempotency-Key.' },
@@ -56,12 +63,14 @@ export interface Failure<Code extends ErrorCode = ErrorCode> {
   readonly ok: false;
   readonly code: Code;
   readonly message: string;
+  /** Item by item, where one request has many problems (the lines of a file). */
+  readonly details?: readonly Record<string, unknown>[];
 }
 
 export type Result<T, Code extends ErrorCode = ErrorCode> = { readonly ok: true; readonly value: T } | Failure<Code>;
 
-export function failure<Code extends ErrorCode>(code: Code, message?: string): Failure<Code> {
-  return { ok: false, code, message: message ?? ERROR_CODES[code].message };
+export function failure<Code extends ErrorCode>(code: Code, message?: string, details?: readonly Record<string, unknown>[]): Failure<Code> {
+  return { ok: false, code, message: message ?? ERROR_CODES[code].message, ...(details ? { details } : {}) };
 }
 
 export function success<T>(value: T): { readonly ok: true; readonly value: T } {
@@ -73,6 +82,7 @@ export class RingbillError extends Error {
   constructor(
     readonly code: ErrorCode,
     message?: string,
+    readonly details?: readonly Record<string, unknown>[],
   ) {
     super(message ?? ERROR_CODES[code].message);
     this.name = 'RingbillError';
@@ -83,7 +93,7 @@ export class RingbillError extends Error {
   }
 
   static from(failed: Failure): RingbillError {
-    return new RingbillError(failed.code, failed.message);
+    return new RingbillError(failed.code, failed.message, failed.details);
   }
 }
 

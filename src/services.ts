@@ -3,6 +3,7 @@ import { Scheduler } from './jobs/scheduler.ts';
 import { expireHoldsJob } from './ledger/expire-holds-job.ts';
 import { Ledger } from './ledger/ledger.ts';
 import { expireCreditLimitsJob } from './organizations/expire-credit-limits-job.ts';
+import { Rating } from './rating/rating.ts';
 import type { Database } from './store/database.ts';
 
 /** Everything a request, a CLI command or a job needs, built once per process. */
@@ -11,10 +12,11 @@ export interface Services {
   readonly clock: Clock;
   readonly ledger: Ledger;
   readonly scheduler: Scheduler;
+  readonly rating: Rating;
 }
 
 export function createServices(db: Database, clock: Clock, onJobError?: (error: unknown) => void): Services {
   const ledger = new Ledger(db, clock);
   const scheduler = new Scheduler(clock, [expireHoldsJob(ledger), expireCreditLimitsJob(db, clock)], onJobError);
-  return { db, clock, ledger, scheduler };
+  return { db, clock, ledger, scheduler, rating: new Rating(db) };
 }

@@ -12,6 +12,7 @@ import { healthRoutes } from './routes/health.ts';
 import { organizationRoutes, organizationSchemas } from './routes/organizations.ts';
 import { ledgerRoutes, ledgerSchemas } from './routes/ledger.ts';
 import { testClockRoutes } from './routes/test-clock.ts';
+import { ratingRoutes, ratingSchemas } from './routes/rating.ts';
 
 export interface AppOptions {
   services: Services;
@@ -61,9 +62,11 @@ export async function buildApp(options: AppOptions): Promise<App> {
 
   // The API speaks JSON only (CDR and rate files get their own parsers where they are accepted).
   app.removeContentTypeParser('text/plain');
+  // Rate decks and CDR files arrive as CSV; they can be large.
+  app.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: 512 * 1024 * 1024 }, (_request, body, done) => done(null, body));
   app.setErrorHandler((error, request, reply) => handleError(error, request, reply));
   app.setNotFoundHandler((request, reply) => send(reply, request, 'not_found', `No route ${request.method} ${request.url.split('?')[0]}`));
-  for (const schema of [ErrorResponse, ...ledgerSchemas, ...organizationSchemas]) app.addSchema(schema);
+  for (const schema of [ErrorResponse, ...ledgerSchemas, ...organizationSchemas, ...ratingSchemas]) app.addSchema(schema);
 
   await app.register(swagger, {
     openapi: {
@@ -97,6 +100,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await app.register(organizationRoutes(options.services), { prefix: '/v1' });
   await app.register(ledgerRoutes(options.services), { prefix: '/v1' });
+  await app.register(ratingRoutes(options.services), { prefix: '/v1' });
   if (options.testClock) await app.register(testClockRoutes(options.services), { prefix: '/v1' });
   return app;
 }

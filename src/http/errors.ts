@@ -12,7 +12,7 @@ interface ValidationIssue {
 
 /** The one place errors become HTTP responses: `{ "error": { "code", "message" } }`. */
 export function handleError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  if (error instanceof RingbillError) return send(reply, request, error.code, error.message);
+  if (error instanceof RingbillError) return send(reply, request, error.code, error.message, error.details);
   const fastifyError = (error ?? {}) as Partial<FastifyError>;
   if (fastifyError.validation) {
     return send(reply, request, 'invalid_input', describeValidation(fastifyError.validationContext ?? 'request', fastifyError.validation as ValidationIssue[]));
@@ -25,11 +25,11 @@ export function handleError(error: unknown, request: FastifyRequest, reply: Fast
   return send(reply, request, 'internal_error');
 }
 
-export function send(reply: FastifyReply, request: FastifyRequest, code: ErrorCode, message?: string): FastifyReply {
+export function send(reply: FastifyReply, request: FastifyRequest, code: ErrorCode, message?: string, details?: readonly Record<string, unknown>[]): FastifyReply {
   const status = ERROR_CODES[code].status;
   // 4xx are the caller's to fix; only 5xx are ours to look at.
   if (status < 500) request.log.info({ code, status }, 'request refused');
-  return reply.code(status).send({ error: { code, message: message ?? ERROR_CODES[code].message } });
+  return reply.code(status).send({ error: { code, message: message ?? ERROR_CODES[code].message, ...(details ? { details } : {}) } });
 }
 
 function describeValidation(context: string, issues: readonly ValidationIssue[]): string {

@@ -30,13 +30,14 @@ export const ErrorResponse = Type.Object(
     error: Type.Object({
       code: Type.String({ enum: Object.keys(ERROR_CODES), description: 'Machine-readable, snake_case; see the error registry.' }),
       message: Type.String({ description: 'For people; may change between versions.' }),
+      details: Type.Optional(Type.Array(Type.Record(Type.String(), Type.Unknown()), { description: 'Item by item, where a request has many problems (the lines of a file).' })),
     }),
   },
   { $id: 'ErrorResponse', description: 'Every error has this shape.' },
 );
 
 /** The error responses a route can give, so the OpenAPI document lists them. */
-export function errors(...statuses: (400 | 401 | 403 | 404 | 409 | 422 | 503)[]): Record<number, TSchema> {
+export function errors(...statuses: (400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 503)[]): Record<number, TSchema> {
   const out: Record<number, TSchema> = { 400: Type.Ref('ErrorResponse'), 401: Type.Ref('ErrorResponse') };
   for (const status of statuses) out[status] = Type.Ref('ErrorResponse');
   return out;

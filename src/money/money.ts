@@ -63,6 +63,14 @@ export function formatMicros(micros: bigint, currency: Currency): string {
   return `${negative ? '-' : ''}${whole}${fraction ? `.${fraction}` : ''}`;
 }
 
+/** Micro-units as a plain decimal, for amounts with no currency yet (a deck that prices in any currency). */
+export function formatPlainMicros(micros: bigint): string {
+  const negative = micros < 0n;
+  const magnitude = negative ? -micros : micros;
+  const fraction = (magnitude % MICROS_PER_UNIT).toString().padStart(MICRO_DECIMALS, '0').replace(/0+$/, '');
+  return `${negative ? '-' : ''}${magnitude / MICROS_PER_UNIT}${fraction ? `.${fraction}` : ''}`;
+}
+
 export function formatMoney(amount: Money): string {
   return formatMicros(amount.micros, amount.currency);
 }

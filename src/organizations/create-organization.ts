@@ -5,7 +5,7 @@ import { failure, type ErrorCode, type Result } from '../errors.ts';
 import type { Ledger } from '../ledger/ledger.ts';
 import { setOverdraft } from '../ledger/ledger-store.ts';
 import { parseCurrency } from '../money/index.ts';
-import { isUniqueViolation, type Database } from '../store/database.ts';
+import { isForeignKeyViolation, isUniqueViolation, type Database } from '../store/database.ts';
 import { buildBillingProfile, defaultBillingProfile, type BillingProfileInput } from './billing-profile.ts';
 import { creditLimitOf, planCreditLimit, type CreditLimitRequest } from './credit-limit.ts';
 import {
@@ -30,6 +30,9 @@ export interface CreateOrganizationInput {
   billingProfile?: BillingProfileInput;
   /** Required for postpaid. */
   creditLimit?: CreditLimitRequest;
+  rateDeckId?: string | null;
+  chargingIntervalSeconds?: number | null;
+  lowCreditThreshold?: bigint | null;
   actor: string;
 }
 
@@ -77,6 +80,9 @@ export async function createOrganization(
           invoiceSetup: input.invoiceSetup ?? 'consolidated',
           status: 'active',
           accountCode,
+          rateDeckId: input.rateDeckId ?? null,
+          chargingIntervalSeconds: input.chargingIntervalSeconds ?? null,
+          lowCreditThreshold: input.lowCreditThreshold ?? null,
           createdAt: now,
           updatedAt: null,
         };
@@ -111,6 +117,7 @@ export async function createOrganization(
       });
     } catch (error) {
       if (error instanceof Rejected) return error.failure;
+      if (isForeignKeyViolation(error)) return failure('rate_deck_not_found', `no rate deck ${input.rateDeckId}`);
       if (isUniqueViolation(error) && attempt < 3) continue;
       throw error;
     }

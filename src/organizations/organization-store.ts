@@ -2,7 +2,8 @@ import type { Queryable } from '../store/database.ts';
 import type { Currency } from '../money/index.ts';
 import type { BillingProfile, InvoiceSetup, Organization, OrganizationStatus, PaymentScheme } from './organization.ts';
 
-const ORGANIZATION_COLUMNS = 'id, wallet_id, name, currency, payment_scheme, invoice_setup, status, account_code, created_at, updated_at';
+const ORGANIZATION_COLUMNS =
+  'id, wallet_id, name, currency, payment_scheme, invoice_setup, status, account_code, rate_deck_id, charging_interval_seconds, low_credit_threshold, created_at, updated_at';
 
 interface OrganizationRow {
   id: string;
@@ -13,6 +14,9 @@ interface OrganizationRow {
   invoice_setup: InvoiceSetup;
   status: OrganizationStatus;
   account_code: string | null;
+  rate_deck_id: string | null;
+  charging_interval_seconds: number | null;
+  low_credit_threshold: bigint | null;
   created_at: Date;
   updated_at: Date | null;
 }
@@ -27,6 +31,9 @@ function toOrganization(row: OrganizationRow): Organization {
     invoiceSetup: row.invoice_setup,
     status: row.status,
     accountCode: row.account_code,
+    rateDeckId: row.rate_deck_id,
+    chargingIntervalSeconds: row.charging_interval_seconds,
+    lowCreditThreshold: row.low_credit_threshold,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -34,7 +41,7 @@ function toOrganization(row: OrganizationRow): Organization {
 
 export async function insertOrganization(db: Queryable, organization: Organization): Promise<void> {
   await db.query(
-    `INSERT INTO organizations (${ORGANIZATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+    `INSERT INTO organizations (${ORGANIZATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
     [
       organization.id,
       organization.walletId,
@@ -44,6 +51,9 @@ export async function insertOrganization(db: Queryable, organization: Organizati
       organization.invoiceSetup,
       organization.status,
       organization.accountCode,
+      organization.rateDeckId,
+      organization.chargingIntervalSeconds,
+      organization.lowCreditThreshold,
       organization.createdAt,
       organization.updatedAt,
     ],
@@ -63,10 +73,26 @@ export async function findOrganizationByAccountCode(db: Queryable, code: string)
   return result.rows[0] && toOrganization(result.rows[0]);
 }
 
+/** The organizations a CDR can name: by account code, or by wallet ID. */
+export async function findOrganizationsByCodes(db: Queryable, codes: readonly string[]): Promise<Organization[]> {
+  if (codes.length === 0) return [];
+  const result = await db.query<OrganizationRow>(
+    `SELECT ${ORGANIZATION_COLUMNS} FROM organizations WHERE account_code = ANY($1::text[]) OR wallet_id = ANY($1::text[])`,
+    [codes],
+  );
+  return result.rows.map(toOrganization);
+}
+
+/** Raises or clears the low-credit flag; answers whether this call changed it (so an event is raised once). */
+export async function setLowCreditRaised(db: Queryable, organizationId: string, raised: boolean): Promise<boolean> {
+  const result = await db.query('UPDATE organizations SET low_credit_raised = $2 WHERE id = $1 AND low_credit_raised <> $2', [organizationId, raised]);
+  return result.affectedRows === 1;
+}
+
 export async function updateOrganization(db: Queryable, organization: Organization): Promise<void> {
   await db.query(
     `UPDATE organizations SET name = $2, currency = $3, payment_scheme = $4, invoice_setup = $5, status = $6,
-       account_code = $7, updated_at = $8 WHERE id = $1`,
+       account_code = $7, rate_deck_id = $8, charging_interval_seconds = $9, low_credit_threshold = $10, updated_at = $11 WHERE id = $1`,
     [
       organization.id,
       organization.name,
@@ -75,6 +101,9 @@ export async function updateOrganization(db: Queryable, organization: Organizati
       organization.invoiceSetup,
       organization.status,
       organization.accountCode,
+      organization.rateDeckId,
+      organization.chargingIntervalSeconds,
+      organization.lowCreditThreshold,
       organization.updatedAt,
     ],
   );

@@ -23,6 +23,12 @@ export interface Organization {
   readonly status: OrganizationStatus;
   /** Maps CDRs to the organization (the switch's account code). */
   readonly accountCode: string | null;
+  /** The rate deck that prices its usage; null: the provider's default deck. */
+  readonly rateDeckId: string | null;
+  /** How much call time a live session holds at a time; null: 60 s. */
+  readonly chargingIntervalSeconds: number | null;
+  /** balance.low is raised once each time usable credit falls to or below it; null: never. */
+  readonly lowCreditThreshold: bigint | null;
   readonly createdAt: Date;
   readonly updatedAt: Date | null;
 }

@@ -2,7 +2,7 @@ import { writeAudit } from '../audit/audit-log.ts';
 import type { Clock } from '../clock/clock.ts';
 import { failure, type ErrorCode, type Result } from '../errors.ts';
 import { hasTransfers, lockAccount, setOverdraft } from '../ledger/ledger-store.ts';
-import type { Database } from '../store/database.ts';
+import { isForeignKeyViolation, type Database } from '../store/database.ts';
 import { accountsOf } from './organization-accounts.ts';
 import { spendingAccountCode, type InvoiceSetup, type Organization, type OrganizationStatus, type PaymentScheme } from './organization.ts';
 import { accountCodeTaken, findOrganization, updateOrganization } from './organization-store.ts';
@@ -13,6 +13,9 @@ export interface OrganizationChanges {
   accountCode?: string | null;
   invoiceSetup?: InvoiceSetup;
   paymentScheme?: PaymentScheme;
+  rateDeckId?: string | null;
+  chargingIntervalSeconds?: number | null;
+  lowCreditThreshold?: bigint | null;
 }
 
 /**
@@ -28,6 +31,25 @@ export async function changeOrganization(
   if (changes.name !== undefined && (changes.name.trim().length === 0 || changes.name.trim().length > 200)) {
     return failure('invalid_input', 'name must be 1 to 200 characters');
   }
+  if (changes.chargingIntervalSeconds !== undefined && changes.chargingIntervalSeconds !== null && !(Number.isInteger(changes.chargingIntervalSeconds) && changes.chargingIntervalSeconds >= 1 && changes.chargingIntervalSeconds <= 3600)) {
+    return failure('invalid_input', 'chargingIntervalSeconds must be 1 to 3600');
+  }
+  if (changes.lowCreditThreshold !== undefined && changes.lowCreditThreshold !== null && changes.lowCreditThreshold < 0n) {
+    return failure('invalid_amount', 'lowCreditThreshold must not be negative');
+  }
+  try {
+    return await apply(deps, input);
+  } catch (error) {
+    if (isForeignKeyViolation(error)) return failure('rate_deck_not_found', `no rate deck ${changes.rateDeckId}`);
+    throw error;
+  }
+}
+
+async function apply(
+  deps: { db: Database; clock: Clock },
+  input: { organizationId: string; changes: OrganizationChanges; actor: string },
+): Promise<Result<Organization, ErrorCode>> {
+  const { changes } = input;
   return deps.db.transaction(async (tx) => {
     const before = await findOrganization(tx, input.organizationId, { lock: true });
     if (!before) return failure('organization_not_found');
@@ -42,6 +64,9 @@ export async function changeOrganization(
       status: changes.status ?? before.status,
       invoiceSetup: changes.invoiceSetup ?? before.invoiceSetup,
       paymentScheme: changes.paymentScheme ?? before.paymentScheme,
+      rateDeckId: changes.rateDeckId === undefined ? before.rateDeckId : changes.rateDeckId,
+      chargingIntervalSeconds: changes.chargingIntervalSeconds === undefined ? before.chargingIntervalSeconds : changes.chargingIntervalSeconds,
+      lowCreditThreshold: changes.lowCreditThreshold === undefined ? before.lowCreditThreshold : changes.lowCreditThreshold,
       accountCode,
       updatedAt: now,
     };
@@ -60,11 +85,16 @@ export async function changeOrganization(
         organizationId: before.id,
         actor: input.actor,
         action: 'organization.updated',
-        before: Object.fromEntries(changed.map((field) => [field, before[field]])),
-        after: Object.fromEntries(changed.map((field) => [field, after[field]])),
+        before: Object.fromEntries(changed.map((field) => [field, auditValue(before[field])])),
+        after: Object.fromEntries(changed.map((field) => [field, auditValue(after[field])])),
         at: now,
       });
     }
     return { ok: true, value: after };
   });
+}
+
+/** JSON has no bigint: amounts go into the audit log as integer strings of micro-units. */
+function auditValue(value: unknown): unknown {
+  return typeof value === 'bigint' ? value.toString() : value;
 }

@@ -28,6 +28,11 @@ export function isUniqueViolation(error: unknown): boolean {
   return sqlState(error) === '23505';
 }
 
+/** PostgreSQL's foreign_key_violation: a reference to a row that does not exist. */
+export function isForeignKeyViolation(error: unknown): boolean {
+  return sqlState(error) === '23503';
+}
+
 /** Errors worth retrying the whole transaction for: serialization failure and deadlock. */
 export function isRetryableConflict(error: unknown): boolean {
   const state = sqlState(error);

@@ -45,6 +45,9 @@ const OrganizationSchema = Type.Object(
     invoiceSetup: Type.String({ enum: [...INVOICE_SETUPS], description: 'individual: an invoice per subscription, add-on, service or hardware charge plus a monthly tax invoice for usage; consolidated: one invoice a month; none: statements only.' }),
     status: Type.String({ enum: [...ORGANIZATION_STATUSES] }),
     accountCode: Type.Union([Type.String(), Type.Null()], { description: 'Maps CDRs to this organization.' }),
+    rateDeckId: Type.Union([Type.String(), Type.Null()], { description: 'Its rate deck; null: the provider’s default deck.' }),
+    chargingIntervalSeconds: Type.Union([Type.Integer(), Type.Null()], { description: 'How much call time a live session holds at a time; null: 60.' }),
+    lowCreditThreshold: Type.Union([MoneyString, Type.Null()], { description: 'balance.low is raised once each time usable credit falls to or below it.' }),
     creditLimit: Type.Ref('CreditLimit'),
     accounts: Type.Record(Type.String(), Type.String(), { description: 'Ledger account ids by code (credit, funds, receivable, unbilled).' }),
     createdAt: Timestamp,
@@ -146,6 +149,9 @@ function presentOrganization(organization: Organization, spending: Account, acco
     invoiceSetup: organization.invoiceSetup,
     status: organization.status,
     accountCode: organization.accountCode,
+    rateDeckId: organization.rateDeckId,
+    chargingIntervalSeconds: organization.chargingIntervalSeconds,
+    lowCreditThreshold: organization.lowCreditThreshold === null ? null : formatMicros(organization.lowCreditThreshold, organization.currency),
     creditLimit: presentCreditLimit(creditLimitOf(spending, now), organization.currency),
     accounts,
     createdAt: organization.createdAt.toISOString(),
@@ -170,6 +176,15 @@ function presentBillingProfile(profile: BillingProfile) {
 function formatPercent(micros: bigint): string {
   const fraction = (micros % 1_000_000n).toString().padStart(6, '0').replace(/0+$/, '');
   return `${micros / 1_000_000n}${fraction ? `.${fraction}` : ''}`;
+}
+
+/** The charging settings of a create or change request, amounts parsed. */
+function chargingSettings(body: { rateDeckId?: string | null; chargingIntervalSeconds?: number | null; lowCreditThreshold?: string | null }) {
+  return {
+    ...(body.rateDeckId !== undefined ? { rateDeckId: body.rateDeckId } : {}),
+    ...(body.chargingIntervalSeconds !== undefined ? { chargingIntervalSeconds: body.chargingIntervalSeconds } : {}),
+    ...(body.lowCreditThreshold !== undefined ? { lowCreditThreshold: body.lowCreditThreshold === null ? null : amountOf(body.lowCreditThreshold, 'lowCreditThreshold') } : {}),
+  };
 }
 
 function profileInput(body: Static<typeof BillingProfileBody>): BillingProfileInput {
@@ -210,6 +225,9 @@ export function organizationRoutes(services: Services): FastifyPluginAsyncTypebo
               accountCode: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 80 }), Type.Null()])),
               billingProfile: Type.Optional(BillingProfileBody),
               creditLimit: Type.Optional(CreditLimitBody),
+              rateDeckId: Type.Optional(Type.Union([Type.String({ maxLength: 64 }), Type.Null()])),
+              chargingIntervalSeconds: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 3600 }), Type.Null()])),
+              lowCreditThreshold: Type.Optional(Type.Union([PositiveMoneyString, Type.Null()])),
             },
             { additionalProperties: false },
           ),
@@ -230,6 +248,7 @@ export function organizationRoutes(services: Services): FastifyPluginAsyncTypebo
             ...(body.creditLimit
               ? { creditLimit: { amount: amountOf(body.creditLimit.amount, 'creditLimit.amount'), ...(body.creditLimit.temporaryDays ? { temporaryDays: body.creditLimit.temporaryDays } : {}) } }
               : {}),
+            ...chargingSettings(body),
             actor: request.principal.keyId,
           }),
         );
@@ -286,6 +305,9 @@ export function organizationRoutes(services: Services): FastifyPluginAsyncTypebo
               accountCode: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 80 }), Type.Null()])),
               invoiceSetup: Type.Optional(Type.String({ enum: [...INVOICE_SETUPS] })),
               paymentScheme: Type.Optional(Type.String({ enum: [...PAYMENT_SCHEMES] })),
+              rateDeckId: Type.Optional(Type.Union([Type.String({ maxLength: 64 }), Type.Null()])),
+              chargingIntervalSeconds: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 3600 }), Type.Null()])),
+              lowCreditThreshold: Type.Optional(Type.Union([PositiveMoneyString, Type.Null()])),
             },
             { additionalProperties: false },
           ),
@@ -298,7 +320,7 @@ export function organizationRoutes(services: Services): FastifyPluginAsyncTypebo
         const changed = unwrap(
           await changeOrganization(services, {
             organizationId: request.params.id,
-            changes: request.body as Parameters<typeof changeOrganization>[1]['changes'],
+            changes: { ...(request.body as Omit<Parameters<typeof changeOrganization>[1]['changes'], 'lowCreditThreshold'>), ...chargingSettings(request.body) },
             actor: request.principal.keyId,
           }),
         );

@@ -1,0 +1,74 @@
+import type { Clock } from '../clock/clock.ts';
+import { failure, type Result } from '../errors.ts';
+import { newId } from '../ids.ts';
+import type { Currency } from '../money/index.ts';
+import type { Database } from '../store/database.ts';
+import { parseRateDeck } from './parse-rate-deck.ts';
+import type { RateRow } from './rate-plan.ts';
+import { findDeckByName, insertDeck, insertRows, insertVersion, nextVersionNumber, setDefaultDeck, type RateDeck, type RateDeckVersion } from './rate-deck-store.ts';
+
+export interface ImportRateDeckInput {
+  name: string;
+  /** When the version comes into force; default: now. Rows may carry their own later dates. */
+  effectiveFrom?: Date;
+  /** A new deck's currency (none: it prices in each organization's currency). */
+  currency?: Currency | null;
+  makeDefault?: boolean;
+  source?: string;
+}
+
+/** Parses and stores a deck as a new version of the named deck: every row, or none. */
+export async function importRateDeck(
+  deps: { db: Database; clock: Clock },
+  csv: string,
+  input: ImportRateDeckInput,
+): Promise<Result<{ deck: RateDeck; version: RateDeckVersion }, 'invalid_rate_deck' | 'invalid_input' | 'currency_mismatch'>> {
+  const effectiveFrom = input.effectiveFrom ?? deps.clock.now();
+  const parsed = parseRateDeck(csv, effectiveFrom);
+  if (!parsed.ok) {
+    return failure(
+      'invalid_rate_deck',
+      `${parsed.problems.length} problem(s), the first on line ${parsed.problems[0]!.line}: ${parsed.problems[0]!.field} ${parsed.problems[0]!.message}`,
+      parsed.problems.map((problem) => ({ ...problem })),
+    );
+  }
+  return storeRateDeck(deps, parsed.rows, input);
+}
+
+/** Stores already-parsed rows as a new version of the named deck (CSV and CGRateS imports meet here). */
+export async function storeRateDeck(
+  deps: { db: Database; clock: Clock },
+  rows: readonly RateRow[],
+  input: ImportRateDeckInput,
+): Promise<Result<{ deck: RateDeck; version: RateDeckVersion }, 'invalid_input' | 'currency_mismatch'>> {
+  const name = input.name.trim();
+  if (name.length === 0 || name.length > 100) return failure('invalid_input', 'name must be 1 to 100 characters');
+  const now = deps.clock.now();
+  const effectiveFrom = input.effectiveFrom ?? now;
+  return deps.db.transaction(async (tx) => {
+    let deck = await findDeckByName(tx, name, { lock: true });
+    if (deck && input.currency !== undefined && input.currency !== deck.currency) {
+      return failure('currency_mismatch', `the deck "${name}" is in ${deck.currency ?? 'the organizations’ currencies'}, not ${input.currency ?? 'none'}`);
+    }
+    if (!deck) {
+      deck = { id: newId('rdk'), name, currency: input.currency ?? null, isDefault: false, createdAt: now };
+      await insertDeck(tx, deck);
+    }
+    const version: RateDeckVersion = {
+      id: newId('rdv'),
+      deckId: deck.id,
+      version: await nextVersionNumber(tx, deck.id),
+      effectiveFrom,
+      rowCount: rows.length,
+      source: input.source ?? '',
+      createdAt: now,
+    };
+    await insertVersion(tx, version);
+    await insertRows(tx, version.id, rows);
+    if (input.makeDefault) {
+      await setDefaultDeck(tx, deck.id);
+      deck = { ...deck, isDefault: true };
+    }
+    return { ok: true, value: { deck, version } };
+  });
+}

@@ -1,0 +1,196 @@
+import type { Currency } from '../money/index.ts';
+import type { Queryable } from '../store/database.ts';
+import { formatDecimal, parseDecimal } from './rational.ts';
+import type { RateRow, Service } from './rate-plan.ts';
+
+export interface RateDeck {
+  readonly id: string;
+  readonly name: string;
+  /** Null: prices are in the currency of the organization rated. */
+  readonly currency: Currency | null;
+  readonly isDefault: boolean;
+  readonly createdAt: Date;
+}
+
+export interface RateDeckVersion {
+  readonly id: string;
+  readonly deckId: string;
+  readonly version: number;
+  readonly effectiveFrom: Date;
+  readonly rowCount: number;
+  readonly source: string;
+  readonly createdAt: Date;
+}
+
+interface DeckRow {
+  id: string;
+  name: string;
+  currency: string | null;
+  is_default: boolean;
+  created_at: Date;
+}
+
+interface VersionRow {
+  id: string;
+  deck_id: string;
+  version: number;
+  effective_from: Date;
+  row_count: number;
+  source: string;
+  created_at: Date;
+}
+
+const toDeck = (row: DeckRow): RateDeck => ({
+  id: row.id,
+  name: row.name,
+  currency: row.currency as Currency | null,
+  isDefault: row.is_default,
+  createdAt: row.created_at,
+});
+
+const toVersion = (row: VersionRow): RateDeckVersion => ({
+  id: row.id,
+  deckId: row.deck_id,
+  version: row.version,
+  effectiveFrom: row.effective_from,
+  rowCount: row.row_count,
+  source: row.source,
+  createdAt: row.created_at,
+});
+
+const DECK_COLUMNS = 'id, name, currency, is_default, created_at';
+const VERSION_COLUMNS = 'id, deck_id, version, effective_from, row_count, source, created_at';
+
+export async function findDeck(db: Queryable, id: string): Promise<RateDeck | undefined> {
+  const result = await db.query<DeckRow>(`SELECT ${DECK_COLUMNS} FROM rate_decks WHERE id = $1`, [id]);
+  return result.rows[0] && toDeck(result.rows[0]);
+}
+
+export async function findDeckByName(db: Queryable, name: string, options: { lock?: boolean } = {}): Promise<RateDeck | undefined> {
+  const result = await db.query<DeckRow>(`SELECT ${DECK_COLUMNS} FROM rate_decks WHERE name = $1${options.lock ? ' FOR UPDATE' : ''}`, [name]);
+  return result.rows[0] && toDeck(result.rows[0]);
+}
+
+export async function findDefaultDeck(db: Queryable): Promise<RateDeck | undefined> {
+  const result = await db.query<DeckRow>(`SELECT ${DECK_COLUMNS} FROM rate_decks WHERE is_default`);
+  return result.rows[0] && toDeck(result.rows[0]);
+}
+
+export async function listDecks(db: Queryable): Promise<RateDeck[]> {
+  const result = await db.query<DeckRow>(`SELECT ${DECK_COLUMNS} FROM rate_decks ORDER BY name`);
+  return result.rows.map(toDeck);
+}
+
+export async function insertDeck(db: Queryable, deck: RateDeck): Promise<void> {
+  await db.query(`INSERT INTO rate_decks (${DECK_COLUMNS}) VALUES ($1, $2, $3, $4, $5)`, [deck.id, deck.name, deck.currency, deck.isDefault, deck.createdAt]);
+}
+
+/** Makes `deckId` the provider's default deck (and no other). */
+export async function setDefaultDeck(db: Queryable, deckId: string): Promise<void> {
+  await db.query('UPDATE rate_decks SET is_default = false WHERE is_default AND id <> $1', [deckId]);
+  await db.query('UPDATE rate_decks SET is_default = true WHERE id = $1', [deckId]);
+}
+
+export async function listVersions(db: Queryable, deckId: string): Promise<RateDeckVersion[]> {
+  const result = await db.query<VersionRow>(`SELECT ${VERSION_COLUMNS} FROM rate_deck_versions WHERE deck_id = $1 ORDER BY version`, [deckId]);
+  return result.rows.map(toVersion);
+}
+
+export async function nextVersionNumber(db: Queryable, deckId: string): Promise<number> {
+  const result = await db.query<{ next: number }>('SELECT coalesce(max(version), 0) + 1 AS next FROM rate_deck_versions WHERE deck_id = $1', [deckId]);
+  return result.rows[0]!.next;
+}
+
+export async function insertVersion(db: Queryable, version: RateDeckVersion): Promise<void> {
+  await db.query(`INSERT INTO rate_deck_versions (${VERSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)`, [
+    version.id,
+    version.deckId,
+    version.version,
+    version.effectiveFrom,
+    version.rowCount,
+    version.source,
+    version.createdAt,
+  ]);
+}
+
+const ROW_CHUNK = 5000;
+
+/** Writes a version's rows, a chunk of thousands per statement. */
+export async function insertRows(db: Queryable, versionId: string, rows: readonly RateRow[]): Promise<void> {
+  for (let start = 0; start < rows.length; start += ROW_CHUNK) {
+    const chunk = rows.slice(start, start + ROW_CHUNK);
+    await db.query(
+      `INSERT INTO rate_deck_rows (version_id, line, service, prefix, destination, connect_fee, rate, rate_unit, first_increment,
+         next_increment, interval_start, min_duration, rounding_method, rounding_decimals, max_cost, max_cost_strategy, effective_from, effective_to)
+       SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[], $9::int[], $10::int[],
+         $11::int[], $12::int[], $13::text[], $14::int[], $15::text[], $16::text[], $17::timestamptz[], $18::timestamptz[])`,
+      [
+        versionId,
+        chunk.map((r) => r.line),
+        chunk.map((r) => r.service),
+        chunk.map((r) => r.prefix),
+        chunk.map((r) => r.destination),
+        chunk.map((r) => formatDecimal(r.connectFee)),
+        chunk.map((r) => formatDecimal(r.rate)),
+        chunk.map((r) => r.rateUnitSeconds),
+        chunk.map((r) => r.firstIncrementSeconds),
+        chunk.map((r) => r.nextIncrementSeconds),
+        chunk.map((r) => r.intervalStartSeconds),
+        chunk.map((r) => r.minDurationSeconds),
+        chunk.map((r) => r.rounding.method),
+        chunk.map((r) => r.rounding.decimals),
+        chunk.map((r) => (r.maxCost ? formatDecimal(r.maxCost) : null)),
+        chunk.map((r) => r.maxCostStrategy),
+        chunk.map((r) => r.effectiveFrom),
+        chunk.map((r) => r.effectiveTo),
+      ],
+    );
+  }
+}
+
+interface StoredRateRow {
+  line: number;
+  service: Service;
+  prefix: string;
+  destination: string;
+  connect_fee: string;
+  rate: string;
+  rate_unit: number;
+  first_increment: number;
+  next_increment: number;
+  interval_start: number;
+  min_duration: number;
+  rounding_method: RateRow['rounding']['method'];
+  rounding_decimals: number;
+  max_cost: string | null;
+  max_cost_strategy: RateRow['maxCostStrategy'];
+  effective_from: Date;
+  effective_to: Date | null;
+}
+
+export async function loadRows(db: Queryable, versionId: string): Promise<RateRow[]> {
+  const result = await db.query<StoredRateRow>(
+    `SELECT line, service, prefix, destination, connect_fee, rate, rate_unit, first_increment, next_increment, interval_start,
+       min_duration, rounding_method, rounding_decimals, max_cost, max_cost_strategy, effective_from, effective_to
+     FROM rate_deck_rows WHERE version_id = $1`,
+    [versionId],
+  );
+  return result.rows.map((row) => ({
+    line: row.line,
+    service: row.service,
+    prefix: row.prefix,
+    destination: row.destination,
+    connectFee: parseDecimal(row.connect_fee)!,
+    rate: parseDecimal(row.rate)!,
+    rateUnitSeconds: row.rate_unit,
+    firstIncrementSeconds: row.first_increment,
+    nextIncrementSeconds: row.next_increment,
+    intervalStartSeconds: row.interval_start,
+    minDurationSeconds: row.min_duration,
+    rounding: { method: row.rounding_method, decimals: row.rounding_decimals },
+    maxCost: row.max_cost === null ? null : parseDecimal(row.max_cost)!,
+    maxCostStrategy: row.max_cost_strategy,
+    effectiveFrom: row.effective_from,
+    effectiveTo: row.effective_to,
+  }));
+}

@@ -1,0 +1,101 @@
+import { failure, type Result } from '../errors.ts';
+import type { Organization } from '../organizations/organization.ts';
+import type { Queryable } from '../store/database.ts';
+import { CompiledDeck } from './compiled-deck.ts';
+import type { RatePlan, Service } from './rate-plan.ts';
+import { findDeck, findDefaultDeck, listVersions, loadRows, type RateDeck, type RateDeckVersion } from './rate-deck-store.ts';
+
+export interface PlanFound {
+  readonly plan: RatePlan;
+  readonly deck: RateDeck;
+  readonly version: RateDeckVersion;
+}
+
+/** Compiled versions kept in memory: a 300,000-prefix deck takes tens of megabytes. */
+const MAX_COMPILED = 4;
+/** How long deck and version lists are trusted before they are read again (other processes may import). */
+const LIST_SECONDS = 5;
+
+/**
+ * Finds the rate plan for a number: the organization's deck (or the provider's default), the
+ * version of it in force at the call's start, and in it the longest prefix priced then. Compiled
+ * versions are cached in memory; they never change once stored.
+ */
+export class Rating {
+  private readonly compiled = new Map<string, Promise<CompiledDeck>>();
+  private readonly decks = new Map<string, { until: number; deck: RateDeck | undefined; versions: RateDeckVersion[] }>();
+  private defaultDeck: { until: number; id: string | undefined } | undefined;
+
+  constructor(private readonly db: Queryable) {}
+
+  /** Forgets cached deck lists, after an import in this process. */
+  invalidate(): void {
+    this.decks.clear();
+    this.defaultDeck = undefined;
+  }
+
+  async deckIdFor(organization: Organization): Promise<string | undefined> {
+    if (organization.rateDeckId) return organization.rateDeckId;
+    const now = Date.now();
+    if (!this.defaultDeck || this.defaultDeck.until < now) {
+      this.defaultDeck = { until: now + LIST_SECONDS * 1000, id: (await findDefaultDeck(this.db))?.id };
+    }
+    return this.defaultDeck.id;
+  }
+
+  /** The plan for an organization's call or event. */
+  async planFor(organization: Organization, service: Service, number: string, at: Date): Promise<Result<PlanFound, 'no_rate_deck' | 'no_rate' | 'currency_mismatch'>> {
+    const deckId = await this.deckIdFor(organization);
+    if (!deckId) return failure('no_rate_deck');
+    const found = await this.planInDeck(deckId, service, number, at);
+    if (!found.ok) return failure(found.code === 'rate_deck_not_found' ? 'no_rate_deck' : 'no_rate', found.code === 'rate_deck_not_found' ? `the organization’s rate deck ${deckId} does not exist` : found.message);
+    if (found.value.deck.currency && found.value.deck.currency !== organization.currency) {
+      return failure('currency_mismatch', `the rate deck "${found.value.deck.name}" is in ${found.value.deck.currency}; the organization is billed in ${organization.currency}`);
+    }
+    return found;
+  }
+
+  async planInDeck(deckId: string, service: Service, number: string, at: Date): Promise<Result<PlanFound, 'rate_deck_not_found' | 'no_rate'>> {
+    const listed = await this.deck(deckId);
+    if (!listed.deck) return failure('rate_deck_not_found');
+    const version = versionInForce(listed.versions, at);
+    if (!version) return failure('no_rate', `the rate deck "${listed.deck.name}" has no version in force at ${at.toISOString()}`);
+    const compiled = await this.compile(version.id);
+    const plan = compiled.plan(service, number, at);
+    if (!plan) return failure('no_rate', `the rate deck "${listed.deck.name}" has no ${service} price for "${number}"`);
+    return { ok: true, value: { plan, deck: listed.deck, version } };
+  }
+
+  /** A version, compiled once and kept while there is room. */
+  compile(versionId: string): Promise<CompiledDeck> {
+    let compiled = this.compiled.get(versionId);
+    if (!compiled) {
+      if (this.compiled.size >= MAX_COMPILED) this.compiled.delete(this.compiled.keys().next().value!);
+      compiled = loadRows(this.db, versionId).then((rows) => new CompiledDeck(rows));
+      compiled.catch(() => this.compiled.delete(versionId));
+      this.compiled.set(versionId, compiled);
+    }
+    return compiled;
+  }
+
+  private async deck(deckId: string) {
+    const now = Date.now();
+    let listed = this.decks.get(deckId);
+    if (!listed || listed.until < now) {
+      const deck = await findDeck(this.db, deckId);
+      listed = { until: now + LIST_SECONDS * 1000, deck, versions: deck ? await listVersions(this.db, deckId) : [] };
+      this.decks.set(deckId, listed);
+    }
+    return listed;
+  }
+}
+
+/** The newest version whose effective_from is not after `at`. */
+export function versionInForce(versions: readonly RateDeckVersion[], at: Date): RateDeckVersion | undefined {
+  let best: RateDeckVersion | undefined;
+  for (const version of versions) {
+    if (version.effectiveFrom.getTime() > at.getTime()) continue;
+    if (!best || version.effectiveFrom > best.effectiveFrom || (version.effectiveFrom.getTime() === best.effectiveFrom.getTime() && version.version > best.version)) best = version;
+  }
+  return best;
+}
