@@ -50,6 +50,7 @@ export const ERROR_CODES = {
   no_rate_deck: { status: 422, message: 'The organization has no rate deck, and there is no default deck.' },
   no_rate: { status: 422, message: 'The rate deck has no price for this destination.' },
   session_ended: { status: 409, message: 'The charging session has ended.' },
+  organization_not_active: { status: 422, message: 'The organization is suspended or closed: it cannot be charged.' },
 
   // Server
   overloaded: { status: 503, message: 'The server is busy; retry with the same Idempotency-Key.' },

@@ -1,4 +1,5 @@
 import type { Clock } from './clock/clock.ts';
+import { expireSessionsJob } from './charging/expire-sessions-job.ts';
 import { Scheduler } from './jobs/scheduler.ts';
 import { expireHoldsJob } from './ledger/expire-holds-job.ts';
 import { Ledger } from './ledger/ledger.ts';
@@ -17,6 +18,7 @@ export interface Services {
 
 export function createServices(db: Database, clock: Clock, onJobError?: (error: unknown) => void): Services {
   const ledger = new Ledger(db, clock);
-  const scheduler = new Scheduler(clock, [expireHoldsJob(ledger), expireCreditLimitsJob(db, clock)], onJobError);
-  return { db, clock, ledger, scheduler, rating: new Rating(db) };
+  const rating = new Rating(db);
+  const scheduler = new Scheduler(clock, [expireSessionsJob({ db, ledger, clock, rating }), expireHoldsJob(ledger), expireCreditLimitsJob(db, clock)], onJobError);
+  return { db, clock, ledger, scheduler, rating };
 }

@@ -13,6 +13,7 @@ import { organizationRoutes, organizationSchemas } from './routes/organizations.
 import { ledgerRoutes, ledgerSchemas } from './routes/ledger.ts';
 import { testClockRoutes } from './routes/test-clock.ts';
 import { ratingRoutes, ratingSchemas } from './routes/rating.ts';
+import { chargingRoutes, chargingSchemas } from './routes/charging.ts';
 
 export interface AppOptions {
   services: Services;
@@ -66,7 +67,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   app.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: 512 * 1024 * 1024 }, (_request, body, done) => done(null, body));
   app.setErrorHandler((error, request, reply) => handleError(error, request, reply));
   app.setNotFoundHandler((request, reply) => send(reply, request, 'not_found', `No route ${request.method} ${request.url.split('?')[0]}`));
-  for (const schema of [ErrorResponse, ...ledgerSchemas, ...organizationSchemas, ...ratingSchemas]) app.addSchema(schema);
+  for (const schema of [ErrorResponse, ...ledgerSchemas, ...organizationSchemas, ...ratingSchemas, ...chargingSchemas]) app.addSchema(schema);
 
   await app.register(swagger, {
     openapi: {
@@ -101,6 +102,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   await app.register(organizationRoutes(options.services), { prefix: '/v1' });
   await app.register(ledgerRoutes(options.services), { prefix: '/v1' });
   await app.register(ratingRoutes(options.services), { prefix: '/v1' });
+  await app.register(chargingRoutes(options.services), { prefix: '/v1' });
   if (options.testClock) await app.register(testClockRoutes(options.services), { prefix: '/v1' });
   return app;
 }

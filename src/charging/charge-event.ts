@@ -1,0 +1,80 @@
+import { failure, type ErrorCode, type Result } from '../errors.ts';
+import { availableBalance } from '../ledger/apply-command.ts';
+import type { Organization } from '../organizations/organization.ts';
+import { priceEvent } from '../rating/price.ts';
+import type { Service } from '../rating/rate-plan.ts';
+import { timeZoneOf, usageAccounts, usageWithCharge, writeUsage, type ChargingDeps } from './charging-deps.ts';
+import { checkLowCredit } from './low-credit.ts';
+import type { UsageRecord } from './usage-record.ts';
+import { findUsageByExternalId } from './usage-store.ts';
+
+export interface EventRequest {
+  organization: Organization;
+  service: Exclude<Service, 'voice'>;
+  /** Priced by prefix where the deck says so (SMS); may be empty (fax, activation). */
+  destination: string;
+  /** Messages, pages, activations. */
+  quantity: number;
+  /** The caller's id for the event: the same id again is charged once. */
+  eventId: string;
+}
+
+/** Charges an SMS, fax or number activation at once, or refuses with `insufficient_credit`. */
+export async function chargeEvent(deps: ChargingDeps, request: EventRequest): Promise<Result<{ usage: UsageRecord; replayed: boolean }, ErrorCode>> {
+  const { organization } = request;
+  const existing = await findUsageByExternalId(deps.db, organization.id, 'event', request.eventId);
+  if (existing) return { ok: true, value: { usage: existing, replayed: true } };
+  if (organization.status !== 'active') return failure('organization_not_active');
+  if (!Number.isInteger(request.quantity) || request.quantity < 1) return failure('invalid_input', 'quantity must be a whole number of at least 1');
+  const now = deps.clock.now();
+  const found = await deps.rating.planFor(organization, request.service, request.destination, now);
+  if (!found.ok) return found;
+  const price = priceEvent(found.value.plan, request.quantity);
+  const { spending, revenue } = await usageAccounts(deps, organization);
+  const timeZone = await timeZoneOf(deps.db, organization);
+  const usageFor = (transferId: string | null) =>
+    usageWithCharge(
+      {
+        organizationId: organization.id,
+        service: request.service,
+        destination: request.destination,
+        destinationName: found.value.plan.destination,
+        prefix: found.value.plan.prefix,
+        rateDeckVersionId: found.value.version.id,
+        startedAt: now,
+        quantity: request.quantity,
+        billedQuantity: price.billedSeconds,
+        cost: price.cost,
+        source: 'event',
+        externalId: request.eventId,
+      },
+      organization,
+      timeZone,
+      transferId,
+      now,
+    );
+  let written: UsageRecord | undefined;
+  if (price.cost === 0n) {
+    const usage = usageFor(null);
+    await deps.db.transaction((tx) => writeUsage(tx, usage));
+    return { ok: true, value: { usage: usage.record, replayed: false } };
+  }
+  const usable = availableBalance(spending, now);
+  const result = await deps.ledger.execute({
+    transfers: [{ kind: 'posted', debitAccountId: spending.id, creditAccountId: revenue.id, amount: price.cost, code: `usage:${request.service}`, metadata: { eventId: request.eventId } }],
+    idempotencyKey: { scope: 'charging', key: `event:${organization.id}:${request.eventId}` },
+    afterWrite: async (tx, outcome) => {
+      const usage = usageFor(outcome.transfers[0]!.id);
+      await writeUsage(tx, usage);
+      written = usage.record;
+    },
+  });
+  if (!result.ok) return failure(result.code, result.message);
+  if (!written) {
+    // Charged by a concurrent request with the same event id.
+    const stored = await findUsageByExternalId(deps.db, organization.id, 'event', request.eventId);
+    return { ok: true, value: { usage: stored!, replayed: true } };
+  }
+  await checkLowCredit(deps, organization, usable);
+  return { ok: true, value: { usage: written, replayed: false } };
+}

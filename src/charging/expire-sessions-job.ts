@@ -1,0 +1,26 @@
+import type { Job } from '../jobs/scheduler.ts';
+import type { ChargingDeps } from './charging-deps.ts';
+import { findSession, findExpiredSessions, nextSessionExpiry } from './session-store.ts';
+import { terminateSession } from './update-session.ts';
+
+/**
+ * Ends sessions the switch stopped updating for their TTL (three intervals): the call is charged
+ * for all the time it was granted, since the switch may have let it run that long, and the rest of
+ * the hold is released.
+ */
+export function expireSessionsJob(deps: ChargingDeps): Job {
+  return {
+    name: 'expire_sessions',
+    nextDueAt: () => nextSessionExpiry(deps.db),
+    async run() {
+      let ended = 0;
+      for (const id of await findExpiredSessions(deps.db, deps.clock.now(), 1000)) {
+        const session = await findSession(deps.db, id);
+        if (!session || session.state === 'ended') continue;
+        const result = await terminateSession(deps, { sessionId: id, usedSeconds: session.grantedSeconds, reason: 'expired' });
+        if (result.ok) ended++;
+      }
+      return ended;
+    },
+  };
+}

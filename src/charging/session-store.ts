@@ -1,0 +1,194 @@
+import type { Queryable } from '../store/database.ts';
+import { formatDecimal, parseDecimal, type Rational } from '../rating/rational.ts';
+import type { RatePlan, RateRow } from '../rating/rate-plan.ts';
+import type { ChargingSession } from './session.ts';
+
+const COLUMNS = `id, organization_id, call_id, service, destination, prefix, destination_name, rate_deck_version_id, rate_plan,
+  interval_seconds, ttl_seconds, state, end_reason, used_seconds, granted_seconds, posted_amount, hold_id, hold_amount, cost,
+  billed_seconds, version, started_at, updated_at, expires_at, ended_at`;
+
+interface SessionRow {
+  id: string;
+  organization_id: string;
+  call_id: string;
+  service: 'voice';
+  destination: string;
+  prefix: string;
+  destination_name: string;
+  rate_deck_version_id: string;
+  rate_plan: StoredPlan;
+  interval_seconds: number;
+  ttl_seconds: number;
+  state: 'active' | 'ended';
+  end_reason: 'terminated' | 'expired' | null;
+  used_seconds: number;
+  granted_seconds: number;
+  posted_amount: bigint;
+  hold_id: string | null;
+  hold_amount: bigint;
+  cost: bigint | null;
+  billed_seconds: number | null;
+  version: number;
+  started_at: Date;
+  updated_at: Date;
+  expires_at: Date;
+  ended_at: Date | null;
+}
+
+type StoredRow = Omit<RateRow, 'connectFee' | 'rate' | 'maxCost' | 'effectiveFrom' | 'effectiveTo'> & {
+  connectFee: string;
+  rate: string;
+  maxCost: string | null;
+  effectiveFrom: string;
+  effectiveTo: string | null;
+};
+type StoredPlan = { prefix: string; destination: string; rows: StoredRow[] };
+
+/** The plan as JSON: rationals as exact decimal text. */
+function storePlan(plan: RatePlan): StoredPlan {
+  return {
+    prefix: plan.prefix,
+    destination: plan.destination,
+    rows: plan.rows.map((row) => ({
+      ...row,
+      connectFee: formatDecimal(row.connectFee),
+      rate: formatDecimal(row.rate),
+      maxCost: row.maxCost ? formatDecimal(row.maxCost) : null,
+      effectiveFrom: row.effectiveFrom.toISOString(),
+      effectiveTo: row.effectiveTo?.toISOString() ?? null,
+    })),
+  };
+}
+
+function loadPlan(stored: StoredPlan): RatePlan {
+  const decimal = (text: string): Rational => parseDecimal(text)!;
+  return {
+    prefix: stored.prefix,
+    destination: stored.destination,
+    rows: stored.rows.map((row) => ({
+      ...row,
+      connectFee: decimal(row.connectFee),
+      rate: decimal(row.rate),
+      maxCost: row.maxCost === null ? null : decimal(row.maxCost),
+      effectiveFrom: new Date(row.effectiveFrom),
+      effectiveTo: row.effectiveTo === null ? null : new Date(row.effectiveTo),
+    })),
+  };
+}
+
+function toSession(row: SessionRow): ChargingSession {
+  return {
+    id: row.id,
+    organizationId: row.organization_id,
+    callId: row.call_id,
+    service: row.service,
+    destination: row.destination,
+    prefix: row.prefix,
+    destinationName: row.destination_name,
+    rateDeckVersionId: row.rate_deck_version_id,
+    plan: loadPlan(row.rate_plan),
+    intervalSeconds: row.interval_seconds,
+    ttlSeconds: row.ttl_seconds,
+    state: row.state,
+    endReason: row.end_reason,
+    usedSeconds: row.used_seconds,
+    grantedSeconds: row.granted_seconds,
+    postedAmount: row.posted_amount,
+    holdId: row.hold_id,
+    holdAmount: row.hold_amount,
+    cost: row.cost,
+    billedSeconds: row.billed_seconds,
+    version: row.version,
+    startedAt: row.started_at,
+    updatedAt: row.updated_at,
+    expiresAt: row.expires_at,
+    endedAt: row.ended_at,
+  };
+}
+
+export async function insertSession(db: Queryable, session: ChargingSession): Promise<void> {
+  await db.query(
+    `INSERT INTO charging_sessions (${COLUMNS})
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`,
+    [
+      session.id,
+      session.organizationId,
+      session.callId,
+      session.service,
+      session.destination,
+      session.prefix,
+      session.destinationName,
+      session.rateDeckVersionId,
+      JSON.stringify(storePlan(session.plan)),
+      session.intervalSeconds,
+      session.ttlSeconds,
+      session.state,
+      session.endReason,
+      session.usedSeconds,
+      session.grantedSeconds,
+      session.postedAmount,
+      session.holdId,
+      session.holdAmount,
+      session.cost,
+      session.billedSeconds,
+      session.version,
+      session.startedAt,
+      session.updatedAt,
+      session.expiresAt,
+      session.endedAt,
+    ],
+  );
+}
+
+/**
+ * Writes a session's new state if nobody changed it since `expectedVersion` was read; answers
+ * false when someone did (the caller's transaction must then roll back and retry).
+ */
+export async function saveSession(db: Queryable, session: ChargingSession, expectedVersion: number): Promise<boolean> {
+  const result = await db.query(
+    `UPDATE charging_sessions SET state = $3, end_reason = $4, used_seconds = $5, granted_seconds = $6, posted_amount = $7, hold_id = $8,
+       hold_amount = $9, cost = $10, billed_seconds = $11, version = $12, updated_at = $13, expires_at = $14, ended_at = $15
+     WHERE id = $1 AND version = $2`,
+    [
+      session.id,
+      expectedVersion,
+      session.state,
+      session.endReason,
+      session.usedSeconds,
+      session.grantedSeconds,
+      session.postedAmount,
+      session.holdId,
+      session.holdAmount,
+      session.cost,
+      session.billedSeconds,
+      session.version,
+      session.updatedAt,
+      session.expiresAt,
+      session.endedAt,
+    ],
+  );
+  return result.affectedRows === 1;
+}
+
+export async function findSession(db: Queryable, id: string): Promise<ChargingSession | undefined> {
+  const result = await db.query<SessionRow>(`SELECT ${COLUMNS} FROM charging_sessions WHERE id = $1`, [id]);
+  return result.rows[0] && toSession(result.rows[0]);
+}
+
+export async function findSessionByCall(db: Queryable, organizationId: string, callId: string): Promise<ChargingSession | undefined> {
+  const result = await db.query<SessionRow>(`SELECT ${COLUMNS} FROM charging_sessions WHERE organization_id = $1 AND call_id = $2`, [organizationId, callId]);
+  return result.rows[0] && toSession(result.rows[0]);
+}
+
+export async function findExpiredSessions(db: Queryable, now: Date, limit: number): Promise<string[]> {
+  const result = await db.query<{ id: string }>(
+    `SELECT id FROM charging_sessions WHERE state = 'active' AND expires_at <= $1 ORDER BY expires_at, id LIMIT $2`,
+    [now, limit],
+  );
+  return result.rows.map((row) => row.id);
+}
+
+export async function nextSessionExpiry(db: Queryable): Promise<Date | undefined> {
+  const result = await db.query<{ at: Date | null }>(`SELECT min(expires_at) AS at FROM charging_sessions WHERE state = 'active'`);
+  return result.rows[0]?.at ?? undefined;
+}

@@ -1,0 +1,176 @@
+import { addSeconds } from '../clock/clock.ts';
+import { failure, type ErrorCode, type Result } from '../errors.ts';
+import { availableBalance } from '../ledger/apply-command.ts';
+import type { LedgerRequest } from '../ledger/types.ts';
+import { findOrganization } from '../organizations/organization-store.ts';
+import { priceCall } from '../rating/price.ts';
+import { timeZoneOf, usageAccounts, usageWithCharge, writeUsage, type ChargingDeps } from './charging-deps.ts';
+import { HOLD_MARGIN_SECONDS } from './authorize-session.ts';
+import { checkLowCredit } from './low-credit.ts';
+import { planGrant, type ChargingSession } from './session.ts';
+import { findSession, saveSession } from './session-store.ts';
+
+/** Someone else moved the session on between our read and our write: read again and redo. */
+class SessionMoved extends Error {}
+
+const ATTEMPTS = 5;
+
+/** Seconds that may be charged: never less than already reported, never more than granted. */
+function clampUsed(session: ChargingSession, usedSeconds: number): number {
+  return Math.min(Math.max(usedSeconds, session.usedSeconds), session.grantedSeconds);
+}
+
+/**
+ * The switch reports the call's cumulative seconds: what they cost is posted, and the next
+ * interval is held, as far as credit goes. Answers the session with its new grant; a grant no
+ * longer than the seconds used means: disconnect now.
+ */
+export async function updateSession(deps: ChargingDeps, input: { sessionId: string; usedSeconds: number; organizationId?: string }): Promise<Result<ChargingSession, ErrorCode>> {
+  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+    const session = await findSession(deps.db, input.sessionId);
+    if (!session || (input.organizationId && session.organizationId !== input.organizationId)) return failure('session_not_found');
+    if (session.state === 'ended') return failure('session_ended', `session ${session.id} ended (${session.endReason})`);
+    const organization = (await findOrganization(deps.db, session.organizationId))!;
+    const now = deps.clock.now();
+    const used = clampUsed(session, input.usedSeconds);
+    const { spending, revenue } = await usageAccounts(deps, organization);
+    const usable = availableBalance(spending, now);
+    const grant = planGrant(session.plan, used, session.postedAmount + session.holdAmount + usable, session.intervalSeconds);
+    const newHold = grant.costGranted - grant.costUsed;
+    const transfers: LedgerRequest[] = [];
+    if (session.holdId) transfers.push({ kind: 'post_pending', pendingId: session.holdId, amount: grant.costUsed - session.postedAmount });
+    if (newHold > 0n) {
+      transfers.push({
+        kind: 'pending',
+        debitAccountId: spending.id,
+        creditAccountId: revenue.id,
+        amount: newHold,
+        code: 'usage:voice',
+        timeoutSeconds: session.ttlSeconds + HOLD_MARGIN_SECONDS,
+        metadata: { sessionId: session.id, callId: session.callId },
+      });
+    }
+    const next = (holdId: string | null): ChargingSession => ({
+      ...session,
+      usedSeconds: used,
+      grantedSeconds: grant.grantedTotal,
+      postedAmount: grant.costUsed,
+      holdId,
+      holdAmount: newHold,
+      version: session.version + 1,
+      updatedAt: now,
+      expiresAt: addSeconds(now, session.ttlSeconds),
+    });
+    try {
+      if (transfers.length === 0) {
+        // Nothing held and nothing to hold (a free destination): only the session moves.
+        const updated = next(null);
+        if (!(await saveSession(deps.db, updated, session.version))) throw new SessionMoved();
+        return { ok: true, value: updated };
+      }
+      let updated: ChargingSession | undefined;
+      const result = await deps.ledger.execute({
+        transfers,
+        idempotencyKey: { scope: 'charging', key: `session:${session.id}:v${session.version}` },
+        afterWrite: async (tx, outcome) => {
+          const hold = outcome.transfers.find((transfer) => transfer.kind === 'pending');
+          updated = next(hold?.id ?? null);
+          if (!(await saveSession(tx, updated, session.version))) throw new SessionMoved();
+        },
+      });
+      if (result.ok && updated) {
+        await checkLowCredit(deps, organization, usable);
+        return { ok: true, value: updated };
+      }
+      if (result.ok || result.code === 'insufficient_credit' || result.code === 'idempotency_conflict') continue;
+      return failure(result.code, result.message);
+    } catch (error) {
+      if (error instanceof SessionMoved) continue;
+      throw error;
+    }
+  }
+  return failure('internal_error', `session ${input.sessionId} kept changing while it was updated`);
+}
+
+/**
+ * Ends a call: posts the exact cost of the seconds used (within the grant), releases the rest of
+ * the hold, and records the usage. Idempotent: ending an ended session answers it as it ended.
+ */
+export async function terminateSession(
+  deps: ChargingDeps,
+  input: { sessionId: string; usedSeconds: number; organizationId?: string; reason?: 'terminated' | 'expired' },
+): Promise<Result<ChargingSession, ErrorCode>> {
+  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+    const session = await findSession(deps.db, input.sessionId);
+    if (!session || (input.organizationId && session.organizationId !== input.organizationId)) return failure('session_not_found');
+    if (session.state === 'ended') return { ok: true, value: session };
+    const organization = (await findOrganization(deps.db, session.organizationId))!;
+    const now = deps.clock.now();
+    const used = clampUsed(session, input.usedSeconds);
+    const price = priceCall(session.plan, used);
+    const ended: ChargingSession = {
+      ...session,
+      state: 'ended',
+      endReason: input.reason ?? 'terminated',
+      usedSeconds: used,
+      postedAmount: price.cost,
+      holdId: null,
+      holdAmount: 0n,
+      cost: price.cost,
+      billedSeconds: price.billedSeconds,
+      version: session.version + 1,
+      updatedAt: now,
+      endedAt: now,
+    };
+    const timeZone = await timeZoneOf(deps.db, organization);
+    const usage = (transferId: string | null) =>
+      usageWithCharge(
+        {
+          organizationId: organization.id,
+          service: 'voice',
+          destination: session.destination,
+          destinationName: session.destinationName,
+          prefix: session.prefix,
+          rateDeckVersionId: session.rateDeckVersionId,
+          startedAt: session.startedAt,
+          quantity: used,
+          billedQuantity: price.billedSeconds,
+          cost: price.cost,
+          source: 'session',
+          externalId: session.callId,
+        },
+        organization,
+        timeZone,
+        transferId,
+        now,
+      );
+    try {
+      if (!session.holdId) {
+        await deps.db.transaction(async (tx) => {
+          if (!(await saveSession(tx, ended, session.version))) throw new SessionMoved();
+          await writeUsage(tx, usage(null));
+        });
+        return { ok: true, value: ended };
+      }
+      const result = await deps.ledger.execute({
+        transfers: [{ kind: 'post_pending', pendingId: session.holdId, amount: price.cost - session.postedAmount }],
+        idempotencyKey: { scope: 'charging', key: `session:${session.id}:v${session.version}` },
+        afterWrite: async (tx, outcome) => {
+          if (!(await saveSession(tx, ended, session.version))) throw new SessionMoved();
+          await writeUsage(tx, usage(outcome.transfers[0]!.id));
+        },
+      });
+      if (result.ok) {
+        await checkLowCredit(deps, organization);
+        continue;
+      }
+      if (result.code === 'idempotency_conflict') continue;
+      return failure(result.code, result.message);
+    } catch (error) {
+      if (error instanceof SessionMoved) continue;
+      throw error;
+    }
+  }
+  const final = await findSession(deps.db, input.sessionId);
+  return final?.state === 'ended' ? { ok: true, value: final } : failure('internal_error', `session ${input.sessionId} could not be ended`);
+}

@@ -1,0 +1,338 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
+import { stringify } from 'csv-stringify/sync';
+import { Type } from 'typebox';
+import { authorizeSession } from '../../charging/authorize-session.ts';
+import { chargeEvent } from '../../charging/charge-event.ts';
+import type { ChargingSession } from '../../charging/session.ts';
+import { findSession } from '../../charging/session-store.ts';
+import { terminateSession, updateSession } from '../../charging/update-session.ts';
+import type { UsageRecord } from '../../charging/usage-record.ts';
+import { listUsage, totalUsage, type UsageFilter } from '../../charging/usage-store.ts';
+import { ERROR_CODES, RingbillError, unwrap } from '../../errors.ts';
+import { formatMicros, type Currency } from '../../money/index.ts';
+import { findOrganization } from '../../organizations/organization-store.ts';
+import type { Organization } from '../../organizations/organization.ts';
+import type { Services } from '../../services.ts';
+import { requireOrganization } from '../auth.ts';
+import { errors, MoneyString, page, PageQuery, Timestamp, Uuid } from '../schemas.ts';
+
+const SessionSchema = Type.Object(
+  {
+    id: Type.String(),
+    organizationId: Uuid,
+    callId: Type.String(),
+    state: Type.String({ enum: ['active', 'ended'] }),
+    endReason: Type.Union([Type.String({ enum: ['terminated', 'expired'] }), Type.Null()]),
+    destination: Type.String(),
+    prefix: Type.String(),
+    destinationName: Type.String(),
+    grantedSeconds: Type.Integer({ description: 'How much longer the call may go on from the seconds used: 0 means disconnect now.' }),
+    grantedTotalSeconds: Type.Integer({ description: 'How long the call may last from its start.' }),
+    usedSeconds: Type.Integer(),
+    intervalSeconds: Type.Integer(),
+    expiresAt: Timestamp,
+    reservedCredits: MoneyString,
+    charged: MoneyString,
+    cost: Type.Union([MoneyString, Type.Null()], { description: 'The final cost, once ended.' }),
+    billedSeconds: Type.Union([Type.Integer(), Type.Null()]),
+    currency: Type.String(),
+  },
+  { $id: 'ChargingSession' },
+);
+
+const UsageSchema = Type.Object(
+  {
+    id: Type.String(),
+    service: Type.String(),
+    destination: Type.String(),
+    destinationName: Type.String(),
+    prefix: Type.String(),
+    rateDeckVersionId: Type.String(),
+    startedAt: Timestamp,
+    quantity: Type.Integer({ description: 'Seconds used, or messages / pages / activations.' }),
+    billedQuantity: Type.Integer(),
+    cost: MoneyString,
+    currency: Type.String(),
+    billPeriod: Type.String(),
+    source: Type.String({ enum: ['session', 'event', 'cdr'] }),
+    externalId: Type.String(),
+  },
+  { $id: 'UsageRecord' },
+);
+
+const SessionParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
+const Seconds = Type.Integer({ minimum: 0, maximum: 86_400 });
+
+function presentSession(session: ChargingSession, currency: Currency) {
+  return {
+    id: session.id,
+    organizationId: session.organizationId,
+    callId: session.callId,
+    state: session.state,
+    endReason: session.endReason,
+    destination: session.destination,
+    prefix: session.prefix,
+    destinationName: session.destinationName,
+    grantedSeconds: session.state === 'ended' ? 0 : session.grantedSeconds - session.usedSeconds,
+    grantedTotalSeconds: session.grantedSeconds,
+    usedSeconds: session.usedSeconds,
+    intervalSeconds: session.intervalSeconds,
+    expiresAt: session.expiresAt.toISOString(),
+    reservedCredits: formatMicros(session.holdAmount, currency),
+    charged: formatMicros(session.postedAmount, currency),
+    cost: session.cost === null ? null : formatMicros(session.cost, currency),
+    billedSeconds: session.billedSeconds,
+    currency,
+  };
+}
+
+export function presentUsage(usage: UsageRecord) {
+  return {
+    id: usage.id,
+    service: usage.service,
+    destination: usage.destination,
+    destinationName: usage.destinationName,
+    prefix: usage.prefix,
+    rateDeckVersionId: usage.rateDeckVersionId,
+    startedAt: usage.startedAt.toISOString(),
+    quantity: usage.quantity,
+    billedQuantity: usage.billedQuantity,
+    cost: formatMicros(usage.cost, usage.currency),
+    currency: usage.currency,
+    billPeriod: usage.billPeriod,
+    source: usage.source,
+    externalId: usage.externalId,
+  };
+}
+
+export function chargingRoutes(services: Services): FastifyPluginAsyncTypebox {
+  async function organizationFor(request: FastifyRequest, id: string): Promise<Organization> {
+    requireOrganization(request, id);
+    const organization = await findOrganization(services.db, id);
+    if (!organization) throw new RingbillError('organization_not_found');
+    return organization;
+  }
+
+  /** The caller may act on a session only if it may act on its organization. */
+  function scope(request: FastifyRequest): { organizationId?: string } {
+    return request.principal.role === 'organization' ? { organizationId: request.principal.organizationId } : {};
+  }
+
+  async function currencyOf(session: ChargingSession): Promise<Currency> {
+    return (await findOrganization(services.db, session.organizationId))!.currency;
+  }
+
+  return async (app) => {
+    app.post(
+      '/charging/sessions',
+      {
+        schema: {
+          summary: 'Authorize a call (start a charging session)',
+          description:
+            'May this call start, and for how long? Holds the cost of up to one interval (default 60 s, connect fee included) and answers the ' +
+            'seconds granted. The same callId again returns the same session. Without credit for the first second: 422 insufficient_credit ' +
+            'with grantedSeconds 0.',
+          tags: ['charging'],
+          body: Type.Object(
+            {
+              organizationId: Uuid,
+              service: Type.Optional(Type.Literal('voice')),
+              destination: Type.String({ minLength: 1, maxLength: 32 }),
+              callId: Type.String({ minLength: 1, maxLength: 200 }),
+              intervalSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 3600 })),
+            },
+            { additionalProperties: false },
+          ),
+          response: {
+            200: Type.Ref('ChargingSession'),
+            201: Type.Ref('ChargingSession'),
+            ...errors(404),
+            422: Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }), grantedSeconds: Type.Optional(Type.Literal(0)) }),
+          },
+        },
+      },
+      async (request, reply) => {
+        const organization = await organizationFor(request, request.body.organizationId);
+        const result = await authorizeSession(services, {
+          organization,
+          destination: request.body.destination,
+          callId: request.body.callId,
+          ...(request.body.intervalSeconds ? { intervalSeconds: request.body.intervalSeconds } : {}),
+        });
+        if (!result.ok && result.code === 'insufficient_credit') {
+          return reply.code(ERROR_CODES.insufficient_credit.status as 422).send({ error: { code: result.code, message: result.message }, grantedSeconds: 0 as const });
+        }
+        const { session, created } = unwrap(result);
+        return reply.code(created ? 201 : 200).send(presentSession(session, organization.currency));
+      },
+    );
+
+    app.get(
+      '/charging/sessions/:id',
+      { schema: { summary: 'Get a charging session', tags: ['charging'], params: SessionParams, response: { 200: Type.Ref('ChargingSession'), ...errors(404) } } },
+      async (request) => {
+        const session = await findSession(services.db, request.params.id);
+        const own = scope(request).organizationId;
+        if (!session || (own && session.organizationId !== own)) throw new RingbillError('session_not_found');
+        return presentSession(session, await currencyOf(session));
+      },
+    );
+
+    app.post(
+      '/charging/sessions/:id/update',
+      {
+        schema: {
+          summary: 'Report a call’s seconds so far and hold the next interval',
+          description: 'usedSeconds is cumulative from the call’s start. Posts their cost, holds the next interval as far as credit goes, and answers the new grant: 0 means disconnect.',
+          tags: ['charging'],
+          params: SessionParams,
+          body: Type.Object({ usedSeconds: Seconds }, { additionalProperties: false }),
+          response: { 200: Type.Ref('ChargingSession'), ...errors(404, 409, 422) },
+        },
+      },
+      async (request) => {
+        const session = unwrap(await updateSession(services, { sessionId: request.params.id, usedSeconds: request.body.usedSeconds, ...scope(request) }));
+        return presentSession(session, await currencyOf(session));
+      },
+    );
+
+    app.post(
+      '/charging/sessions/:id/terminate',
+      {
+        schema: {
+          summary: 'End a call',
+          description: 'Posts the exact cost of the seconds used (within the grant), releases the rest of the hold and records the usage. Ending an ended session answers it again.',
+          tags: ['charging'],
+          params: SessionParams,
+          body: Type.Object({ usedSeconds: Seconds }, { additionalProperties: false }),
+          response: { 200: Type.Ref('ChargingSession'), ...errors(404, 422) },
+        },
+      },
+      async (request) => {
+        const session = unwrap(await terminateSession(services, { sessionId: request.params.id, usedSeconds: request.body.usedSeconds, ...scope(request) }));
+        return presentSession(session, await currencyOf(session));
+      },
+    );
+
+    app.post(
+      '/charging/events',
+      {
+        schema: {
+          summary: 'Charge an SMS, fax or number activation',
+          description: 'Charged at once, or 422 insufficient_credit. The same eventId again charges nothing more and answers the first result.',
+          tags: ['charging'],
+          body: Type.Object(
+            {
+              organizationId: Uuid,
+              service: Type.String({ enum: ['sms', 'fax', 'number_activation'] }),
+              destination: Type.Optional(Type.String({ maxLength: 32 })),
+              quantity: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, default: 1 })),
+              eventId: Type.String({ minLength: 1, maxLength: 200 }),
+            },
+            { additionalProperties: false },
+          ),
+          response: { 200: Type.Ref('UsageRecord'), 201: Type.Ref('UsageRecord'), ...errors(404, 422) },
+        },
+      },
+      async (request, reply) => {
+        const organization = await organizationFor(request, request.body.organizationId);
+        const { usage, replayed } = unwrap(
+          await chargeEvent(services, {
+            organization,
+            service: request.body.service as 'sms' | 'fax' | 'number_activation',
+            destination: request.body.destination ?? '',
+            quantity: request.body.quantity ?? 1,
+            eventId: request.body.eventId,
+          }),
+        );
+        return reply.code(replayed ? 200 : 201).send(presentUsage(usage));
+      },
+    );
+
+    app.get(
+      '/organizations/:id/usage',
+      {
+        schema: {
+          summary: 'An organization’s usage, newest first, with totals',
+          description: 'Filters: service, from / to (start time), billPeriod (YYYY-MM), source. format=csv answers the whole filtered list as CSV.',
+          tags: ['charging'],
+          params: Type.Object({ id: Uuid }),
+          querystring: Type.Object(
+            {
+              ...PageQuery.properties,
+              service: Type.Optional(Type.String({ enum: ['voice', 'sms', 'fax', 'number_activation'] })),
+              from: Type.Optional(Timestamp),
+              to: Type.Optional(Timestamp),
+              billPeriod: Type.Optional(Type.String({ pattern: '^\\d{4}-\\d{2}$' })),
+              source: Type.Optional(Type.String({ enum: ['session', 'event', 'cdr'] })),
+              format: Type.Optional(Type.String({ enum: ['json', 'csv'] })),
+            },
+            { additionalProperties: false },
+          ),
+          response: {
+            200: Type.Intersect([
+              page(Type.Ref('UsageRecord')),
+              Type.Object({
+                totals: Type.Array(Type.Object({ service: Type.String(), records: Type.Integer(), quantity: Type.Integer(), billedQuantity: Type.Integer(), cost: MoneyString })),
+              }),
+            ]),
+            ...errors(404),
+          },
+        },
+      },
+      async (request, reply) => {
+        const organization = await organizationFor(request, request.params.id);
+        const query = request.query;
+        const filter: UsageFilter = {
+          organizationId: organization.id,
+          ...(query.service ? { service: query.service as UsageFilter['service'] } : {}),
+          ...(query.from ? { from: new Date(query.from) } : {}),
+          ...(query.to ? { to: new Date(query.to) } : {}),
+          ...(query.billPeriod ? { billPeriod: query.billPeriod } : {}),
+          ...(query.source ? { source: query.source as UsageFilter['source'] } : {}),
+        };
+        if (query.format === 'csv') {
+          const rows: UsageRecord[] = [];
+          let before: { startedAt: Date; id: string } | undefined;
+          // Bounded: an export of more than a million lines belongs in a report job, not a request.
+          for (let round = 0; round < 200; round++) {
+            const batch = await listUsage(services.db, filter, { ...(before ? { before } : {}), limit: 5000 });
+            rows.push(...batch);
+            if (batch.length < 5000) break;
+            before = { startedAt: batch.at(-1)!.startedAt, id: batch.at(-1)!.id };
+          }
+          const csv = stringify(rows.map(presentUsage), { header: true, columns: Object.keys(UsageSchema.properties) });
+          // A string with its own content type goes out as it is; the JSON schema describes the default format.
+          return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="usage-${organization.walletId}.csv"`).send(csv as never);
+        }
+        const limit = query.limit ?? 50;
+        const before = query.cursor ? decodeCursor(query.cursor) : undefined;
+        const [records, totals] = await Promise.all([listUsage(services.db, filter, { ...(before ? { before } : {}), limit }), totalUsage(services.db, filter)]);
+        const last = records.at(-1);
+        return {
+          data: records.map(presentUsage),
+          nextCursor: records.length === limit && last ? encodeCursor(last) : null,
+          totals: totals.map((total) => ({ ...total, cost: formatMicros(total.cost, organization.currency) })),
+        };
+      },
+    );
+  };
+}
+
+function encodeCursor(usage: UsageRecord): string {
+  return Buffer.from(JSON.stringify([usage.startedAt.toISOString(), usage.id])).toString('base64url');
+}
+
+function decodeCursor(text: string): { startedAt: Date; id: string } {
+  try {
+    const [startedAt, id] = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as [string, string];
+    const at = new Date(startedAt);
+    if (typeof id === 'string' && !Number.isNaN(at.getTime())) return { startedAt: at, id };
+  } catch {
+    // Not ours: refused below.
+  }
+  throw new RingbillError('invalid_input', 'querystring/cursor is not a cursor this list gave');
+}
+
+export const chargingSchemas = [SessionSchema, UsageSchema];

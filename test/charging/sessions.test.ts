@@ -1,0 +1,214 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listEvents } from '../../src/notifications/events.ts';
+import { verifyLedger } from '../../src/ledger/verify-ledger.ts';
+import { testDatabaseKind } from '../helpers/database.ts';
+import { startTestApp, type TestApp } from '../helpers/app.ts';
+
+const DECK = readFileSync(new URL('../fixtures/rate-deck.csv', import.meta.url), 'utf8');
+
+interface SessionJson {
+  id: string;
+  grantedSeconds: number;
+  grantedTotalSeconds: number;
+  usedSeconds: number;
+  state: string;
+  endReason: string | null;
+  cost: string | null;
+  billedSeconds: number | null;
+  reservedCredits: string;
+  charged: string;
+}
+
+describe(`live charging on ${testDatabaseKind}`, () => {
+  let t: TestApp;
+  let keys = 0;
+
+  beforeAll(async () => {
+    t = await startTestApp({ start: new Date('2026-11-02T09:00:00Z') });
+    const imported = await t.call({ method: 'POST', url: '/v1/rate-decks?name=retail&default=true&effectiveFrom=2026-01-01T00:00:00Z', payload: DECK, headers: { 'content-type': 'text/csv' } });
+    expect(imported.statusCode, imported.body).toBe(201);
+  });
+
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  async function organization(balance: string, extra: Record<string, unknown> = {}) {
+    const created = await t.call({ method: 'POST', url: '/v1/organizations', payload: { name: `Caller ${++keys}`, currency: 'SGD', ...extra } });
+    expect(created.statusCode, created.body).toBe(201);
+    const org = created.json();
+    if (balance !== '0') {
+      const funded = await t.call({ method: 'POST', url: `/v1/organizations/${org.id}/adjustments`, headers: { 'idempotency-key': `fund-${org.id}` }, payload: { amount: balance, reason: 'test credit' } });
+      expect(funded.statusCode, funded.body).toBe(201);
+    }
+    return org as { id: string };
+  }
+
+  const authorize = (organizationId: string, destination: string, callId: string, extra: Record<string, unknown> = {}) =>
+    t.call({ method: 'POST', url: '/v1/charging/sessions', payload: { organizationId, destination, callId, ...extra } });
+  const update = (id: string, usedSeconds: number) => t.call({ method: 'POST', url: `/v1/charging/sessions/${id}/update`, payload: { usedSeconds } });
+  const terminate = (id: string, usedSeconds: number) => t.call({ method: 'POST', url: `/v1/charging/sessions/${id}/terminate`, payload: { usedSeconds } });
+  const credits = async (id: string) => (await t.call({ method: 'GET', url: `/v1/organizations/${id}/credits` })).json();
+
+  it('grants an interval, posts as the call goes and charges the exact cost at the end', async () => {
+    const org = await organization('10.00');
+    const started = await authorize(org.id, '2348031234567', 'call-1');
+    expect(started.statusCode, started.body).toBe(201);
+    const session = started.json() as SessionJson;
+    // 0.02 connect + 0.20 for the first minute is held.
+    expect(session).toMatchObject({ grantedSeconds: 60, usedSeconds: 0, reservedCredits: '0.22', state: 'active' });
+    expect(await credits(org.id)).toMatchObject({ usableCredits: '9.78', reservedCredits: '0.22' });
+    // The same callId again is the same session.
+    const again = await authorize(org.id, '2348031234567', 'call-1');
+    expect([again.statusCode, again.json().id]).toEqual([200, session.id]);
+
+    const first = (await update(session.id, 60)).json() as SessionJson;
+    expect(first).toMatchObject({ usedSeconds: 60, grantedSeconds: 60, grantedTotalSeconds: 120, charged: '0.22', reservedCredits: '0.20' });
+    for (const used of [120, 180, 240, 300]) expect((await update(session.id, used)).statusCode).toBe(200);
+    const ended = (await terminate(session.id, 361)).json() as SessionJson;
+    // The grant ran to 360 s, so 361 s are charged as 360 s: 0.02 + 1.00 + 60 s at 0.15.
+    expect(ended).toMatchObject({ state: 'ended', endReason: 'terminated', usedSeconds: 360, billedSeconds: 360, cost: '1.17' });
+    expect(await credits(org.id)).toMatchObject({ usableCredits: '8.83', reservedCredits: '0.00', expectingInvoice: '-1.17' });
+    // Terminating again answers the same.
+    expect((await terminate(session.id, 400)).json()).toMatchObject({ cost: '1.17', usedSeconds: 360 });
+    expect((await update(session.id, 400)).json().error.code).toBe('session_ended');
+    const usage = (await t.call({ method: 'GET', url: `/v1/organizations/${org.id}/usage` })).json();
+    expect(usage.data).toMatchObject([{ service: 'voice', destination: '2348031234567', prefix: '2348', quantity: 360, billedQuantity: 360, cost: '1.17', source: 'session', externalId: 'call-1', billPeriod: '2026-11' }]);
+    expect(usage.totals).toEqual([{ service: 'voice', records: 1, quantity: 360, billedQuantity: 360, cost: '1.17' }]);
+  });
+
+  it('charges a short call exactly, however the blocks fall', async () => {
+    const org = await organization('10.00');
+    const session = (await authorize(org.id, '61298765432', 'short', { intervalSeconds: 120 })).json() as SessionJson;
+    expect((await terminate(session.id, 61)).json()).toMatchObject({ cost: '0.070333', billedSeconds: 61 });
+    const unanswered = (await authorize(org.id, '61298765432', 'unanswered')).json() as SessionJson;
+    expect((await terminate(unanswered.id, 0)).json()).toMatchObject({ cost: '0.00', billedSeconds: 0 });
+    expect((await credits(org.id)).usableCredits).toBe('9.929667');
+  });
+
+  it('grants fewer seconds as credit runs out mid-call, then 0: disconnect', async () => {
+    const org = await organization('0.10');
+    // 6591234567: 0.021 a minute, 60/60.
+    const session = (await authorize(org.id, '6591234567', 'long')).json() as SessionJson;
+    expect(session.grantedSeconds).toBe(60);
+    let used = 0;
+    let granted = session.grantedSeconds;
+    while (granted > 0) {
+      used += granted;
+      const next = (await update(session.id, used)).json() as SessionJson;
+      granted = next.grantedSeconds;
+    }
+    // 0.10 pays for 4 minutes (0.084); a fifth would cost 0.105.
+    expect(used).toBe(240);
+    const ended = (await terminate(session.id, used)).json() as SessionJson;
+    expect(ended.cost).toBe('0.084');
+    expect((await credits(org.id)).usableCredits).toBe('0.016');
+  });
+
+  it('refuses a call it cannot pay the first second of, granting 0', async () => {
+    const org = await organization('0.49');
+    const refused = await authorize(org.id, '881812345678', 'satellite');
+    expect(refused.statusCode).toBe(422);
+    expect(refused.json()).toMatchObject({ error: { code: 'insufficient_credit' }, grantedSeconds: 0 });
+    expect((await authorize(org.id, '999', 'nowhere')).json().error.code).toBe('no_rate');
+    expect((await credits(org.id)).usableCredits).toBe('0.49');
+  });
+
+  it('grants only what part of an interval the credit pays for', async () => {
+    const org = await organization('0.05');
+    // 447: 0.085 a minute, 30/6: 0.05 pays for 30 s (0.0425), and 31 s would bill 36 s (0.051).
+    const session = (await authorize(org.id, '447700900123', 'partial', { intervalSeconds: 120 })).json() as SessionJson;
+    expect(session).toMatchObject({ grantedSeconds: 30, reservedCredits: '0.0425' });
+    expect((await terminate(session.id, 45)).json()).toMatchObject({ usedSeconds: 30, billedSeconds: 30, cost: '0.0425' });
+  });
+
+  it('ends a session the switch forgot after its TTL, charging the granted time (test clock)', async () => {
+    const org = await organization('5.00');
+    const session = (await authorize(org.id, '6591234567', 'forgotten')).json() as SessionJson;
+    await update(session.id, 60);
+    const advanced = await t.call({ method: 'POST', url: '/v1/test-clock/advance', payload: { seconds: 179 } });
+    expect(advanced.json().jobs).toContainEqual({ name: 'expire_sessions', handled: 0 });
+    const later = await t.call({ method: 'POST', url: '/v1/test-clock/advance', payload: { seconds: 1 } });
+    expect(later.json().jobs).toContainEqual({ name: 'expire_sessions', handled: 1 });
+    const expired = (await t.call({ method: 'GET', url: `/v1/charging/sessions/${session.id}` })).json() as SessionJson;
+    expect(expired).toMatchObject({ state: 'ended', endReason: 'expired', usedSeconds: 120, cost: '0.042' });
+    expect(await credits(org.id)).toMatchObject({ usableCredits: '4.958', reservedCredits: '0.00' });
+  });
+
+  it('never lets 100 concurrent 40-minute calls spend more than the credit', async () => {
+    // 0.021 a minute: 5.00 pays for 238 call-minutes, far fewer than 100 calls x 40 minutes.
+    const org = await organization('5.00');
+    const sessions = await Promise.all(Array.from({ length: 100 }, (_, i) => authorize(org.id, '6591234567', `crowd-${i}`)));
+    const live = sessions.filter((response) => response.statusCode === 201).map((response) => response.json() as SessionJson);
+    const states = new Map(live.map((session) => [session.id, { used: 0, granted: session.grantedSeconds }]));
+    for (let minute = 0; minute < 40; minute++) {
+      await Promise.all(
+        [...states].map(async ([id, state]) => {
+          if (state.granted === 0) return;
+          state.used += Math.min(60, state.granted);
+          const next = (await update(id, state.used)).json() as SessionJson;
+          state.granted = next.grantedSeconds;
+        }),
+      );
+      const now = await credits(org.id);
+      expect(Number(now.usableCredits)).toBeGreaterThanOrEqual(0);
+    }
+    const ended = await Promise.all([...states].map(([id, state]) => terminate(id, state.used)));
+    const total = ended.reduce((sum, response) => sum + Math.round(Number(response.json().cost) * 1_000_000), 0);
+    expect(total).toBeLessThanOrEqual(5_000_000);
+    expect(total).toBeGreaterThan(4_900_000);
+    const after = await credits(org.id);
+    expect(after.reservedCredits).toBe('0.00');
+    expect(Math.round(Number(after.usableCredits) * 1_000_000)).toBe(5_000_000 - total);
+    expect((await verifyLedger(t.database.db)).problems).toEqual([]);
+  }, 240_000);
+
+  it('charges SMS, fax and activations once per event id, or refuses them', async () => {
+    const org = await organization('5.33');
+    const event = (payload: Record<string, unknown>) => t.call({ method: 'POST', url: '/v1/charging/events', payload: { organizationId: org.id, ...payload } });
+    const sms = await event({ service: 'sms', destination: '6591234567', eventId: 'sms-1' });
+    expect([sms.statusCode, sms.json().cost]).toEqual([201, '0.03']);
+    const again = await event({ service: 'sms', destination: '6591234567', eventId: 'sms-1' });
+    expect([again.statusCode, again.json().id]).toEqual([200, sms.json().id]);
+    expect((await event({ service: 'fax', quantity: 3, eventId: 'fax-1' })).json()).toMatchObject({ cost: '0.30', quantity: 3 });
+    expect((await event({ service: 'number_activation', eventId: 'num-1' })).json()).toMatchObject({ cost: '5.00' });
+    const refused = await event({ service: 'number_activation', eventId: 'num-2' });
+    expect([refused.statusCode, refused.json().error.code]).toEqual([422, 'insufficient_credit']);
+    expect(await credits(org.id)).toMatchObject({ usableCredits: '0.00', expectingInvoice: '-5.33' });
+    const csv = await t.call({ method: 'GET', url: `/v1/organizations/${org.id}/usage?format=csv&service=sms` });
+    expect(csv.headers['content-type']).toContain('text/csv');
+    expect(csv.body.split('\n')[0]).toContain('destinationName');
+    expect(csv.body).toContain('6591234567,Singapore');
+  });
+
+  it('raises balance.low once when usable credit falls to the threshold, and again after a top-up', async () => {
+    const org = await organization('1.00', { lowCreditThreshold: '0.95' });
+    const sms = (eventId: string) => t.call({ method: 'POST', url: '/v1/charging/events', payload: { organizationId: org.id, service: 'sms', destination: '447700900123', eventId } });
+    const low = async () => (await listEvents(t.database.db, { type: 'balance.low', organizationId: org.id, limit: 10 })).length;
+    await sms('a');
+    expect(await low()).toBe(1);
+    await sms('b');
+    expect(await low()).toBe(1);
+    // A top-up lifts it over the threshold; the next fall raises it again, once.
+    await t.call({ method: 'POST', url: `/v1/organizations/${org.id}/adjustments`, headers: { 'idempotency-key': `top-${org.id}` }, payload: { amount: '0.10', reason: 'top-up' } });
+    await sms('c');
+    expect(await low()).toBe(2);
+    await sms('d');
+    expect(await low()).toBe(2);
+    const [event] = await listEvents(t.database.db, { type: 'balance.low', organizationId: org.id, limit: 1 });
+    expect(event!.data).toEqual({ usableCredits: '0.95', threshold: '0.95', currency: 'SGD' });
+  });
+
+  it('keeps another organization’s sessions out of reach of an organization key', async () => {
+    const mine = await organization('1.00');
+    const theirs = await organization('1.00');
+    const key = (await t.call({ method: 'POST', url: `/v1/organizations/${mine.id}/api-keys` })).json().key as string;
+    const session = (await authorize(theirs.id, '6591234567', 'private')).json() as SessionJson;
+    expect((await t.call({ method: 'GET', url: `/v1/charging/sessions/${session.id}`, key })).statusCode).toBe(404);
+    expect((await t.call({ method: 'POST', url: `/v1/charging/sessions/${session.id}/terminate`, key, payload: { usedSeconds: 10 } })).statusCode).toBe(404);
+    expect((await t.call({ method: 'POST', url: '/v1/charging/sessions', key, payload: { organizationId: theirs.id, destination: '659', callId: 'x' } })).statusCode).toBe(404);
+    const own = await t.call({ method: 'POST', url: '/v1/charging/sessions', key, payload: { organizationId: mine.id, destination: '6591234567', callId: 'mine' } });
+    expect(own.statusCode).toBe(201);
+  });
+});
