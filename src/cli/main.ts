@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { apiKeysCommand } from './commands/api-keys.ts';
+import { cdrsCommand } from './commands/cdrs.ts';
 import { demoCommand } from './commands/demo.ts';
+import { ratesCommand } from './commands/rates.ts';
 import { jobsCommand } from './commands/jobs.ts';
 import { ledgerCommand } from './commands/ledger.ts';
 import { migrateCommand } from './commands/migrate.ts';
@@ -15,6 +17,8 @@ const program = new Command('ringbill')
   .addCommand(serveCommand)
   .addCommand(migrateCommand)
   .addCommand(demoCommand)
+  .addCommand(ratesCommand)
+  .addCommand(cdrsCommand)
   .addCommand(ledgerCommand)
   .addCommand(jobsCommand)
   .addCommand(apiKeysCommand);

@@ -14,6 +14,7 @@ import { ledgerRoutes, ledgerSchemas } from './routes/ledger.ts';
 import { testClockRoutes } from './routes/test-clock.ts';
 import { ratingRoutes, ratingSchemas } from './routes/rating.ts';
 import { chargingRoutes, chargingSchemas } from './routes/charging.ts';
+import { cdrFileRoutes, cdrFileSchemas } from './routes/cdr-files.ts';
 
 export interface AppOptions {
   services: Services;
@@ -67,7 +68,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   app.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: 512 * 1024 * 1024 }, (_request, body, done) => done(null, body));
   app.setErrorHandler((error, request, reply) => handleError(error, request, reply));
   app.setNotFoundHandler((request, reply) => send(reply, request, 'not_found', `No route ${request.method} ${request.url.split('?')[0]}`));
-  for (const schema of [ErrorResponse, ...ledgerSchemas, ...organizationSchemas, ...ratingSchemas, ...chargingSchemas]) app.addSchema(schema);
+  for (const schema of [ErrorResponse, ...ledgerSchemas, ...organizationSchemas, ...ratingSchemas, ...chargingSchemas, ...cdrFileSchemas]) app.addSchema(schema);
 
   await app.register(swagger, {
     openapi: {
@@ -103,6 +104,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   await app.register(ledgerRoutes(options.services), { prefix: '/v1' });
   await app.register(ratingRoutes(options.services), { prefix: '/v1' });
   await app.register(chargingRoutes(options.services), { prefix: '/v1' });
+  await app.register(cdrFileRoutes(options.services), { prefix: '/v1' });
   if (options.testClock) await app.register(testClockRoutes(options.services), { prefix: '/v1' });
   return app;
 }

@@ -1,0 +1,50 @@
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import cliProgress from 'cli-progress';
+import { CDR_FORMATS, type CdrFormat } from '../../charging/cdr/cdr.ts';
+import { rateCdrFile } from '../../charging/cdr/rate-cdr-file.ts';
+import { formatMicros } from '../../money/index.ts';
+import { isTimeZone } from '../../organizations/billing-profile.ts';
+import { CliError, dataDirOption, withServices } from '../context.ts';
+
+const rate = new Command('rate')
+  .description('rate a CDR file and charge each organization, once per record; bad lines are reported with their line number')
+  .argument('<file>', 'the CDR file')
+  .addOption(new Option('--format <format>', 'the file’s format').choices([...CDR_FORMATS]).makeOptionMandatory())
+  .option('--timezone <zone>', 'the IANA zone the file’s local times are in', 'UTC')
+  .option('--dry-run', 'rate and report, charge nothing')
+  .option('--json', 'print the report as JSON')
+  .addOption(dataDirOption())
+  .action(async (file: string, options: { format: CdrFormat; timezone: string; dryRun?: boolean; json?: boolean; dataDir?: string }) => {
+    if (!existsSync(file)) throw new CliError(`${file}: no such file`, 2);
+    if (!isTimeZone(options.timezone)) throw new CliError(`--timezone: "${options.timezone}" is not an IANA time zone`, 2);
+    await withServices(options, 'cdrs rate', async (services) => {
+      const size = statSync(file).size;
+      const bar = process.stderr.isTTY && !options.json ? new cliProgress.SingleBar({ stream: process.stderr, format: '{bar} {percentage}% | {value}/{total} bytes | {eta_formatted}' }, cliProgress.Presets.shades_classic) : undefined;
+      bar?.start(size, 0);
+      const report = await rateCdrFile(services, createReadStream(file), {
+        format: options.format,
+        timeZone: options.timezone,
+        dryRun: options.dryRun ?? false,
+        fileName: path.basename(file),
+        ...(bar ? { onProgress: (bytes: number) => bar.update(bytes) } : {}),
+      });
+      bar?.update(size);
+      bar?.stop();
+      const totals = report.totals.map((total) => ({ ...total, amount: formatMicros(total.amount, total.currency) }));
+      if (options.json) {
+        console.log(JSON.stringify({ ...report, totals }, null, 2));
+      } else {
+        for (const problem of report.problems) console.log(`${file}:${problem.line}: ${problem.outcome}: ${problem.reason}`);
+        console.log(
+          `${report.dryRun ? 'dry run: ' : ''}${report.lines} lines: ${report.rated} rated, ${report.skipped} skipped (unanswered), ` +
+            `${report.rejected} rejected, ${report.duplicates} duplicates`,
+        );
+        for (const total of totals) console.log(`  ${report.dryRun ? 'would charge' : 'charged'} ${total.amount} ${total.currency} for ${total.records} records`);
+      }
+      if (report.rejected > 0) throw new CliError(`${report.rejected} line(s) rejected; the rest were rated`, 2);
+    });
+  });
+
+export const cdrsCommand = new Command('cdrs').description('CDR files').addCommand(rate);

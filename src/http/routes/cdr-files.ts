@@ -1,0 +1,73 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Readable } from 'node:stream';
+import { Type } from 'typebox';
+import { CDR_FORMATS, type CdrFormat } from '../../charging/cdr/cdr.ts';
+import { rateCdrFile, type CdrReport } from '../../charging/cdr/rate-cdr-file.ts';
+import { RingbillError } from '../../errors.ts';
+import { formatMicros } from '../../money/index.ts';
+import { isTimeZone } from '../../organizations/billing-profile.ts';
+import type { Services } from '../../services.ts';
+import { requireOperator } from '../auth.ts';
+import { errors } from '../schemas.ts';
+
+export const CdrReportSchema = Type.Object(
+  {
+    format: Type.String(),
+    dryRun: Type.Boolean(),
+    lines: Type.Integer(),
+    rated: Type.Integer(),
+    skipped: Type.Integer({ description: 'Unanswered calls: nothing to charge.' }),
+    rejected: Type.Integer(),
+    duplicates: Type.Integer(),
+    totals: Type.Array(Type.Object({ currency: Type.String(), amount: Type.String(), records: Type.Integer() })),
+    problems: Type.Array(Type.Object({ line: Type.Integer(), outcome: Type.String({ enum: ['rejected', 'duplicate'] }), reason: Type.String() }), { description: 'Up to 1,000 lines not rated.' }),
+  },
+  { $id: 'CdrReport' },
+);
+
+export function presentCdrReport(report: CdrReport) {
+  return { ...report, totals: report.totals.map((total) => ({ ...total, amount: formatMicros(total.amount, total.currency) })) };
+}
+
+export function cdrFileRoutes(services: Services): FastifyPluginAsyncTypebox {
+  return async (app) => {
+    app.post(
+      '/cdr-files',
+      {
+        schema: {
+          summary: 'Rate a CDR file',
+          description:
+            'The body is the file (Content-Type: text/csv): Asterisk cdr_csv Master.csv, FreeSWITCH mod_cdr_csv (default template) or Ringbill CSV. ' +
+            'Each line is rated and charged to the organization its account code (or wallet ID) names, once: a record rated before is a duplicate. ' +
+            'Bad lines are reported with their line number and reason; the good lines land.',
+          tags: ['charging'],
+          querystring: Type.Object(
+            {
+              format: Type.String({ enum: [...CDR_FORMATS] }),
+              timezone: Type.Optional(Type.String({ maxLength: 64, description: 'The zone the file’s local times are in; default UTC.' })),
+              dryRun: Type.Optional(Type.Boolean({ description: 'Rate and report, charge nothing.' })),
+              name: Type.Optional(Type.String({ maxLength: 200, description: 'The file’s name, shown on the charges.' })),
+            },
+            { additionalProperties: false },
+          ),
+          body: Type.String({ description: 'CSV' }),
+          response: { 200: Type.Ref('CdrReport'), ...errors(403, 413, 415) },
+        },
+      },
+      async (request) => {
+        requireOperator(request);
+        const timeZone = request.query.timezone ?? 'UTC';
+        if (!isTimeZone(timeZone)) throw new RingbillError('invalid_input', `querystring/timezone "${timeZone}" is not an IANA time zone`);
+        const report = await rateCdrFile(services, Readable.from([request.body]), {
+          format: request.query.format as CdrFormat,
+          timeZone,
+          dryRun: request.query.dryRun ?? false,
+          ...(request.query.name ? { fileName: request.query.name } : {}),
+        });
+        return presentCdrReport(report);
+      },
+    );
+  };
+}
+
+export const cdrFileSchemas = [CdrReportSchema];

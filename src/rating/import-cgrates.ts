@@ -1,0 +1,157 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { parseDecimal, ZERO } from './rational.ts';
+import { DEFAULT_ROUNDING, type RateRow, type Rounding, type Service } from './rate-plan.ts';
+
+/** A rating plan of the tariff plan, as Ringbill rows, with when it comes into force. */
+export interface CgratesDeck {
+  readonly name: string;
+  readonly effectiveFrom: Date;
+  readonly rows: RateRow[];
+}
+
+export type CgratesImport = { ok: true; decks: CgratesDeck[] } | { ok: false; problems: string[] };
+
+const CATEGORIES: Record<string, Service> = { call: 'voice', voice: 'voice', sms: 'sms', fax: 'fax' };
+const ROUNDING: Record<string, Rounding['method']> = { '*up': 'up', '*down': 'down', '*middle': 'half_up' };
+/** Files of a tariff plan that carry rating behaviour Ringbill does not have: present and non-empty, they refuse the import. */
+const UNSUPPORTED_FILES = ['SharedGroups.csv', 'ActionPlans.csv', 'Actions.csv', 'ActionTriggers.csv', 'AccountActions.csv', 'Chargers.csv', 'Filters.csv'];
+
+function read(dir: string, file: string, required: boolean, problems: string[]): string[][] {
+  const where = path.join(dir, file);
+  if (!existsSync(where)) {
+    if (required) problems.push(`${file} is missing`);
+    return [];
+  }
+  try {
+    return (parse(readFileSync(where, 'utf8'), { comment: '#', skip_empty_lines: true, trim: true, relax_column_count: true }) as string[][]).filter((row) => row.some((cell) => cell !== ''));
+  } catch (error) {
+    problems.push(`${file}: ${(error as Error).message}`);
+    return [];
+  }
+}
+
+/** CGRateS durations: "60s", "1m", "0s", "1h", or bare seconds. */
+function seconds(text: string): number | undefined {
+  const match = /^(\d+)(s|m|h)?$/.exec(text.trim());
+  if (!match) return undefined;
+  return Number(match[1]) * (match[2] === 'm' ? 60 : match[2] === 'h' ? 3600 : 1);
+}
+
+/**
+ * Reads a CGRateS tariff plan folder (Destinations, Rates, DestinationRates, RatingPlans,
+ * RatingProfiles; Timings `*any`) into one deck per rating plan. What has no Ringbill meaning
+ * (other timings, subject-specific profiles, fallback subjects, shared groups) is listed and the
+ * whole import is refused, so nothing half-mapped ever prices a call. See docs/rating.md.
+ */
+export function readCgratesTariffPlan(dir: string): CgratesImport {
+  const problems: string[] = [];
+  const destinations = read(dir, 'Destinations.csv', true, problems);
+  const rates = read(dir, 'Rates.csv', true, problems);
+  const destinationRates = read(dir, 'DestinationRates.csv', true, problems);
+  const ratingPlans = read(dir, 'RatingPlans.csv', true, problems);
+  const ratingProfiles = read(dir, 'RatingProfiles.csv', true, problems);
+  const timings = read(dir, 'Timings.csv', false, problems);
+  for (const file of UNSUPPORTED_FILES) if (read(dir, file, false, problems).length > 0) problems.push(`${file} has rows: ${file.replace('.csv', '')} cannot be mapped to a rate deck`);
+  for (const [tag] of timings) if (tag !== '*any') problems.push(`Timings.csv: timing ${tag} cannot be mapped (only *any is)`);
+  if (problems.length > 0) return { ok: false, problems };
+
+  const prefixes = new Map<string, string[]>();
+  for (const [id, prefix] of destinations) {
+    if (!id || !/^\+?\d*$/.test(prefix ?? '')) {
+      problems.push(`Destinations.csv: ${id} has the prefix "${prefix}", not digits`);
+      continue;
+    }
+    prefixes.set(id, [...(prefixes.get(id) ?? []), prefix!.replace('+', '')]);
+  }
+  const slots = new Map<string, { connectFee: string; rate: string; unit: number; increment: number; start: number }[]>();
+  for (const [id, connectFee, rate, unit, increment, start] of rates) {
+    const parsed = { connectFee: connectFee ?? '0', rate: rate ?? '', unit: seconds(unit ?? ''), increment: seconds(increment ?? ''), start: seconds(start ?? '0s') };
+    if (!parseDecimal(parsed.connectFee) || !parseDecimal(parsed.rate) || !parsed.unit || !parsed.increment || parsed.start === undefined) {
+      problems.push(`Rates.csv: ${id} has a value that is not a decimal or a duration`);
+      continue;
+    }
+    slots.set(id!, [...(slots.get(id!) ?? []), { ...parsed, unit: parsed.unit, increment: parsed.increment, start: parsed.start }]);
+  }
+  const drs = new Map<string, { destination: string; rates: string; rounding: Rounding; maxCost: string; strategy: string }[]>();
+  for (const [id, destination, ratesTag, method, decimals, maxCost, strategy] of destinationRates) {
+    const rounding = { method: ROUNDING[method || '*middle'], decimals: decimals === undefined || decimals === '' ? DEFAULT_ROUNDING.decimals : Number(decimals) };
+    if (!rounding.method) problems.push(`DestinationRates.csv: ${id} rounds with ${method}, which cannot be mapped (*up, *down, *middle)`);
+    if (!Number.isInteger(rounding.decimals) || rounding.decimals < 0 || rounding.decimals > 6) problems.push(`DestinationRates.csv: ${id} rounds to ${decimals} decimals; Ringbill keeps 0 to 6`);
+    if (strategy && strategy !== '*free' && strategy !== '*disconnect') problems.push(`DestinationRates.csv: ${id} has MaxCostStrategy ${strategy}, which cannot be mapped`);
+    if (!prefixes.has(destination ?? '')) problems.push(`DestinationRates.csv: ${id} names the unknown destination ${destination}`);
+    if (!slots.has(ratesTag ?? '')) problems.push(`DestinationRates.csv: ${id} names the unknown rates ${ratesTag}`);
+    drs.set(id!, [...(drs.get(id!) ?? []), { destination: destination!, rates: ratesTag!, rounding: rounding as Rounding, maxCost: maxCost ?? '', strategy: strategy ?? '' }]);
+  }
+  const plans = new Map<string, { dr: string; weight: number }[]>();
+  for (const [id, dr, timing, weight] of ratingPlans) {
+    if (timing !== '*any') problems.push(`RatingPlans.csv: ${id} uses the timing ${timing}; only *any can be mapped`);
+    if (!drs.has(dr ?? '')) problems.push(`RatingPlans.csv: ${id} names the unknown destination rates ${dr}`);
+    plans.set(id!, [...(plans.get(id!) ?? []), { dr: dr!, weight: Number(weight || 0) }]);
+  }
+  const activation = new Map<string, { at: Date; services: Set<Service> }>();
+  for (const [tenant, category, subject, activationTime, plan, fallback] of ratingProfiles) {
+    const service = CATEGORIES[category ?? ''];
+    if (!service) problems.push(`RatingProfiles.csv: ${tenant} ${category}: the category cannot be mapped (call, sms, fax)`);
+    if (subject !== '*any') problems.push(`RatingProfiles.csv: ${tenant} ${category} ${subject}: a subject-specific profile cannot be mapped; import its plan and give the organization that deck`);
+    if (fallback) problems.push(`RatingProfiles.csv: ${tenant} ${category} ${subject}: fallback subjects cannot be mapped`);
+    if (!plans.has(plan ?? '')) problems.push(`RatingProfiles.csv: ${tenant} ${category} names the unknown rating plan ${plan}`);
+    const at = new Date(activationTime ?? '');
+    if (Number.isNaN(at.getTime())) problems.push(`RatingProfiles.csv: ${tenant} ${category}: ActivationTime "${activationTime}" is not a time`);
+    if (!service || Number.isNaN(at.getTime()) || !plan) continue;
+    const known = activation.get(plan);
+    activation.set(plan, { at: known && known.at < at ? known.at : at, services: new Set([...(known?.services ?? []), service]) });
+  }
+  if (problems.length > 0) return { ok: false, problems };
+
+  const decks: CgratesDeck[] = [];
+  for (const [plan, { at, services }] of activation) {
+    const rows: RateRow[] = [];
+    // A prefix priced by two destination rates goes to the heavier one, as CGRateS does.
+    const chosen = new Map<string, { weight: number; dr: string }>();
+    for (const { dr, weight } of plans.get(plan)!) {
+      for (const entry of drs.get(dr)!) {
+        for (const prefix of prefixes.get(entry.destination)!) {
+          const earlier = chosen.get(prefix);
+          if (earlier && earlier.weight === weight && earlier.dr !== dr) problems.push(`RatingPlans.csv: ${plan} prices ${prefix} twice with the same weight (${earlier.dr}, ${dr})`);
+          if (!earlier || weight > earlier.weight) chosen.set(prefix, { weight, dr });
+        }
+      }
+    }
+    let line = 0;
+    for (const service of services) {
+      for (const [prefix, { dr }] of chosen) {
+        for (const entry of drs.get(dr)!) {
+          if (!prefixes.get(entry.destination)!.includes(prefix)) continue;
+          const sorted = [...slots.get(entry.rates)!].sort((a, b) => a.start - b.start);
+          if (sorted[0]!.start !== 0) problems.push(`Rates.csv: ${entry.rates} has no rate from 0s`);
+          const maxCost = entry.maxCost && parseDecimal(entry.maxCost) && parseDecimal(entry.maxCost)!.n > 0n ? parseDecimal(entry.maxCost)! : null;
+          for (const slot of sorted) {
+            rows.push({
+              line: ++line,
+              service,
+              prefix,
+              destination: entry.destination,
+              // CGRateS charges the connect fee of the first slot, once.
+              connectFee: slot.start === 0 ? parseDecimal(slot.connectFee)! : ZERO,
+              rate: parseDecimal(slot.rate)!,
+              rateUnitSeconds: slot.unit,
+              firstIncrementSeconds: slot.increment,
+              nextIncrementSeconds: slot.increment,
+              intervalStartSeconds: slot.start,
+              minDurationSeconds: 0,
+              rounding: entry.rounding,
+              maxCost,
+              maxCostStrategy: maxCost ? (entry.strategy === '*disconnect' ? 'disconnect' : 'free') : null,
+              effectiveFrom: at,
+              effectiveTo: null,
+            });
+          }
+        }
+      }
+    }
+    decks.push({ name: plan, effectiveFrom: at, rows });
+  }
+  return problems.length > 0 ? { ok: false, problems } : { ok: true, decks };
+}

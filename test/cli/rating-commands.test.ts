@@ -1,0 +1,57 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestSchemaUrl, testDatabaseKind } from '../helpers/database.ts';
+import { runCli } from '../helpers/process.ts';
+
+const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
+
+describe(`rates and CDRs on the command line, on ${testDatabaseKind}`, () => {
+  let dir: string;
+  let schema: Awaited<ReturnType<typeof createTestSchemaUrl>>;
+  let env: NodeJS.ProcessEnv;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'ringbill-rates-'));
+    schema = await createTestSchemaUrl();
+    env = schema ? { DATABASE_URL: schema.url } : { RINGBILL_DATA_DIR: path.join(dir, 'data') };
+  });
+
+  afterAll(async () => {
+    rmSync(dir, { recursive: true, force: true });
+    await schema?.drop();
+  });
+
+  it('refuses a deck with bad rows, naming file, line and field, and imports nothing', async () => {
+    const bad = path.join(dir, 'bad.csv');
+    writeFileSync(bad, 'prefix,rate,increments\n44,0.01,60/60\n4x,0.01,60/60\n45,0.01,sixty\n');
+    const result = await runCli(['rates', 'import', bad, '--name', 'retail'], env);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`${bad}:3: prefix`);
+    expect(result.stderr).toContain(`${bad}:4: increments`);
+  });
+
+  it('imports decks, CGRateS plans, and rates CDR files once, exiting 2 when lines are rejected', async () => {
+    const deck = await runCli(['rates', 'import', fixture('rate-deck.csv'), '--name', 'retail', '--effective-from', '2026-01-01T00:00:00Z', '--default'], env);
+    expect(deck.code, deck.stderr).toBe(0);
+    expect(deck.stdout).toMatch(/retail: version 1 .*20 rows.*the default deck/);
+    const cgrates = await runCli(['rates', 'import-cgrates', fixture('cgrates-tp')], env);
+    expect(cgrates.code, cgrates.stderr).toBe(0);
+    expect(cgrates.stdout).toContain('RP_RETAIL: version 1');
+    const demo = await runCli(['demo'], env);
+    expect(demo.code, demo.stderr).toBe(0);
+
+    const args = ['cdrs', 'rate', fixture('asterisk-Master.csv'), '--format', 'asterisk', '--timezone', 'UTC'];
+    const first = await runCli(args, env);
+    expect(first.code).toBe(2);
+    expect(first.stdout).toContain('asterisk-Master.csv:10: rejected: no organization has the account code or wallet ID "NOSUCH"');
+    expect(first.stdout).toContain('11 lines: 6 rated, 2 skipped (unanswered), 2 rejected, 1 duplicates');
+    expect(first.stdout).toContain('charged 1.466333 SGD for 6 records');
+    const second = await runCli([...args, '--json'], env);
+    expect(JSON.parse(second.stdout)).toMatchObject({ rated: 0, duplicates: 7, totals: [] });
+    const verify = await runCli(['ledger', 'verify'], env);
+    expect(verify.code, verify.stdout).toBe(0);
+  }, 120_000);
+});

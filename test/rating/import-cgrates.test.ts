@@ -1,0 +1,71 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { formatMicros, parseCurrency } from '../../src/money/index.ts';
+import { CompiledDeck } from '../../src/rating/compiled-deck.ts';
+import { readCgratesTariffPlan } from '../../src/rating/import-cgrates.ts';
+import { priceCall } from '../../src/rating/price.ts';
+
+const SGD = parseCurrency('SGD')!;
+const folders: string[] = [];
+
+/** Writes a tariff plan folder, file by file, as CGRateS keeps one. */
+function tariffPlan(files: Record<string, string>): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'cgrates-'));
+  folders.push(dir);
+  for (const [name, text] of Object.entries(files)) writeFileSync(path.join(dir, name), `${text.trim()}\n`);
+  return dir;
+}
+
+const RETAIL = {
+  'Destinations.csv': '#Id,Prefix\nDST_SG_MOBILE,658\nDST_SG_MOBILE,659\nDST_UK_MOBILE,447\nDST_DE,49',
+  'Rates.csv': '#Id,ConnectFee,Rate,RateUnit,RateIncrement,GroupIntervalStart\nRT_SG_MOBILE,0,0.021,60s,60s,0s\nRT_UK_MOBILE,0.01,0.085,60s,30s,0s\nRT_UK_MOBILE,0,0.085,60s,6s,30s\nRT_DE,0,0.011,60s,1s,0s',
+  'DestinationRates.csv':
+    '#Id,DestinationId,RatesTag,RoundingMethod,RoundingDecimals,MaxCost,MaxCostStrategy\nDR_SG_MOBILE,DST_SG_MOBILE,RT_SG_MOBILE,*up,4,0,\nDR_UK_MOBILE,DST_UK_MOBILE,RT_UK_MOBILE,*middle,4,0,\nDR_DE,DST_DE,RT_DE,*up,4,0.50,*free',
+  'RatingPlans.csv': '#Id,DestinationRatesId,TimingTag,Weight\nRP_RETAIL,DR_SG_MOBILE,*any,10\nRP_RETAIL,DR_UK_MOBILE,*any,10\nRP_RETAIL,DR_DE,*any,10',
+  'RatingProfiles.csv': '#Tenant,Category,Subject,ActivationTime,RatingPlanId,RatesFallbackSubject\nexample.org,call,*any,2026-01-01T00:00:00Z,RP_RETAIL,',
+  'Timings.csv': '#Tag,Years,Months,MonthDays,WeekDays,Time',
+};
+
+afterAll(() => {
+  for (const dir of folders) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('importing a CGRateS tariff plan', () => {
+  it('maps a rating plan to a deck that prices the README’s calls exactly', () => {
+    const read = readCgratesTariffPlan(tariffPlan(RETAIL));
+    if (!read.ok) throw new Error(read.problems.join('\n'));
+    expect(read.decks.map((deck) => [deck.name, deck.effectiveFrom.toISOString()])).toEqual([['RP_RETAIL', '2026-01-01T00:00:00.000Z']]);
+    const deck = new CompiledDeck(read.decks[0]!.rows);
+    const at = new Date('2026-11-02T00:00:00Z');
+    const cost = (number: string, seconds: number) => formatMicros(priceCall(deck.plan('voice', number, at)!, seconds).cost, SGD);
+    expect(cost('6591234567', 61)).toBe('0.042');
+    expect(cost('447700900123', 61)).toBe('0.1035');
+    expect(cost('4930123456', 1800)).toBe('0.33');
+    expect(cost('4930123456', 3600)).toBe('0.50');
+  });
+
+  it('lists what it cannot map and imports nothing', () => {
+    const read = readCgratesTariffPlan(
+      tariffPlan({
+        ...RETAIL,
+        'RatingPlans.csv': '#Id,DestinationRatesId,TimingTag,Weight\nRP_RETAIL,DR_SG_MOBILE,TM_PEAK,10\nRP_RETAIL,DR_UK_MOBILE,*any,10',
+        'Timings.csv': '#Tag,Years,Months,MonthDays,WeekDays,Time\nTM_PEAK,*any,*any,*any,1;2;3;4;5,08:00:00',
+        'RatingProfiles.csv': '#Tenant,Category,Subject,ActivationTime,RatingPlanId,RatesFallbackSubject\nexample.org,call,1001,2026-01-01T00:00:00Z,RP_RETAIL,',
+        'SharedGroups.csv': '#Id,Account,Strategy,RatingSubject\nSG1,*any,*lowest,',
+      }),
+    );
+    expect(read.ok).toBe(false);
+    if (read.ok) return;
+    const text = read.problems.join('\n');
+    expect(text).toContain('SharedGroups.csv has rows');
+    expect(text).toContain('Timings.csv: timing TM_PEAK cannot be mapped');
+  });
+
+  it('refuses references to what the folder does not define', () => {
+    const read = readCgratesTariffPlan(tariffPlan({ ...RETAIL, 'RatingPlans.csv': '#Id,DestinationRatesId,TimingTag,Weight\nRP_RETAIL,DR_NOWHERE,*any,10' }));
+    expect(read).toMatchObject({ ok: false, problems: [expect.stringContaining('unknown destination rates DR_NOWHERE')] });
+    expect(readCgratesTariffPlan(tariffPlan({ 'Rates.csv': 'x' })).ok).toBe(false);
+  });
+});
