@@ -1,0 +1,88 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testDatabaseKind } from '../helpers/database.ts';
+import { startTestApp, type TestApp } from '../helpers/app.ts';
+
+const DECK = readFileSync(new URL('../fixtures/rate-deck.csv', import.meta.url), 'utf8');
+
+describe(`rate decks and quotes over HTTP on ${testDatabaseKind}`, () => {
+  let t: TestApp;
+  let retail: { id: string };
+
+  beforeAll(async () => {
+    t = await startTestApp({ start: new Date('2026-11-02T10:00:00Z') });
+  });
+
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  const importDeck = (query: string, body: string) => t.call({ method: 'POST', url: `/v1/rate-decks?${query}`, payload: body, headers: { 'content-type': 'text/csv' } });
+  const quote = (payload: Record<string, unknown>) => t.call({ method: 'POST', url: '/v1/rating/quote', payload });
+
+  it('refuses a deck with bad rows, listing each with its line, and stores nothing', async () => {
+    const response = await importDeck('name=broken', 'prefix,rate,increments\n44,0.01,60/60\n4x,0.01,60/60\n45,-1,60/60');
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error).toMatchObject({
+      code: 'invalid_rate_deck',
+      details: [
+        { line: 3, field: 'prefix' },
+        { line: 4, field: 'rate' },
+      ],
+    });
+    expect((await t.call({ method: 'GET', url: '/v1/rate-decks' })).json().data).toEqual([]);
+  });
+
+  it('answers no_rate_deck until there is a default deck', async () => {
+    const org = (await t.call({ method: 'POST', url: '/v1/organizations', payload: { name: 'Early', currency: 'SGD' } })).json();
+    const response = await quote({ organizationId: org.id, destination: '6591234567', seconds: 61 });
+    expect([response.statusCode, response.json().error.code]).toEqual([422, 'no_rate_deck']);
+  });
+
+  it('imports versions, shows the row that applies and quotes without charging', async () => {
+    const first = await importDeck('name=retail&default=true&effectiveFrom=2026-01-01T00:00:00Z', DECK);
+    expect(first.statusCode, first.body).toBe(201);
+    retail = first.json();
+    expect(first.json()).toMatchObject({ name: 'retail', isDefault: true, currency: null, versions: [{ version: 1, rowCount: 20 }] });
+    const lookup = (await t.call({ method: 'GET', url: `/v1/rate-decks/${retail.id}/lookup?number=%2B447700900123` })).json();
+    expect(lookup).toMatchObject({ prefix: '447', destination: 'United Kingdom - Mobile', rows: [{ rate: '0.085', increments: '30/6', rounding: 'half_up:6' }] });
+    const december = (await t.call({ method: 'GET', url: `/v1/rate-decks/${retail.id}/lookup?number=447700900123&at=2026-12-02T10:00:00Z` })).json();
+    expect(december.rows[0].rate).toBe('0.08');
+
+    const quoted = (await quote({ rateDeckId: retail.id, destination: '2348031234567', seconds: 361 })).json();
+    expect(quoted).toMatchObject({ cost: '1.1725', currency: null, billedSeconds: 361, prefix: '2348', destination: 'Nigeria - Mobile' });
+    expect((await quote({ rateDeckId: retail.id, service: 'fax', destination: '', quantity: 3 })).json()).toMatchObject({ cost: '0.3', billedQuantity: 3 });
+    const org = (await t.call({ method: 'POST', url: '/v1/organizations', payload: { name: 'Quoted', currency: 'SGD' } })).json();
+    expect((await quote({ organizationId: org.id, destination: '6591234567', seconds: 61 })).json()).toMatchObject({ cost: '0.042', currency: 'SGD', billedSeconds: 120 });
+    expect((await t.call({ method: 'GET', url: `/v1/organizations/${org.id}/credits` })).json().usableCredits).toBe('0.00');
+    expect((await quote({ organizationId: org.id, destination: '999', seconds: 61 })).json().error.code).toBe('no_rate');
+    expect((await quote({ organizationId: org.id, destination: '659', quantity: 1 })).json().error.code).toBe('invalid_input');
+    expect((await quote({ destination: '659', seconds: 1 })).json().error.code).toBe('invalid_input');
+  });
+
+  it('a new version takes over from its effective date; an organization may have its own deck', async () => {
+    const v2 = await importDeck('name=retail&effectiveFrom=2026-11-05T00:00:00Z', 'service,prefix,destination,rate,increments\nvoice,659,Singapore - Mobile,0.03,60/60');
+    expect(v2.json().versions.map((version: { version: number }) => version.version)).toEqual([1, 2]);
+    const before = (await quote({ rateDeckId: retail.id, destination: '6591234567', seconds: 60, at: '2026-11-04T00:00:00Z' })).json();
+    const after = (await quote({ rateDeckId: retail.id, destination: '6591234567', seconds: 60, at: '2026-11-06T00:00:00Z' })).json();
+    expect([before.cost, after.cost]).toEqual(['0.021', '0.03']);
+    // The new version replaces the whole deck from its date: what it does not price has no price.
+    expect((await quote({ rateDeckId: retail.id, destination: '447700900123', seconds: 60, at: '2026-11-06T00:00:00Z' })).json().error.code).toBe('no_rate');
+
+    const wholesale = (await importDeck('name=wholesale&currency=USD&effectiveFrom=2026-01-01T00:00:00Z', 'prefix,rate,increments\n65,0.01,1/1')).json();
+    const sgd = (await t.call({ method: 'POST', url: '/v1/organizations', payload: { name: 'Own deck', currency: 'SGD', rateDeckId: wholesale.id } })).json();
+    expect(sgd.rateDeckId).toBe(wholesale.id);
+    expect((await quote({ organizationId: sgd.id, destination: '6591234567', seconds: 60 })).json().error.code).toBe('currency_mismatch');
+    const usd = (await t.call({ method: 'POST', url: '/v1/organizations', payload: { name: 'Dollar', currency: 'USD', rateDeckId: wholesale.id } })).json();
+    expect((await quote({ organizationId: usd.id, destination: '6591234567', seconds: 60 })).json()).toMatchObject({ cost: '0.01', currency: 'USD' });
+    const missing = await t.call({ method: 'PATCH', url: `/v1/organizations/${usd.id}`, payload: { rateDeckId: 'rdk_nope' } });
+    expect([missing.statusCode, missing.json().error.code]).toEqual([404, 'rate_deck_not_found']);
+  });
+
+  it('keeps deck management for the operator', async () => {
+    const org = (await t.call({ method: 'POST', url: '/v1/organizations', payload: { name: 'Customer', currency: 'SGD' } })).json();
+    const key = (await t.call({ method: 'POST', url: `/v1/organizations/${org.id}/api-keys` })).json().key as string;
+    expect((await t.call({ method: 'GET', url: '/v1/rate-decks', key })).statusCode).toBe(403);
+    expect((await t.call({ method: 'POST', url: '/v1/rating/quote', key, payload: { organizationId: org.id, destination: '6591234567', seconds: 60 } })).statusCode).toBe(200);
+  });
+});
