@@ -2,11 +2,13 @@
 // printed beside a baseline measured in the same run on the same machine.
 import { ledgerBench } from './ledger.ts';
 import { organizationsBench } from './organizations.ts';
+import { ratingBench } from './rating.ts';
 import { benchDatabases, machine } from './support.ts';
 
 const benches: Record<string, (seconds: number) => Promise<unknown>> = {
   ledger: (seconds) => ledgerBench(benchDatabases(), seconds),
   organizations: () => organizationsBench(benchDatabases()),
+  rating: () => ratingBench(benchDatabases()),
 };
 
 const name = process.argv[2];

@@ -22,6 +22,28 @@ export async function insertCharge(db: Queryable, charge: Charge): Promise<void>
   );
 }
 
+/** Inserts many charges in one statement. */
+export async function insertCharges(db: Queryable, charges: readonly Charge[]): Promise<void> {
+  if (charges.length === 0) return;
+  await db.query(
+    `INSERT INTO charges (id, organization_id, kind, description, amount, currency, bill_period, occurred_at, transfer_id, invoice_id, created_at)
+     SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::timestamptz[], $9::text[], $10::text[], $11::timestamptz[])`,
+    [
+      charges.map((c) => c.id),
+      charges.map((c) => c.organizationId),
+      charges.map((c) => c.kind),
+      charges.map((c) => c.description),
+      charges.map((c) => c.amount),
+      charges.map((c) => c.currency),
+      charges.map((c) => c.billPeriod),
+      charges.map((c) => c.occurredAt),
+      charges.map((c) => c.transferId),
+      charges.map((c) => c.invoiceId),
+      charges.map((c) => c.createdAt),
+    ],
+  );
+}
+
 /** Sums of the organization's charges no invoice has taken yet, by kind. */
 export async function sumUninvoicedCharges(db: Queryable, organizationId: string): Promise<Map<ChargeKind, bigint>> {
   const result = await db.query<{ kind: ChargeKind; total: bigint }>(

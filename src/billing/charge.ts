@@ -31,3 +31,22 @@ export interface Charge {
 export function billPeriodOf(instant: Date, timeZone: string): string {
   return DateTime.fromJSDate(instant, { zone: timeZone }).toFormat('yyyy-MM');
 }
+
+/**
+ * Bill periods for many instants (a CDR file): every zone's offset is a multiple of 15 minutes,
+ * so all instants in one 15-minute slot share a period, and each slot is worked out once.
+ */
+export class BillPeriods {
+  private readonly slots = new Map<string, string>();
+
+  of(instant: Date, timeZone: string): string {
+    const key = `${timeZone}\u0000${Math.floor(instant.getTime() / 900_000)}`;
+    let period = this.slots.get(key);
+    if (period === undefined) {
+      if (this.slots.size > 100_000) this.slots.clear();
+      period = billPeriodOf(instant, timeZone);
+      this.slots.set(key, period);
+    }
+    return period;
+  }
+}

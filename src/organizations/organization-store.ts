@@ -237,6 +237,16 @@ export async function saveBillingProfile(db: Queryable, organizationId: string, 
   );
 }
 
+/** Time zones of many organizations at once, for bulk rating. */
+export async function findTimeZones(db: Queryable, organizationIds: readonly string[]): Promise<Map<string, string>> {
+  if (organizationIds.length === 0) return new Map();
+  const result = await db.query<{ organization_id: string; time_zone: string }>(
+    'SELECT organization_id, time_zone FROM billing_profiles WHERE organization_id = ANY($1::uuid[])',
+    [organizationIds],
+  );
+  return new Map(result.rows.map((row) => [row.organization_id, row.time_zone]));
+}
+
 export async function countOrganizations(db: Queryable): Promise<number> {
   const result = await db.query<{ count: string }>('SELECT count(*)::text AS count FROM organizations');
   return Number(result.rows[0]!.count);

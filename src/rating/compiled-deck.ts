@@ -1,5 +1,7 @@
 import type { RatePlan, RateRow, Service } from './rate-plan.ts';
 
+const ALL_DIGITS = /^\d*$/;
+
 interface PriceVersion {
   readonly from: number;
   /** Until when the version is in force; +Infinity when open. */
@@ -45,7 +47,7 @@ export class CompiledDeck {
   plan(service: Service, number: string, at: Date): RatePlan | undefined {
     const prefixes = this.services.get(service);
     if (!prefixes) return undefined;
-    const digits = number.replace(/[^\d]/g, '');
+    const digits = ALL_DIGITS.test(number) ? number : number.replace(/[^\d]/g, '');
     const time = at.getTime();
     for (let length = Math.min(digits.length, this.longest.get(service) ?? 0); length >= 0; length--) {
       const versions = prefixes.get(length === digits.length ? digits : digits.slice(0, length));

@@ -78,7 +78,8 @@ export class Rating {
     return compiled;
   }
 
-  private async deck(deckId: string) {
+  /** A deck and its versions, as last read (for bulk rating, which looks versions up itself). */
+  async deck(deckId: string): Promise<{ deck: RateDeck | undefined; versions: RateDeckVersion[] }> {
     const now = Date.now();
     let listed = this.decks.get(deckId);
     if (!listed || listed.until < now) {

@@ -1,4 +1,7 @@
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
 import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import { toDriverParams, type Database, type Queryable, type QueryResult, type SqlValue } from './database.ts';
 
 const INT8_OID = 20;
@@ -48,6 +51,14 @@ function wrap(target: pg.Pool | pg.PoolClient): Queryable {
       // Without parameters pg uses the simple query protocol, which runs several statements.
       await target.query(sql);
     },
+    async copyFromCsv(table: string, columns: readonly string[], csv: string): Promise<void> {
+      const client = 'release' in target ? target : await target.connect();
+      try {
+        await pipeline(Readable.from([csv]), client.query(copyFrom(`COPY ${table} (${columns.join(', ')}) FROM STDIN WITH (FORMAT csv)`)));
+      } finally {
+        if (client !== target) (client as pg.PoolClient).release();
+      }
+    },
   };
 }
 
@@ -65,6 +76,10 @@ class PostgresDatabase implements Database {
 
   exec(sql: string): Promise<void> {
     return this.direct.exec(sql);
+  }
+
+  copyFromCsv(table: string, columns: readonly string[], csv: string): Promise<void> {
+    return this.direct.copyFromCsv(table, columns, csv);
   }
 
   async transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {

@@ -19,6 +19,10 @@ function wrap(target: PGlite | Transaction): Queryable {
     async exec(sql: string): Promise<void> {
       await target.exec(sql);
     },
+    async copyFromCsv(table: string, columns: readonly string[], csv: string): Promise<void> {
+      // PGlite reads COPY input from the blob it is given as /dev/blob.
+      await target.query(`COPY ${table} (${columns.join(', ')}) FROM '/dev/blob' WITH (FORMAT csv)`, [], { blob: new Blob([csv]) });
+    },
   };
 }
 
@@ -36,6 +40,10 @@ class PgliteDatabase implements Database {
 
   exec(sql: string): Promise<void> {
     return this.direct.exec(sql);
+  }
+
+  copyFromCsv(table: string, columns: readonly string[], csv: string): Promise<void> {
+    return this.direct.copyFromCsv(table, columns, csv);
   }
 
   transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {

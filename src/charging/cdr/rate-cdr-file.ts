@@ -1,16 +1,22 @@
-import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { billPeriodOf, type Charge } from '../../billing/charge.ts';
-import { insertCharge } from '../../billing/charge-store.ts';
+import { BillPeriods, type Charge } from '../../billing/charge.ts';
+import { insertCharges } from '../../billing/charge-store.ts';
 import { newId } from '../../ids.ts';
+import { isUniqueViolation } from '../../store/database.ts';
 import type { Currency } from '../../money/index.ts';
-import { findOrganizationsByCodes } from '../../organizations/organization-store.ts';
+import { findOrganizationsByCodes, findTimeZones } from '../../organizations/organization-store.ts';
+import { listAccountsOfOrganizations } from '../../ledger/ledger-store.ts';
+import { spendingAccountCode } from '../../organizations/organization.ts';
 import type { Organization } from '../../organizations/organization.ts';
 import { parseWalletId } from '../../organizations/wallet-id.ts';
+import type { CompiledDeck } from '../../rating/compiled-deck.ts';
 import { priceCall, priceEvent } from '../../rating/price.ts';
-import { timeZoneOf, usageAccounts, type ChargingDeps } from '../charging-deps.ts';
+import type { RatePlan } from '../../rating/rate-plan.ts';
+import type { RateDeck, RateDeckVersion } from '../../rating/rate-deck-store.ts';
+import { versionInForce } from '../../rating/rating.ts';
+import { usageAccounts, type ChargingDeps } from '../charging-deps.ts';
 import { chargeKindOf, type UsageRecord } from '../usage-record.ts';
-import { existingExternalIds, insertUsage } from '../usage-store.ts';
+import { copyUsage, existingUsageKeys } from '../usage-store.ts';
 import type { Cdr, CdrFormat } from './cdr.ts';
 import { parseCdrs } from './parse-cdrs.ts';
 
@@ -44,7 +50,7 @@ export interface RateCdrOptions {
   onProgress?: (bytes: number) => void;
 }
 
-const CHUNK = 2000;
+const CHUNK = 20_000;
 const MAX_PROBLEMS = 1000;
 
 interface Priced {
@@ -52,9 +58,6 @@ interface Priced {
   organization: Organization;
   record: Omit<UsageRecord, 'chargeId'>;
 }
-
-/** A concurrent import stored some of the same records first: check again and redo the group. */
-class RecordsTaken extends Error {}
 
 /**
  * Rates a CDR file and charges each organization for its calls, streaming it in chunks. Each
@@ -67,6 +70,7 @@ export async function rateCdrFile(deps: ChargingDeps, input: Readable, options: 
   const report: CdrReport = { format: options.format, dryRun: options.dryRun ?? false, lines: 0, rated: 0, skipped: 0, rejected: 0, duplicates: 0, totals: [], problems: [] };
   const organizations = new Map<string, Organization | null>();
   const zones = new Map<string, string>();
+  const periods = new BillPeriods();
   const seen = new Set<string>();
   const totals = new Map<Currency, { amount: bigint; records: number }>();
   const problem = (line: number, outcome: CdrProblem['outcome'], reason: string) => {
@@ -84,8 +88,12 @@ export async function rateCdrFile(deps: ChargingDeps, input: Readable, options: 
   const flush = async () => {
     const cdrs = chunk;
     chunk = [];
-    await resolveOrganizations(deps, cdrs, organizations);
+    const added = await resolveOrganizations(deps, cdrs, organizations);
+    for (const [id, zone] of await findTimeZones(deps.db, added.map((organization) => organization.id))) zones.set(id, zone);
+    await prefetchAccounts(deps, added);
+    const pricing = await pricingFor(deps, cdrs, organizations, zones);
     const groups = new Map<string, Priced[]>();
+    const now = deps.clock.now();
     for (const cdr of cdrs) {
       const organization = organizations.get(cdr.accountCode);
       if (!organization) {
@@ -102,14 +110,12 @@ export async function rateCdrFile(deps: ChargingDeps, input: Readable, options: 
         continue;
       }
       seen.add(key);
-      const found = await deps.rating.planFor(organization, cdr.service, cdr.destination, cdr.startedAt);
+      const found = pricing.plan(organization, cdr);
       if (!found.ok) {
-        problem(cdr.line, 'rejected', found.message);
+        problem(cdr.line, 'rejected', found.reason);
         continue;
       }
-      const price = cdr.service === 'voice' ? priceCall(found.value.plan, cdr.quantity) : priceEvent(found.value.plan, cdr.quantity);
-      let zone = zones.get(organization.id);
-      if (!zone) zones.set(organization.id, (zone = await timeZoneOf(deps.db, organization)));
+      const price = cdr.service === 'voice' ? priceCall(found.plan, cdr.quantity) : priceEvent(found.plan, cdr.quantity);
       const priced: Priced = {
         cdr,
         organization,
@@ -118,41 +124,42 @@ export async function rateCdrFile(deps: ChargingDeps, input: Readable, options: 
           organizationId: organization.id,
           service: cdr.service,
           destination: cdr.destination,
-          destinationName: found.value.plan.destination,
-          prefix: found.value.plan.prefix,
-          rateDeckVersionId: found.value.version.id,
+          destinationName: found.plan.destination,
+          prefix: found.plan.prefix,
+          rateDeckVersionId: found.versionId,
           startedAt: cdr.startedAt,
           quantity: cdr.quantity,
           billedQuantity: price.billedSeconds,
           cost: price.cost,
           currency: organization.currency,
-          billPeriod: billPeriodOf(cdr.startedAt, zone),
+          billPeriod: periods.of(cdr.startedAt, zones.get(organization.id)!),
           source: 'cdr',
           externalId: cdr.externalId,
-          createdAt: deps.clock.now(),
+          createdAt: now,
         },
       };
       const group = groups.get(organization.id);
       if (group) group.push(priced);
       else groups.set(organization.id, [priced]);
     }
+    const all = [...groups.values()].flat();
+    const existing = await existingUsageKeys(deps.db, 'cdr', all.map((priced) => ({ organizationId: priced.organization.id, externalId: priced.cdr.externalId })));
+    const freshGroups: Priced[][] = [];
     for (const group of groups.values()) {
-      const organization = group[0]!.organization;
-      const existing = await existingExternalIds(deps.db, organization.id, 'cdr', group.map((priced) => priced.cdr.externalId));
       const fresh: Priced[] = [];
       for (const priced of group) {
-        if (existing.has(priced.cdr.externalId)) problem(priced.cdr.line, 'duplicate', `record ${priced.cdr.externalId} was rated before`);
+        if (existing.has(`${priced.organization.id}\u0000${priced.cdr.externalId}`)) problem(priced.cdr.line, 'duplicate', `record ${priced.cdr.externalId} was rated before`);
         else fresh.push(priced);
       }
-      if (fresh.length === 0) continue;
-      if (report.dryRun) {
-        fresh.forEach(rated);
-        continue;
-      }
-      const outcome = await charge(deps, fresh, options.fileName);
-      for (const priced of outcome.charged) rated(priced);
-      for (const { priced, reason, outcome: kind } of outcome.refused) problem(priced.cdr.line, kind, reason);
+      if (fresh.length > 0) freshGroups.push(fresh);
     }
+    if (report.dryRun) {
+      freshGroups.flat().forEach(rated);
+      return;
+    }
+    const outcome = await charge(deps, freshGroups, options.fileName);
+    for (const priced of outcome.charged) rated(priced);
+    for (const { priced, reason, outcome: kind } of outcome.refused) problem(priced.cdr.line, kind, reason);
   };
 
   for await (const line of parseCdrs(input, { format: options.format, timeZone: options.timeZone }, options.onProgress)) {
@@ -170,68 +177,177 @@ export async function rateCdrFile(deps: ChargingDeps, input: Readable, options: 
   return report;
 }
 
-async function resolveOrganizations(deps: ChargingDeps, cdrs: readonly Cdr[], known: Map<string, Organization | null>): Promise<void> {
+interface Pricing {
+  plan(organization: Organization, cdr: Cdr): { ok: true; plan: RatePlan; versionId: string } | { ok: false; reason: string };
+}
+
+/**
+ * Looks up, for a chunk, each organization's deck, its versions and the compiled versions the
+ * chunk's call times need, so that pricing each line is then a synchronous prefix lookup.
+ */
+async function pricingFor(deps: ChargingDeps, cdrs: readonly Cdr[], organizations: ReadonlyMap<string, Organization | null>, zones: Map<string, string>): Promise<Pricing> {
+  const decks = new Map<string, { deck: RateDeck | undefined; versions: RateDeckVersion[] } | undefined>();
+  const compiled = new Map<string, CompiledDeck>();
+  const deckOf = new Map<string, string | undefined>();
+  for (const cdr of cdrs) {
+    const organization = organizations.get(cdr.accountCode);
+    if (!organization) continue;
+    if (!zones.has(organization.id)) zones.set(organization.id, 'UTC');
+    if (!deckOf.has(organization.id)) deckOf.set(organization.id, await deps.rating.deckIdFor(organization));
+    const deckId = deckOf.get(organization.id);
+    if (!deckId) continue;
+    if (!decks.has(deckId)) decks.set(deckId, await deps.rating.deck(deckId));
+    const version = versionInForce(decks.get(deckId)?.versions ?? [], cdr.startedAt);
+    if (version && !compiled.has(version.id)) compiled.set(version.id, await deps.rating.compile(version.id));
+  }
+  return {
+    plan(organization, cdr) {
+      const deckId = deckOf.get(organization.id);
+      if (!deckId) return { ok: false, reason: 'the organization has no rate deck, and there is no default deck' };
+      const listed = decks.get(deckId);
+      if (!listed?.deck) return { ok: false, reason: `the organization’s rate deck ${deckId} does not exist` };
+      if (listed.deck.currency && listed.deck.currency !== organization.currency) {
+        return { ok: false, reason: `the rate deck "${listed.deck.name}" is in ${listed.deck.currency}; the organization is billed in ${organization.currency}` };
+      }
+      const version = versionInForce(listed.versions, cdr.startedAt);
+      if (!version) return { ok: false, reason: `the rate deck "${listed.deck.name}" has no version in force at ${cdr.startedAt.toISOString()}` };
+      const plan = compiled.get(version.id)!.plan(cdr.service, cdr.destination, cdr.startedAt);
+      if (!plan) return { ok: false, reason: `the rate deck "${listed.deck.name}" has no ${cdr.service} price for "${cdr.destination}"` };
+      return { ok: true, plan, versionId: version.id };
+    },
+  };
+}
+
+/** Finds the organizations the chunk names that were not known yet; answers the ones found. */
+async function resolveOrganizations(deps: ChargingDeps, cdrs: readonly Cdr[], known: Map<string, Organization | null>): Promise<Organization[]> {
   const missing = [...new Set(cdrs.map((cdr) => cdr.accountCode))].filter((code) => !known.has(code));
-  if (missing.length === 0) return;
+  if (missing.length === 0) return [];
   const lookups = missing.flatMap((code) => [code, parseWalletId(code) ?? code]);
   const found = await findOrganizationsByCodes(deps.db, [...new Set(lookups)]);
   for (const code of missing) {
     const wallet = parseWalletId(code);
     known.set(code, found.find((organization) => organization.accountCode === code) ?? found.find((organization) => wallet !== undefined && organization.walletId === wallet) ?? null);
   }
+  return found;
 }
 
 /**
- * Charges one organization for a group of fresh records: all in one ledger posting with its usage
- * records and charges, or, when its credit does not cover them all, record by record, so that the
- * ones it can pay for still land.
+ * Charges a chunk: one ledger posting per organization, all in one transaction with every usage
+ * record and charge of the chunk. An organization whose credit does not cover its records is then
+ * charged record by record, so that the ones it can pay for still land. No idempotency keys are
+ * needed: a record's (organization, id) is unique, and the transaction that posts its cost is the
+ * one that stores it, so a record stored before (a retry, a concurrent import) rolls the chunk
+ * back and it is run again, its records now found as duplicates.
  */
 async function charge(
   deps: ChargingDeps,
-  group: readonly Priced[],
+  groups: readonly (readonly Priced[])[],
   fileName: string | undefined,
 ): Promise<{ charged: Priced[]; refused: { priced: Priced; reason: string; outcome: CdrProblem['outcome'] }[] }> {
-  const whole = await post(deps, group, fileName);
-  if (whole === 'ok') return { charged: [...group], refused: [] };
-  if (whole === 'taken') return { charged: [], refused: group.map((priced) => ({ priced, reason: `record ${priced.cdr.externalId} was rated before`, outcome: 'duplicate' as const })) };
   const charged: Priced[] = [];
   const refused: { priced: Priced; reason: string; outcome: CdrProblem['outcome'] }[] = [];
-  for (const priced of group) {
-    const one = await post(deps, [priced], fileName);
-    if (one === 'ok') charged.push(priced);
-    else if (one === 'taken') refused.push({ priced, reason: `record ${priced.cdr.externalId} was rated before`, outcome: 'duplicate' });
-    else refused.push({ priced, reason: one.reason, outcome: 'rejected' });
+  const whole = await post(deps, groups, fileName);
+  const retry: Priced[][] = [];
+  whole.forEach((result, index) => {
+    const group = groups[index]!;
+    if (result === 'ok') charged.push(...group);
+    else if (result === 'taken') for (const priced of group) refused.push({ priced, reason: `record ${priced.cdr.externalId} was rated before`, outcome: 'duplicate' });
+    else retry.push(...group.map((priced) => [priced]));
+  });
+  for (const single of retry) {
+    const [result] = await post(deps, [single], fileName);
+    const priced = single[0]!;
+    if (result === 'ok') charged.push(priced);
+    else if (result === 'taken') refused.push({ priced, reason: `record ${priced.cdr.externalId} was rated before`, outcome: 'duplicate' });
+    else refused.push({ priced, reason: result!.reason, outcome: 'rejected' });
   }
   return { charged, refused };
 }
 
-async function post(deps: ChargingDeps, group: readonly Priced[], fileName: string | undefined): Promise<'ok' | 'taken' | { reason: string }> {
-  const organization = group[0]!.organization;
-  const { records, charges } = withCharges(group, fileName, deps.clock.now());
-  const amount = records.reduce((sum, record) => sum + record.cost, 0n);
-  const write = async (tx: Parameters<typeof insertUsage>[0], transferId: string | null) => {
-    const inserted = await insertUsage(tx, records);
-    if (inserted.size !== records.length) throw new RecordsTaken();
-    for (const charge of charges) await insertCharge(tx, { ...charge, transferId });
-  };
+type Posted = 'ok' | 'taken' | { reason: string };
+
+/** Account ids never change, so one import looks each organization's up once. */
+const accountIds = new WeakMap<ChargingDeps, Map<string, Promise<{ spending: { id: string }; revenue: { id: string } }>>>();
+
+/** Looks up the accounts of newly met organizations in one query, so charging them needs none. */
+async function prefetchAccounts(deps: ChargingDeps, organizations: readonly Organization[]): Promise<void> {
+  if (organizations.length === 0) return;
+  let cache = accountIds.get(deps);
+  if (!cache) accountIds.set(deps, (cache = new Map()));
+  const accounts = await listAccountsOfOrganizations(deps.db, organizations.map((organization) => organization.id));
+  for (const organization of organizations) {
+    const spending = accounts.find((account) => account.organizationId === organization.id && account.code === spendingAccountCode(organization.paymentScheme) && account.currency === organization.currency);
+    if (!spending) continue;
+    const revenue = deps.ledger.providerAccount('revenue:usage', organization.currency);
+    cache.set(`${organization.id}\u0000${organization.paymentScheme}`, revenue.then((found) => ({ spending, revenue: found })));
+  }
+}
+
+function accountsFor(deps: ChargingDeps, organization: Organization): Promise<{ spending: { id: string }; revenue: { id: string } }> {
+  let cache = accountIds.get(deps);
+  if (!cache) accountIds.set(deps, (cache = new Map()));
+  const key = `${organization.id}\u0000${organization.paymentScheme}`;
+  let found = cache.get(key);
+  if (!found) {
+    found = usageAccounts(deps, organization);
+    if (cache.size > 10_000) cache.clear();
+    cache.set(key, found);
+  }
+  return found;
+}
+
+async function post(deps: ChargingDeps, groups: readonly (readonly Priced[])[], fileName: string | undefined): Promise<Posted[]> {
+  const now = deps.clock.now();
+  const prepared = await Promise.all(
+    groups.map(async (group) => {
+      const organization = group[0]!.organization;
+      const { records, charges } = withCharges(group, fileName, now);
+      const amount = records.reduce((sum, record) => sum + record.cost, 0n);
+      const { spending, revenue } = await accountsFor(deps, organization);
+      return { organization, records, charges, amount, spending, revenue };
+    }),
+  );
+  const paying = prepared.filter((entry) => entry.amount > 0n);
+  const free = prepared.filter((entry) => entry.amount === 0n);
+  const commands = paying.map((entry) => ({
+    transfers: [
+      {
+        kind: 'posted' as const,
+        debitAccountId: entry.spending.id,
+        creditAccountId: entry.revenue.id,
+        amount: entry.amount,
+        code: 'usage:cdr',
+        metadata: { records: entry.records.length, ...(fileName ? { file: fileName } : {}) },
+      },
+    ],
+  }));
   try {
-    if (amount === 0n) {
-      await deps.db.transaction((tx) => write(tx, null));
-      return 'ok';
-    }
-    const { spending, revenue } = await usageAccounts(deps, organization);
-    const ids = group.map((priced) => priced.cdr.externalId).sort();
-    const result = await deps.ledger.execute({
-      transfers: [{ kind: 'posted', debitAccountId: spending.id, creditAccountId: revenue.id, amount, code: 'usage:cdr', metadata: { records: records.length, ...(fileName ? { file: fileName } : {}) } }],
-      idempotencyKey: { scope: 'cdr', key: `${organization.id}:${createHash('sha256').update(ids.join('\n')).digest('hex')}` },
-      afterWrite: (tx, outcome) => write(tx, outcome.transfers[0]!.id),
+    const results = await deps.ledger.executeAll(commands, async (tx, outcomes) => {
+      const landed = [...free.map((entry) => ({ entry, transferId: null as string | null }))];
+      outcomes.forEach((outcome, index) => {
+        if (outcome.ok) landed.push({ entry: paying[index]!, transferId: outcome.value.transfers[0]!.id });
+      });
+      await copyUsage(tx, landed.flatMap(({ entry }) => entry.records));
+      await insertCharges(tx, landed.flatMap(({ entry, transferId }) => entry.charges.map((charge) => ({ ...charge, transferId }))));
     });
-    if (result.ok) return result.value.replayed ? 'taken' : 'ok';
-    if (result.code === 'insufficient_credit') return { reason: `${organization.name} does not have enough usable credit` };
-    return { reason: result.message };
+    const byOrganization = new Map<string, Posted>(free.map((entry) => [entry.organization.id, 'ok']));
+    results.forEach((result, index) => {
+      const entry = paying[index]!;
+      byOrganization.set(entry.organization.id, result.ok ? 'ok' : { reason: result.code === 'insufficient_credit' ? `${entry.organization.name} does not have enough usable credit` : result.message });
+    });
+    return prepared.map((entry) => byOrganization.get(entry.organization.id)!);
   } catch (error) {
-    if (error instanceof RecordsTaken) return 'taken';
-    throw error;
+    // COPY fails on a record stored meanwhile, and with it the whole transaction.
+    if (!isUniqueViolation(error)) throw error;
+    // Someone stored some of these records first: find which, and charge the rest again.
+    if (groups.length === 1 && groups[0]!.length === 1) return ['taken'];
+    const existing = await existingUsageKeys(deps.db, 'cdr', groups.flat().map((priced) => ({ organizationId: priced.organization.id, externalId: priced.cdr.externalId })));
+    const outcomes: Posted[] = [];
+    for (const group of groups) {
+      const fresh = group.filter((priced) => !existing.has(`${priced.organization.id}\u0000${priced.cdr.externalId}`));
+      outcomes.push(fresh.length === 0 ? 'taken' : (await post(deps, [fresh], fileName))[0]!);
+    }
+    return outcomes;
   }
 }
 
