@@ -3,12 +3,14 @@
 import { ledgerBench } from './ledger.ts';
 import { organizationsBench } from './organizations.ts';
 import { ratingBench } from './rating.ts';
+import { chargingBench } from './charging.ts';
 import { benchDatabases, machine } from './support.ts';
 
 const benches: Record<string, (seconds: number) => Promise<unknown>> = {
   ledger: (seconds) => ledgerBench(benchDatabases(), seconds),
   organizations: () => organizationsBench(benchDatabases()),
   rating: () => ratingBench(benchDatabases()),
+  charging: (seconds) => chargingBench(benchDatabases(), seconds),
 };
 
 const name = process.argv[2];

@@ -48,6 +48,7 @@ export class Ledger {
   private readonly maxQueue: number;
   private readonly maxConcurrentBatches: number;
   private readonly locking: store.Locking;
+  private readonly providerAccounts = new Map<string, Promise<Account>>();
 
   constructor(
     private readonly db: Database,
@@ -302,8 +303,23 @@ export class Ledger {
     return { ok: true, value: account };
   }
 
-  /** The provider's own account with this code and currency, created on first use. */
-  async providerAccount(code: string, currency: Currency): Promise<Account> {
+  /**
+   * The provider's own account with this code and currency, created on first use. Its id never
+   * changes, so it is looked up once per process (its totals in the answer may be stale: callers
+   * use it as the other side of a transfer, never for its balance).
+   */
+  providerAccount(code: string, currency: Currency): Promise<Account> {
+    const key = `${code}\u0000${currency}`;
+    let found = this.providerAccounts.get(key);
+    if (!found) {
+      found = this.findOrCreateProviderAccount(code, currency);
+      found.catch(() => this.providerAccounts.delete(key));
+      this.providerAccounts.set(key, found);
+    }
+    return found;
+  }
+
+  private async findOrCreateProviderAccount(code: string, currency: Currency): Promise<Account> {
     const existing = await store.findAccountByCode(this.db, null, code, currency);
     if (existing) return existing;
     const created = await this.createAccount({ organizationId: null, code, currency });
