@@ -10,29 +10,12 @@ import { accountsOf } from '../src/organizations/organization-accounts.ts';
 import { createOrganization } from '../src/organizations/create-organization.ts';
 import { importRateDeck } from '../src/rating/import-rate-deck.ts';
 import { createServices } from '../src/services.ts';
-import type { Database } from '../src/store/database.ts';
+import { baseline } from './ledger.ts';
 import type { BenchDatabase } from './support.ts';
 
 const KEY = 'rb_op_bench_operator_key_0000000000';
 const SGD = parseCurrency('SGD')!;
 const DECK = readFileSync(new URL('../test/fixtures/rate-deck.csv', import.meta.url), 'utf8');
-
-async function baseline(db: Database, concurrency: number, hot: boolean, seconds: number): Promise<number> {
-  await db.exec('DROP TABLE IF EXISTS bench_accounts; CREATE TABLE bench_accounts (id int PRIMARY KEY, balance bigint NOT NULL DEFAULT 0)');
-  await db.query('INSERT INTO bench_accounts (id) SELECT generate_series(1, 1000)');
-  const deadline = performance.now() + seconds * 1000;
-  const start = performance.now();
-  let done = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < deadline) {
-        await db.query('UPDATE bench_accounts SET balance = balance + $1 WHERE id = $2', [1, hot ? 1 : 1 + Math.floor(Math.random() * 1000)]);
-        done++;
-      }
-    }),
-  );
-  return done / ((performance.now() - start) / 1000);
-}
 
 function load(spec: { url: string; organizations: string[]; concurrency: number; seconds: number }): Promise<{ pairs: number; seconds: number; errors: number; p50: number; p99: number }> {
   const script = fileURLToPath(new URL('./charging-load.ts', import.meta.url));
@@ -71,8 +54,8 @@ export async function chargingBench(databases: BenchDatabase[], seconds: number)
       const one = await load({ url, organizations: [organizations[1000]!], concurrency: 50, seconds });
       await app.close();
       console.log(`  ${database.name}: baselines...`);
-      const uniform = await baseline(db, 64, false, seconds);
-      const hot = await baseline(db, 50, true, seconds);
+      const uniform = await baseline(db, 'uniform', seconds, 64);
+      const hot = await baseline(db, 'hot', seconds, 50);
       const row = (label: string, result: Awaited<ReturnType<typeof load>>, base: number, baseLabel: string) =>
         `${database.name.padEnd(10)}  ${label.padEnd(34)}  ${String(Math.round(result.pairs / result.seconds)).padStart(6)} pairs/s  ${(result.pairs / result.seconds / base).toFixed(2)}x ${baseLabel} (${Math.round(base)}/s)  authorize p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms${result.errors ? `, ${result.errors} errors` : ''}`;
       lines.push(row('64 calls over 1,000 organizations', spread, uniform, 'uniform UPDATE'), row('50 calls on one organization', one, hot, 'hot UPDATE'));

@@ -30,10 +30,11 @@ async function closedLoop(concurrency: number, seconds: number, worker: () => Pr
   return done / ((performance.now() - start) / 1000);
 }
 
-async function baseline(db: Database, workload: Workload, seconds: number): Promise<number> {
+/** The baseline every posting figure is set beside: a plain UPDATE of one row, from `concurrency` clients. */
+export async function baseline(db: Database, workload: Workload, seconds: number, concurrency = CONNECTIONS): Promise<number> {
   await db.exec('DROP TABLE IF EXISTS bench_accounts; CREATE TABLE bench_accounts (id int PRIMARY KEY, balance bigint NOT NULL DEFAULT 0)');
   await db.query('INSERT INTO bench_accounts (id) SELECT generate_series(1, $1::int)', [ACCOUNTS]);
-  return closedLoop(CONNECTIONS, seconds, async () => {
+  return closedLoop(concurrency, seconds, async () => {
     const id = workload === 'hot' ? 1 : 1 + Math.floor(Math.random() * ACCOUNTS);
     await db.query('UPDATE bench_accounts SET balance = balance + $1 WHERE id = $2', [1, id]);
     return true;

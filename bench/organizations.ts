@@ -5,7 +5,7 @@ import { searchOrganizationsByText } from '../src/organizations/search-organizat
 import { newWalletId } from '../src/organizations/wallet-id.ts';
 import { createServices } from '../src/services.ts';
 import type { Database } from '../src/store/database.ts';
-import type { BenchDatabase } from './support.ts';
+import { mulberry32, type BenchDatabase } from './support.ts';
 
 const ORGANIZATIONS = Number(process.env.BENCH_ORGANIZATIONS ?? 100_000);
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 1000);
@@ -23,17 +23,6 @@ function word(random: () => number): string {
   let text = '';
   for (let i = 0; i < length; i++) text += SYLLABLES[Math.floor(random() * SYLLABLES.length)];
   return text[0]!.toUpperCase() + text.slice(1);
-}
-
-/** A seeded generator, so every run searches the same data. */
-function mulberry32(seed: number): () => number {
-  return () => {
-    seed |= 0;
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 interface Seeded {

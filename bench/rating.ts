@@ -11,22 +11,12 @@ import { CompiledDeck } from '../src/rating/compiled-deck.ts';
 import { importRateDeck } from '../src/rating/import-rate-deck.ts';
 import { loadRows } from '../src/rating/rate-deck-store.ts';
 import { createServices } from '../src/services.ts';
-import type { BenchDatabase } from './support.ts';
+import { mulberry32, type BenchDatabase } from './support.ts';
 
 const PREFIXES = Number(process.env.BENCH_PREFIXES ?? 300_000);
 const CDRS = Number(process.env.BENCH_CDRS ?? 1_000_000);
 const ORGANIZATIONS = 1000;
 const SGD = parseCurrency('SGD')!;
-
-function mulberry32(seed: number): () => number {
-  return () => {
-    seed |= 0;
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A deck of `count` distinct prefixes of 3 to 8 digits, under 1 to 999 country codes. */
 function generateDeck(count: number, random: () => number): { csv: string; prefixes: string[] } {

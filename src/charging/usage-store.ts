@@ -114,16 +114,6 @@ export async function copyUsage(db: Queryable, records: readonly UsageRecord[]):
   await db.copyFromCsv('usage_records', COPY_COLUMNS, csv);
 }
 
-/** Of these external ids, the ones already stored for the organization and source. */
-export async function existingExternalIds(db: Queryable, organizationId: string, source: UsageRecord['source'], externalIds: readonly string[]): Promise<Set<string>> {
-  if (externalIds.length === 0) return new Set();
-  const result = await db.query<{ external_id: string }>(
-    'SELECT external_id FROM usage_records WHERE organization_id = $1 AND source = $2 AND external_id = ANY($3::text[])',
-    [organizationId, source, externalIds],
-  );
-  return new Set(result.rows.map((row) => row.external_id));
-}
-
 /** Of these (organization, external id) pairs, the ones already stored for the source, as `organization\u0000id`. */
 export async function existingUsageKeys(db: Queryable, source: UsageRecord['source'], pairs: readonly { organizationId: string; externalId: string }[]): Promise<Set<string>> {
   if (pairs.length === 0) return new Set();
