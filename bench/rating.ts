@@ -1,7 +1,8 @@
-import { closeSync, createReadStream, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { rateCdrFile } from '../src/charging/cdr/rate-cdr-file.ts';
 import { systemClock } from '../src/clock/clock.ts';
 import { unwrap } from '../src/errors.ts';
 import { createOrganization } from '../src/organizations/create-organization.ts';
@@ -60,15 +61,30 @@ function writeCdrs(file: string, count: number, prefixes: readonly string[], ran
   closeSync(fd);
 }
 
-function peakMemory(): { stop: () => number } {
-  let peak = process.memoryUsage().rss;
-  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 100);
-  return {
-    stop: () => {
-      clearInterval(timer);
-      return Math.max(peak, process.memoryUsage().rss);
-    },
-  };
+/** Runs `ringbill cdrs rate` on the file, watching the child's memory high-water mark. */
+function rateWithCli(file: string, env: NodeJS.ProcessEnv): Promise<{ seconds: number; peakBytes: number; report: { rated: number; skipped: number; rejected: number; problems: unknown[] } }> {
+  const bin = fileURLToPath(new URL('../bin/ringbill.js', import.meta.url));
+  return new Promise((resolve, reject) => {
+    const start = performance.now();
+    const child = spawn(process.execPath, [bin, 'cdrs', 'rate', file, '--format', 'asterisk', '--timezone', 'UTC', '--json'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+    let output = '';
+    let peak = 0;
+    const watch = setInterval(() => {
+      try {
+        const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+        if (match) peak = Math.max(peak, Number(match[1]) * 1024);
+      } catch {
+        // The child has exited.
+      }
+    }, 50);
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearInterval(watch);
+      if (code !== 0 && code !== 2) return reject(new Error(`ringbill cdrs rate exited with ${code}`));
+      resolve({ seconds: (performance.now() - start) / 1000, peakBytes: peak, report: JSON.parse(output) });
+    });
+  });
 }
 
 export async function ratingBench(databases: BenchDatabase[]): Promise<void> {
@@ -81,7 +97,8 @@ export async function ratingBench(databases: BenchDatabase[]): Promise<void> {
   const lines: string[] = [];
   try {
     for (const database of databases) {
-      const { db, close } = await database.open();
+      const opened = await database.open();
+      const db = opened.db;
       try {
         const services = createServices(db, systemClock);
         let start = performance.now();
@@ -114,18 +131,19 @@ export async function ratingBench(databases: BenchDatabase[]): Promise<void> {
           unwrap(await services.ledger.execute({ transfers: [{ kind: 'posted', debitAccountId: bank.id, creditAccountId: accounts.credit.id, amount: 1_000_000_000_000n, code: 'topup' }] }));
         }
 
-        // Rate and store the CDRs.
-        const memory = peakMemory();
-        start = performance.now();
-        const report = await rateCdrFile(services, createReadStream(cdrFile), { format: 'asterisk', timeZone: 'UTC', fileName: 'Master.csv' });
-        const rateSeconds = (performance.now() - start) / 1000;
-        const peak = memory.stop();
+        // Rate and store the CDRs with `ringbill cdrs rate`, in a process of its own, so that its
+        // memory is the import's and nothing else's.
+        const run = await opened.lend(() => rateWithCli(cdrFile, opened.env));
+        const report = run.report;
+        const rateSeconds = run.seconds;
+        const peak = run.peakBytes;
         if (report.rejected > 0) throw new Error(`rejected ${report.rejected} lines: ${JSON.stringify(report.problems.slice(0, 3))}`);
+        const copyDb = opened.db;
 
         // Baseline: COPY of the same records into a table of the same shape.
-        await db.exec('CREATE TABLE bench_usage_copy (LIKE usage_records INCLUDING ALL)');
+        await copyDb.exec('CREATE TABLE bench_usage_copy (LIKE usage_records INCLUDING ALL)');
         const columns = ['id', 'organization_id', 'service', 'destination', 'destination_name', 'prefix', 'rate_deck_version_id', 'started_at', 'quantity', 'billed_quantity', 'cost', 'currency', 'bill_period', 'source', 'external_id', 'charge_id', 'created_at'];
-        const rows = await db.query<Record<string, unknown>>(`SELECT ${columns.join(', ')} FROM usage_records`);
+        const rows = await copyDb.query<Record<string, unknown>>(`SELECT ${columns.join(', ')} FROM usage_records`);
         const csv = rows.rows
           .map((row) => columns.map((column) => {
             const value = row[column];
@@ -135,7 +153,7 @@ export async function ratingBench(databases: BenchDatabase[]): Promise<void> {
           }).join(','))
           .join('\n');
         start = performance.now();
-        await db.copyFromCsv('bench_usage_copy', columns, `${csv}\n`);
+        await copyDb.copyFromCsv('bench_usage_copy', columns, `${csv}\n`);
         const copySeconds = (performance.now() - start) / 1000;
         const stored = report.rated;
         const rate = stored / rateSeconds;
@@ -143,11 +161,11 @@ export async function ratingBench(databases: BenchDatabase[]): Promise<void> {
         lines.push(
           `${database.name}: deck of ${PREFIXES.toLocaleString('en')} prefixes imported in ${importSeconds.toFixed(1)} s (${Math.round(PREFIXES / importSeconds).toLocaleString('en')} rows/s)`,
           `${database.name}: prefix lookups ${Math.round(lookups).toLocaleString('en')}/s beside Map.get ${Math.round(mapGets).toLocaleString('en')}/s (${(lookups / mapGets).toFixed(2)}x)`,
-          `${database.name}: ${CDRS.toLocaleString('en')} CDRs (${report.rated.toLocaleString('en')} rated, ${report.skipped.toLocaleString('en')} unanswered) in ${rateSeconds.toFixed(1)} s: ${Math.round(rate).toLocaleString('en')} records/s beside COPY ${Math.round(copyRate).toLocaleString('en')} rows/s (${(rate / copyRate).toFixed(2)}x); peak RSS ${Math.round(peak / 2 ** 20)} MiB`,
+          `${database.name}: ${CDRS.toLocaleString('en')} CDRs (${report.rated.toLocaleString('en')} rated, ${report.skipped.toLocaleString('en')} unanswered) by \`ringbill cdrs rate\` in ${rateSeconds.toFixed(1)} s (start-up included): ${Math.round(rate).toLocaleString('en')} records/s beside COPY ${Math.round(copyRate).toLocaleString('en')} rows/s (${(rate / copyRate).toFixed(2)}x); its peak RSS ${Math.round(peak / 2 ** 20)} MiB`,
         );
         console.log(lines.slice(-3).join('\n'));
       } finally {
-        await close();
+        await opened.close();
       }
     }
   } finally {

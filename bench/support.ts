@@ -8,9 +8,18 @@ import { migrate } from '../src/store/migrate.ts';
 import { openPglite } from '../src/store/pglite-driver.ts';
 import { openPostgres } from '../src/store/pg-driver.ts';
 
+export interface OpenBenchDatabase {
+  db: Database;
+  /** What a child process (a `ringbill` command) needs in its environment to use this database. */
+  env: NodeJS.ProcessEnv;
+  /** Closes the database for a while (PGlite serves one process), runs `work`, and opens it again. */
+  lend<T>(work: () => Promise<T>): Promise<T>;
+  close: () => Promise<void>;
+}
+
 export interface BenchDatabase {
   name: string;
-  open(): Promise<{ db: Database; close: () => Promise<void> }>;
+  open(): Promise<OpenBenchDatabase>;
 }
 
 export interface Row {
@@ -28,15 +37,28 @@ export function benchDatabases(): BenchDatabase[] {
       name: 'PGlite',
       async open() {
         const dir = mkdtempSync(path.join(os.tmpdir(), 'ringbill-bench-'));
-        const db = await openPglite(dir);
+        const dataDir = path.join(dir, 'data');
+        let db = await openPglite(dataDir);
         await migrate(db);
-        return {
+        // The returned object's db follows reopenings.
+        const opened: OpenBenchDatabase = {
           db,
+          env: { RINGBILL_DATA_DIR: dataDir, DATABASE_URL: '' },
+          async lend(work) {
+            await db.close();
+            try {
+              return await work();
+            } finally {
+              db = await openPglite(dataDir);
+              opened.db = db;
+            }
+          },
           async close() {
             await db.close();
             rmSync(dir, { recursive: true, force: true });
           },
         };
+        return opened;
       },
     },
   ];
@@ -54,6 +76,8 @@ export function benchDatabases(): BenchDatabase[] {
         await migrate(db);
         return {
           db,
+          env: { DATABASE_URL: scoped.toString() },
+          lend: (work) => work(),
           async close() {
             await db.close();
             await admin(url, `DROP SCHEMA ${schema} CASCADE`);

@@ -71,7 +71,6 @@ export async function rateCdrFile(deps: ChargingDeps, input: Readable, options: 
   const organizations = new Map<string, Organization | null>();
   const zones = new Map<string, string>();
   const periods = new BillPeriods();
-  const seen = new Set<string>();
   const totals = new Map<Currency, { amount: bigint; records: number }>();
   const problem = (line: number, outcome: CdrProblem['outcome'], reason: string) => {
     if (outcome === 'rejected') report.rejected++;
@@ -94,6 +93,9 @@ export async function rateCdrFile(deps: ChargingDeps, input: Readable, options: 
     const pricing = await pricingFor(deps, cdrs, organizations, zones);
     const groups = new Map<string, Priced[]>();
     const now = deps.clock.now();
+    // Within a chunk, repeats are caught here; a record of an earlier chunk is already stored,
+    // and the database check below finds it. Memory stays bounded by the chunk, not the file.
+    const seen = new Set<string>();
     for (const cdr of cdrs) {
       const organization = organizations.get(cdr.accountCode);
       if (!organization) {
@@ -148,7 +150,7 @@ export async function rateCdrFile(deps: ChargingDeps, input: Readable, options: 
     for (const group of groups.values()) {
       const fresh: Priced[] = [];
       for (const priced of group) {
-        if (existing.has(`${priced.organization.id}\u0000${priced.cdr.externalId}`)) problem(priced.cdr.line, 'duplicate', `record ${priced.cdr.externalId} was rated before`);
+        if (existing.has(`${priced.organization.id}\u0000${priced.cdr.externalId}`)) problem(priced.cdr.line, 'duplicate', `record ${priced.cdr.externalId} was rated before (in this file or an earlier one)`);
         else fresh.push(priced);
       }
       if (fresh.length > 0) freshGroups.push(fresh);
