@@ -1,9 +1,12 @@
+import { readFileSync } from 'node:fs';
 import { createApiKey } from '../auth/api-keys.ts';
 import { recordCharge } from '../billing/record-charge.ts';
 import { unwrap } from '../errors.ts';
 import { parseCurrency } from '../money/index.ts';
 import { accountsOf } from '../organizations/organization-accounts.ts';
 import { createOrganization } from '../organizations/create-organization.ts';
+import { importRateDeck } from '../rating/import-rate-deck.ts';
+import { findDefaultDeck } from '../rating/rate-deck-store.ts';
 import { findOrganizationByAccountCode } from '../organizations/organization-store.ts';
 import type { Organization } from '../organizations/organization.ts';
 import type { Services } from '../services.ts';
@@ -17,13 +20,20 @@ export interface DemoSeed {
 const ONE = 1_000_000n;
 
 /**
- * The demo provider's customers: a prepaid organization with a balance, a prepaid one on a
- * temporary credit limit, and a postpaid one with individual invoices and a monthly tax invoice
- * for usage, with some usage waiting for that invoice. Answers undefined when they exist already.
+ * The demo provider: a default rate deck and three customers: a prepaid organization with a
+ * balance, a prepaid one on a temporary credit limit, and a postpaid one with individual invoices
+ * and a monthly tax invoice for usage, with some usage waiting for that invoice. Answers
+ * undefined when they exist already.
  */
 export async function seedDemo(services: Services): Promise<DemoSeed | undefined> {
   if (await findOrganizationByAccountCode(services.db, 'ACME01')) return undefined;
   const actor = 'demo';
+  // A default rate deck, so that quotes, live calls and CDR files work from the start.
+  if (!(await findDefaultDeck(services.db))) {
+    const csv = readFileSync(new URL('./demo-rate-deck.csv', import.meta.url), 'utf8');
+    unwrap(await importRateDeck(services, csv, { name: 'demo retail', effectiveFrom: new Date('2026-01-01T00:00:00Z'), makeDefault: true, source: 'demo' }));
+    services.rating.invalidate();
+  }
   const acme = unwrap(
     await createOrganization(services, {
       name: 'Acme Pte Ltd',

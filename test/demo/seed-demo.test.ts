@@ -31,6 +31,9 @@ describe('the demo data', () => {
     expect(initech).toMatchObject({ paymentScheme: 'postpaid', invoiceSetup: 'individual', currency: 'GBP' });
     expect(await view(initech)).toEqual({ usable: '984.23896', limit: 'permanent', expecting: '-15.76104' });
     expect(await authenticate(t.database.db, seeded.organizationKey.secret)).toMatchObject({ role: 'organization', organizationId: acme!.id });
+    // A default deck prices calls from the start.
+    const quoted = await t.call({ method: 'POST', url: '/v1/rating/quote', payload: { organizationId: acme!.id, destination: '6591234567', seconds: 61 } });
+    expect(quoted.json()).toMatchObject({ cost: '0.042', currency: 'SGD' });
     expect(await seedDemo(t.services)).toBeUndefined();
     expect((await verifyLedger(t.database.db)).ok).toBe(true);
   });
