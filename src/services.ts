@@ -4,6 +4,7 @@ import { Scheduler } from './jobs/scheduler.ts';
 import { expireHoldsJob } from './ledger/expire-holds-job.ts';
 import { Ledger } from './ledger/ledger.ts';
 import { expireCreditLimitsJob } from './organizations/expire-credit-limits-job.ts';
+import { OrganizationCache } from './organizations/organization-cache.ts';
 import { Rating } from './rating/rating.ts';
 import type { Database } from './store/database.ts';
 
@@ -14,11 +15,14 @@ export interface Services {
   readonly ledger: Ledger;
   readonly scheduler: Scheduler;
   readonly rating: Rating;
+  /** Organizations for the charging path, read at most every few seconds. */
+  readonly organizations: OrganizationCache;
 }
 
 export function createServices(db: Database, clock: Clock, onJobError?: (error: unknown) => void): Services {
   const ledger = new Ledger(db, clock);
   const rating = new Rating(db);
-  const scheduler = new Scheduler(clock, [expireSessionsJob({ db, ledger, clock, rating }), expireHoldsJob(ledger), expireCreditLimitsJob(db, clock)], onJobError);
-  return { db, clock, ledger, scheduler, rating };
+  const organizations = new OrganizationCache(db);
+  const scheduler = new Scheduler(clock, [expireSessionsJob({ db, ledger, clock, rating, organizations }), expireHoldsJob(ledger), expireCreditLimitsJob(db, clock)], onJobError);
+  return { db, clock, ledger, scheduler, rating, organizations };
 }

@@ -6,6 +6,7 @@ import type { Organization } from '../organizations/organization.ts';
 import { usageAccounts, type ChargingDeps } from './charging-deps.ts';
 import { checkLowCredit } from './low-credit.ts';
 import { DEFAULT_INTERVAL_SECONDS, planGrant, TTL_INTERVALS, type ChargingSession } from './session.ts';
+import { isUniqueViolation } from '../store/database.ts';
 import { findSessionByCall, insertSession } from './session-store.ts';
 
 export interface AuthorizeRequest {
@@ -31,12 +32,16 @@ export type AuthorizeResult = Result<{ session: ChargingSession; created: boolea
  */
 export async function authorizeSession(deps: ChargingDeps, request: AuthorizeRequest): Promise<AuthorizeResult> {
   const { organization } = request;
-  const existing = await findSessionByCall(deps.db, organization.id, request.callId);
-  if (existing) return { ok: true, value: { session: existing, created: false } };
-  if (organization.status !== 'active') return failure('organization_not_active');
+  // A repeated callId is caught where it costs nothing on the common path: by the hold's
+  // idempotency key, the session's unique index, or a refusal, each of which looks the call up.
+  const existing = async () => {
+    const session = await findSessionByCall(deps.db, organization.id, request.callId);
+    return session ? { ok: true as const, value: { session, created: false } } : undefined;
+  };
+  if (organization.status !== 'active') return (await existing()) ?? failure('organization_not_active');
   const now = deps.clock.now();
   const found = await deps.rating.planFor(organization, 'voice', request.destination, now);
-  if (!found.ok) return found;
+  if (!found.ok) return (await existing()) ?? found;
   const { plan, version } = found.value;
   const intervalSeconds = request.intervalSeconds ?? organization.chargingIntervalSeconds ?? DEFAULT_INTERVAL_SECONDS;
   const ttlSeconds = intervalSeconds * TTL_INTERVALS;
@@ -45,7 +50,7 @@ export async function authorizeSession(deps: ChargingDeps, request: AuthorizeReq
     const { spending, revenue } = await usageAccounts(deps, organization);
     const usable = availableBalance(spending, now);
     const grant = planGrant(plan, 0, usable, intervalSeconds);
-    if (grant.grantedTotal === 0) return failure('insufficient_credit', `usable credit does not pay for the first second of a call to ${request.destination}`);
+    if (grant.grantedTotal === 0) return (await existing()) ?? failure('insufficient_credit', `usable credit does not pay for the first second of a call to ${request.destination}`);
     const session: ChargingSession = {
       id: newId('ses'),
       organizationId: organization.id,
@@ -75,7 +80,12 @@ export async function authorizeSession(deps: ChargingDeps, request: AuthorizeReq
     };
     if (grant.costGranted === 0n) {
       // A free destination holds nothing.
-      await insertSession(deps.db, session);
+      try {
+        await insertSession(deps.db, session);
+      } catch (error) {
+        if (isUniqueViolation(error)) return (await existing())!;
+        throw error;
+      }
       return { ok: true, value: { session, created: true } };
     }
     let written: ChargingSession | undefined;
@@ -101,10 +111,10 @@ export async function authorizeSession(deps: ChargingDeps, request: AuthorizeReq
       await checkLowCredit(deps, organization, usable);
       return { ok: true, value: { session: written, created: true } };
     }
-    // The same call authorized at the same moment by another request: answer with its session.
-    const other = await findSessionByCall(deps.db, organization.id, request.callId);
-    if (other) return { ok: true, value: { session: other, created: false } };
+    // The same call authorized before, or at the same moment by another request: its session.
+    const other = await existing();
+    if (other) return other;
     if (!result.ok && result.code !== 'insufficient_credit') return failure(result.code, result.message);
   }
-  return failure('insufficient_credit');
+  return (await existing()) ?? failure('insufficient_credit');
 }

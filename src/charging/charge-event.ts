@@ -31,7 +31,7 @@ export async function chargeEvent(deps: ChargingDeps, request: EventRequest): Pr
   if (!found.ok) return found;
   const price = priceEvent(found.value.plan, request.quantity);
   const { spending, revenue } = await usageAccounts(deps, organization);
-  const timeZone = await timeZoneOf(deps.db, organization);
+  const timeZone = await timeZoneOf(deps, organization);
   const usageFor = (transferId: string | null) =>
     usageWithCharge(
       {

@@ -5,7 +5,8 @@ import type { Clock } from '../clock/clock.ts';
 import { newId } from '../ids.ts';
 import type { Ledger } from '../ledger/ledger.ts';
 import type { Account } from '../ledger/types.ts';
-import { findBillingProfile } from '../organizations/organization-store.ts';
+import { findAccount } from '../ledger/ledger-store.ts';
+import type { OrganizationCache } from '../organizations/organization-cache.ts';
 import { spendingAccountOf } from '../organizations/organization-accounts.ts';
 import type { Organization } from '../organizations/organization.ts';
 import type { Rating } from '../rating/rating.ts';
@@ -18,16 +19,25 @@ export interface ChargingDeps {
   readonly ledger: Ledger;
   readonly clock: Clock;
   readonly rating: Rating;
+  readonly organizations: OrganizationCache;
 }
 
-/** Where an organization's usage money goes: from its spending account to the provider's usage revenue. */
+/**
+ * Where an organization's usage money goes: from its spending account (read fresh, for its
+ * balance) to the provider's usage revenue.
+ */
 export async function usageAccounts(deps: ChargingDeps, organization: Organization): Promise<{ spending: Account; revenue: Account }> {
-  const [spending, revenue] = await Promise.all([spendingAccountOf(deps.db, organization), deps.ledger.providerAccount('revenue:usage', organization.currency)]);
+  const cached = await deps.organizations.get(organization.id);
+  const spendingId = cached?.organization.paymentScheme === organization.paymentScheme ? cached.spendingAccountId : undefined;
+  const [spending, revenue] = await Promise.all([
+    spendingId ? findAccount(deps.db, spendingId).then((account) => account!) : spendingAccountOf(deps.db, organization),
+    deps.ledger.providerAccount('revenue:usage', organization.currency),
+  ]);
   return { spending, revenue };
 }
 
-export async function timeZoneOf(db: Queryable, organization: Organization): Promise<string> {
-  return (await findBillingProfile(db, organization.id))?.timeZone ?? 'UTC';
+export async function timeZoneOf(deps: ChargingDeps, organization: Organization): Promise<string> {
+  return (await deps.organizations.get(organization.id))?.timeZone ?? 'UTC';
 }
 
 /**

@@ -2,7 +2,6 @@ import { addSeconds } from '../clock/clock.ts';
 import { failure, type ErrorCode, type Result } from '../errors.ts';
 import { availableBalance } from '../ledger/apply-command.ts';
 import type { LedgerRequest } from '../ledger/types.ts';
-import { findOrganization } from '../organizations/organization-store.ts';
 import { priceCall } from '../rating/price.ts';
 import { timeZoneOf, usageAccounts, usageWithCharge, writeUsage, type ChargingDeps } from './charging-deps.ts';
 import { HOLD_MARGIN_SECONDS } from './authorize-session.ts';
@@ -30,7 +29,7 @@ export async function updateSession(deps: ChargingDeps, input: { sessionId: stri
     const session = await findSession(deps.db, input.sessionId);
     if (!session || (input.organizationId && session.organizationId !== input.organizationId)) return failure('session_not_found');
     if (session.state === 'ended') return failure('session_ended', `session ${session.id} ended (${session.endReason})`);
-    const organization = (await findOrganization(deps.db, session.organizationId))!;
+    const organization = (await deps.organizations.get(session.organizationId))!.organization;
     const now = deps.clock.now();
     const used = clampUsed(session, input.usedSeconds);
     const { spending, revenue } = await usageAccounts(deps, organization);
@@ -104,7 +103,7 @@ export async function terminateSession(
     const session = await findSession(deps.db, input.sessionId);
     if (!session || (input.organizationId && session.organizationId !== input.organizationId)) return failure('session_not_found');
     if (session.state === 'ended') return { ok: true, value: session };
-    const organization = (await findOrganization(deps.db, session.organizationId))!;
+    const organization = (await deps.organizations.get(session.organizationId))!.organization;
     const now = deps.clock.now();
     const used = clampUsed(session, input.usedSeconds);
     const price = priceCall(session.plan, used);
@@ -122,7 +121,7 @@ export async function terminateSession(
       updatedAt: now,
       endedAt: now,
     };
-    const timeZone = await timeZoneOf(deps.db, organization);
+    const timeZone = await timeZoneOf(deps, organization);
     const usage = (transferId: string | null) =>
       usageWithCharge(
         {

@@ -11,7 +11,6 @@ import type { UsageRecord } from '../../charging/usage-record.ts';
 import { listUsage, totalUsage, type UsageFilter } from '../../charging/usage-store.ts';
 import { ERROR_CODES, RingbillError, unwrap } from '../../errors.ts';
 import { formatMicros, type Currency } from '../../money/index.ts';
-import { findOrganization } from '../../organizations/organization-store.ts';
 import type { Organization } from '../../organizations/organization.ts';
 import type { Services } from '../../services.ts';
 import { requireOrganization } from '../auth.ts';
@@ -109,9 +108,9 @@ export function presentUsage(usage: UsageRecord) {
 export function chargingRoutes(services: Services): FastifyPluginAsyncTypebox {
   async function organizationFor(request: FastifyRequest, id: string): Promise<Organization> {
     requireOrganization(request, id);
-    const organization = await findOrganization(services.db, id);
-    if (!organization) throw new RingbillError('organization_not_found');
-    return organization;
+    const cached = await services.organizations.get(id);
+    if (!cached) throw new RingbillError('organization_not_found');
+    return cached.organization;
   }
 
   /** The caller may act on a session only if it may act on its organization. */
@@ -120,7 +119,7 @@ export function chargingRoutes(services: Services): FastifyPluginAsyncTypebox {
   }
 
   async function currencyOf(session: ChargingSession): Promise<Currency> {
-    return (await findOrganization(services.db, session.organizationId))!.currency;
+    return (await services.organizations.get(session.organizationId))!.organization.currency;
   }
 
   return async (app) => {

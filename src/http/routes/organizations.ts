@@ -317,6 +317,7 @@ export function organizationRoutes(services: Services): FastifyPluginAsyncTypebo
       async (request) => {
         await visibleOrganization(request, request.params.id);
         requireOperator(request);
+        services.organizations.forget(request.params.id);
         const changed = unwrap(
           await changeOrganization(services, {
             organizationId: request.params.id,
@@ -324,6 +325,7 @@ export function organizationRoutes(services: Services): FastifyPluginAsyncTypebo
             actor: request.principal.keyId,
           }),
         );
+        services.organizations.forget(changed.id);
         return present(changed);
       },
     );
@@ -352,7 +354,9 @@ export function organizationRoutes(services: Services): FastifyPluginAsyncTypebo
       async (request) => {
         await visibleOrganization(request, request.params.id);
         requireOperator(request);
+        services.organizations.forget(request.params.id);
         const profile = unwrap(await putBillingProfile(services, { organizationId: request.params.id, profile: profileInput(request.body), actor: request.principal.keyId }));
+        services.organizations.forget(request.params.id);
         return presentBillingProfile(profile);
       },
     );
