@@ -106,9 +106,32 @@ function toSession(row: SessionRow): ChargingSession {
   };
 }
 
+/** The columns a session's life moves, in the order of STATE_COLUMNS: shared by insert and save. */
+const STATE_COLUMNS = `state, end_reason, used_seconds, granted_seconds, posted_amount, hold_id, hold_amount, cost, billed_seconds,
+  version, updated_at, expires_at, ended_at`;
+
+function stateValues(session: ChargingSession) {
+  return [
+    session.state,
+    session.endReason,
+    session.usedSeconds,
+    session.grantedSeconds,
+    session.postedAmount,
+    session.holdId,
+    session.holdAmount,
+    session.cost,
+    session.billedSeconds,
+    session.version,
+    session.updatedAt,
+    session.expiresAt,
+    session.endedAt,
+  ];
+}
+
 export async function insertSession(db: Queryable, session: ChargingSession): Promise<void> {
   await db.query(
-    `INSERT INTO charging_sessions (${COLUMNS})
+    `INSERT INTO charging_sessions (id, organization_id, call_id, service, destination, prefix, destination_name, rate_deck_version_id,
+       rate_plan, interval_seconds, ttl_seconds, started_at, ${STATE_COLUMNS})
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`,
     [
       session.id,
@@ -122,20 +145,8 @@ export async function insertSession(db: Queryable, session: ChargingSession): Pr
       JSON.stringify(storePlan(session.plan)),
       session.intervalSeconds,
       session.ttlSeconds,
-      session.state,
-      session.endReason,
-      session.usedSeconds,
-      session.grantedSeconds,
-      session.postedAmount,
-      session.holdId,
-      session.holdAmount,
-      session.cost,
-      session.billedSeconds,
-      session.version,
       session.startedAt,
-      session.updatedAt,
-      session.expiresAt,
-      session.endedAt,
+      ...stateValues(session),
     ],
   );
 }
@@ -146,26 +157,9 @@ export async function insertSession(db: Queryable, session: ChargingSession): Pr
  */
 export async function saveSession(db: Queryable, session: ChargingSession, expectedVersion: number): Promise<boolean> {
   const result = await db.query(
-    `UPDATE charging_sessions SET state = $3, end_reason = $4, used_seconds = $5, granted_seconds = $6, posted_amount = $7, hold_id = $8,
-       hold_amount = $9, cost = $10, billed_seconds = $11, version = $12, updated_at = $13, expires_at = $14, ended_at = $15
+    `UPDATE charging_sessions SET (${STATE_COLUMNS}) = ($3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
      WHERE id = $1 AND version = $2`,
-    [
-      session.id,
-      expectedVersion,
-      session.state,
-      session.endReason,
-      session.usedSeconds,
-      session.grantedSeconds,
-      session.postedAmount,
-      session.holdId,
-      session.holdAmount,
-      session.cost,
-      session.billedSeconds,
-      session.version,
-      session.updatedAt,
-      session.expiresAt,
-      session.endedAt,
-    ],
+    [session.id, expectedVersion, ...stateValues(session)],
   );
   return result.affectedRows === 1;
 }

@@ -25,6 +25,31 @@ export interface Database extends Queryable {
   close(): Promise<void>;
 }
 
+/**
+ * What both drivers share: statements outside a transaction go straight to the driver's own
+ * Queryable; each driver adds its transactions and its close.
+ */
+export abstract class DirectDatabase implements Database {
+  abstract readonly kind: DatabaseKind;
+
+  constructor(private readonly direct: Queryable) {}
+
+  query<Row = Record<string, unknown>>(sql: string, params?: readonly SqlValue[]): Promise<QueryResult<Row>> {
+    return this.direct.query<Row>(sql, params);
+  }
+
+  exec(sql: string): Promise<void> {
+    return this.direct.exec(sql);
+  }
+
+  copyFromCsv(table: string, columns: readonly string[], csv: string): Promise<void> {
+    return this.direct.copyFromCsv(table, columns, csv);
+  }
+
+  abstract transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
+  abstract close(): Promise<void>;
+}
+
 /** PostgreSQL's unique_violation, raised by both drivers. */
 export function isUniqueViolation(error: unknown): boolean {
   return sqlState(error) === '23505';

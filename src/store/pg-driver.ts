@@ -2,7 +2,7 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { toDriverParams, type Database, type Queryable, type QueryResult, type SqlValue } from './database.ts';
+import { DirectDatabase, toDriverParams, type Database, type Queryable, type QueryResult, type SqlValue } from './database.ts';
 
 const INT8_OID = 20;
 const INT8_ARRAY_OID = 1016;
@@ -62,24 +62,11 @@ function wrap(target: pg.Pool | pg.PoolClient): Queryable {
   };
 }
 
-class PostgresDatabase implements Database {
+class PostgresDatabase extends DirectDatabase {
   readonly kind = 'postgres' as const;
-  private readonly direct: Queryable;
 
   constructor(private readonly pool: pg.Pool) {
-    this.direct = wrap(pool);
-  }
-
-  query<Row = Record<string, unknown>>(sql: string, params?: readonly SqlValue[]): Promise<QueryResult<Row>> {
-    return this.direct.query<Row>(sql, params);
-  }
-
-  exec(sql: string): Promise<void> {
-    return this.direct.exec(sql);
-  }
-
-  copyFromCsv(table: string, columns: readonly string[], csv: string): Promise<void> {
-    return this.direct.copyFromCsv(table, columns, csv);
+    super(wrap(pool));
   }
 
   async transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {

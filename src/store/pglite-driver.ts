@@ -1,6 +1,6 @@
 import { PGlite, types, type Transaction } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
-import { toDriverParams, type Database, type Queryable, type QueryResult, type SqlValue } from './database.ts';
+import { DirectDatabase, toDriverParams, type Database, type Queryable, type QueryResult, type SqlValue } from './database.ts';
 
 const parsers = { [types.INT8]: (text: string) => BigInt(text) };
 
@@ -26,24 +26,11 @@ function wrap(target: PGlite | Transaction): Queryable {
   };
 }
 
-class PgliteDatabase implements Database {
+class PgliteDatabase extends DirectDatabase {
   readonly kind = 'pglite' as const;
-  private readonly direct: Queryable;
 
   constructor(private readonly pglite: PGlite) {
-    this.direct = wrap(pglite);
-  }
-
-  query<Row = Record<string, unknown>>(sql: string, params?: readonly SqlValue[]): Promise<QueryResult<Row>> {
-    return this.direct.query<Row>(sql, params);
-  }
-
-  exec(sql: string): Promise<void> {
-    return this.direct.exec(sql);
-  }
-
-  copyFromCsv(table: string, columns: readonly string[], csv: string): Promise<void> {
-    return this.direct.copyFromCsv(table, columns, csv);
+    super(wrap(pglite));
   }
 
   transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
