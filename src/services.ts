@@ -6,6 +6,7 @@ import { Ledger } from './ledger/ledger.ts';
 import { expireCreditLimitsJob } from './organizations/expire-credit-limits-job.ts';
 import { OrganizationCache } from './organizations/organization-cache.ts';
 import { Rating } from './rating/rating.ts';
+import { SessionCache } from './charging/session-cache.ts';
 import type { Database } from './store/database.ts';
 
 /** Everything a request, a CLI command or a job needs, built once per process. */
@@ -17,12 +18,15 @@ export interface Services {
   readonly rating: Rating;
   /** Organizations for the charging path, read at most every few seconds. */
   readonly organizations: OrganizationCache;
+  /** Live call sessions as this process last wrote them. */
+  readonly sessions: SessionCache;
 }
 
 export function createServices(db: Database, clock: Clock, onJobError?: (error: unknown) => void): Services {
   const ledger = new Ledger(db, clock);
   const rating = new Rating(db);
   const organizations = new OrganizationCache(db);
-  const scheduler = new Scheduler(clock, [expireSessionsJob({ db, ledger, clock, rating, organizations }), expireHoldsJob(ledger), expireCreditLimitsJob(db, clock)], onJobError);
-  return { db, clock, ledger, scheduler, rating, organizations };
+  const sessions = new SessionCache();
+  const scheduler = new Scheduler(clock, [expireSessionsJob({ db, ledger, clock, rating, organizations, sessions }), expireHoldsJob(ledger), expireCreditLimitsJob(db, clock)], onJobError);
+  return { db, clock, ledger, scheduler, rating, organizations, sessions };
 }

@@ -1,13 +1,14 @@
 import { addSeconds } from '../clock/clock.ts';
 import { failure, type ErrorCode, type Result } from '../errors.ts';
 import { newId } from '../ids.ts';
-import { availableBalance } from '../ledger/apply-command.ts';
+import { batchRecord, type Transfer } from '../ledger/types.ts';
 import type { Organization } from '../organizations/organization.ts';
-import { usageAccounts, type ChargingDeps } from './charging-deps.ts';
-import { checkLowCredit } from './low-credit.ts';
-import { DEFAULT_INTERVAL_SECONDS, planGrant, TTL_INTERVALS, type ChargingSession } from './session.ts';
 import { isUniqueViolation } from '../store/database.ts';
-import { findSessionByCall, insertSession } from './session-store.ts';
+import { usageAccountIds, type ChargingDeps } from './charging-deps.ts';
+import { newSessions } from './charging-records.ts';
+import { checkLowCredit } from './low-credit.ts';
+import { DEFAULT_INTERVAL_SECONDS, planGrant, TTL_INTERVALS, UNLIMITED_BUDGET, type ChargingSession } from './session.ts';
+import { findSessionByCall, insertSessions } from './session-store.ts';
 
 export interface AuthorizeRequest {
   organization: Organization;
@@ -20,8 +21,6 @@ export interface AuthorizeRequest {
 
 /** A hold outlives its session's TTL, so the session's own expiry always settles it first. */
 export const HOLD_MARGIN_SECONDS = 3600;
-/** Credit may move between the check and the hold; a few tries settle it. */
-const ATTEMPTS = 3;
 
 export type AuthorizeResult = Result<{ session: ChargingSession; created: boolean }, ErrorCode>;
 
@@ -45,76 +44,81 @@ export async function authorizeSession(deps: ChargingDeps, request: AuthorizeReq
   const { plan, version } = found.value;
   const intervalSeconds = request.intervalSeconds ?? organization.chargingIntervalSeconds ?? DEFAULT_INTERVAL_SECONDS;
   const ttlSeconds = intervalSeconds * TTL_INTERVALS;
+  const id = newId('ses');
+  const session = (granted: { grantedTotal: number; costGranted: bigint }, hold: Transfer | null): ChargingSession => ({
+    id,
+    organizationId: organization.id,
+    callId: request.callId,
+    service: 'voice',
+    destination: request.destination,
+    prefix: plan.prefix,
+    destinationName: plan.destination,
+    rateDeckVersionId: version.id,
+    plan,
+    intervalSeconds,
+    ttlSeconds,
+    state: 'active',
+    endReason: null,
+    usedSeconds: 0,
+    grantedSeconds: granted.grantedTotal,
+    postedAmount: 0n,
+    holdId: hold?.id ?? null,
+    holdAmount: granted.costGranted,
+    cost: null,
+    billedSeconds: null,
+    version: 0,
+    startedAt: now,
+    updatedAt: now,
+    expiresAt: addSeconds(now, ttlSeconds),
+    endedAt: null,
+  });
 
-  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-    const { spending, revenue } = await usageAccounts(deps, organization);
-    const usable = availableBalance(spending, now);
-    const grant = planGrant(plan, 0, usable, intervalSeconds);
-    if (grant.grantedTotal === 0) return (await existing()) ?? failure('insufficient_credit', `usable credit does not pay for the first second of a call to ${request.destination}`);
-    const session: ChargingSession = {
-      id: newId('ses'),
-      organizationId: organization.id,
-      callId: request.callId,
-      service: 'voice',
-      destination: request.destination,
-      prefix: plan.prefix,
-      destinationName: plan.destination,
-      rateDeckVersionId: version.id,
-      plan,
-      intervalSeconds,
-      ttlSeconds,
-      state: 'active',
-      endReason: null,
-      usedSeconds: 0,
-      grantedSeconds: grant.grantedTotal,
-      postedAmount: 0n,
-      holdId: null,
-      holdAmount: grant.costGranted,
-      cost: null,
-      billedSeconds: null,
-      version: 0,
-      startedAt: now,
-      updatedAt: now,
-      expiresAt: addSeconds(now, ttlSeconds),
-      endedAt: null,
-    };
-    if (grant.costGranted === 0n) {
-      // A free destination holds nothing.
-      try {
-        await insertSession(deps.db, session);
-      } catch (error) {
-        if (isUniqueViolation(error)) return (await existing())!;
-        throw error;
-      }
-      return { ok: true, value: { session, created: true } };
+  const wholeInterval = planGrant(plan, 0, UNLIMITED_BUDGET, intervalSeconds);
+  if (wholeInterval.costGranted === 0n) {
+    // A free destination holds nothing.
+    const free = session(wholeInterval, null);
+    try {
+      await insertSessions(deps.db, [free]);
+    } catch (error) {
+      if (isUniqueViolation(error)) return (await existing())!;
+      throw error;
     }
-    let written: ChargingSession | undefined;
-    const result = await deps.ledger.execute({
-      transfers: [
-        {
-          kind: 'pending',
-          debitAccountId: spending.id,
-          creditAccountId: revenue.id,
-          amount: grant.costGranted,
-          code: 'usage:voice',
-          timeoutSeconds: ttlSeconds + HOLD_MARGIN_SECONDS,
-          metadata: { sessionId: session.id, callId: request.callId },
-        },
-      ],
-      idempotencyKey: { scope: 'charging', key: `session:${organization.id}:${request.callId}` },
-      afterWrite: async (tx, outcome) => {
-        written = { ...session, holdId: outcome.transfers[0]!.id };
-        await insertSession(tx, written);
-      },
-    });
-    if (result.ok && written) {
-      await checkLowCredit(deps, organization, usable);
-      return { ok: true, value: { session: written, created: true } };
-    }
-    // The same call authorized before, or at the same moment by another request: its session.
-    const other = await existing();
-    if (other) return other;
-    if (!result.ok && result.code !== 'insufficient_credit') return failure(result.code, result.message);
+    return { ok: true, value: { session: free, created: true } };
   }
-  return (await existing()) ?? failure('insufficient_credit');
+
+  // The ledger sizes the hold from the credit it finds under its locks: as much of an interval
+  // as that pays for. The session follows from the hold, which is one block's cost at least.
+  const { spendingId, revenueId } = await usageAccountIds(deps, organization);
+  let usableBefore: bigint | undefined;
+  const sessionFor = (hold: Transfer) => session(planGrant(plan, 0, hold.amount, intervalSeconds), hold);
+  const result = await deps.ledger.execute({
+    transfers: [
+      {
+        kind: 'pending',
+        debitAccountId: spendingId,
+        creditAccountId: revenueId,
+        amount: wholeInterval.costGranted,
+        sizeTo: (available) => {
+          usableBefore = available;
+          return planGrant(plan, 0, available, intervalSeconds).costGranted;
+        },
+        code: 'usage:voice',
+        timeoutSeconds: ttlSeconds + HOLD_MARGIN_SECONDS,
+        metadata: { sessionId: id, callId: request.callId },
+      },
+    ],
+    idempotencyKey: { scope: 'charging', key: `session:${organization.id}:${request.callId}` },
+    records: (outcome) => [batchRecord(newSessions, sessionFor(outcome.transfers[0]!))],
+  });
+  if (result.ok && !result.value.replayed) {
+    const created = sessionFor(result.value.transfers[0]!);
+    deps.sessions.remember(created);
+    await checkLowCredit(deps, organization, usableBefore);
+    return { ok: true, value: { session: created, created: true } };
+  }
+  // The same call authorized before, or at the same moment by another request: its session.
+  const other = await existing();
+  if (other) return other;
+  if (!result.ok && result.code === 'insufficient_credit') return failure('insufficient_credit', `usable credit does not pay for the first second of a call to ${request.destination}`);
+  return result.ok ? failure('internal_error', `call ${request.callId} was authorized but its session is missing`) : failure(result.code, result.message);
 }

@@ -1,9 +1,11 @@
 import { failure, type ErrorCode, type Result } from '../errors.ts';
 import { availableBalance } from '../ledger/apply-command.ts';
+import { batchRecord } from '../ledger/types.ts';
 import type { Organization } from '../organizations/organization.ts';
 import { priceEvent } from '../rating/price.ts';
 import type { Service } from '../rating/rate-plan.ts';
-import { timeZoneOf, usageAccounts, usageWithCharge, writeUsage, type ChargingDeps } from './charging-deps.ts';
+import { timeZoneOf, usageAccounts, usageWithCharge, type ChargingDeps } from './charging-deps.ts';
+import { usageWithCharges, writeUsage, type UsageWithCharge } from './charging-records.ts';
 import { checkLowCredit } from './low-credit.ts';
 import type { UsageRecord } from './usage-record.ts';
 import { findUsageByExternalId } from './usage-store.ts';
@@ -53,28 +55,28 @@ export async function chargeEvent(deps: ChargingDeps, request: EventRequest): Pr
       transferId,
       now,
     );
-  let written: UsageRecord | undefined;
   if (price.cost === 0n) {
     const usage = usageFor(null);
     await deps.db.transaction((tx) => writeUsage(tx, usage));
     return { ok: true, value: { usage: usage.record, replayed: false } };
   }
   const usable = availableBalance(spending, now);
+  // The rows of the attempt that committed: the ledger asks for them on every attempt that runs the command.
+  let written: UsageWithCharge | undefined;
   const result = await deps.ledger.execute({
     transfers: [{ kind: 'posted', debitAccountId: spending.id, creditAccountId: revenue.id, amount: price.cost, code: `usage:${request.service}`, metadata: { eventId: request.eventId } }],
     idempotencyKey: { scope: 'charging', key: `event:${organization.id}:${request.eventId}` },
-    afterWrite: async (tx, outcome) => {
-      const usage = usageFor(outcome.transfers[0]!.id);
-      await writeUsage(tx, usage);
-      written = usage.record;
+    records: (outcome) => {
+      written = usageFor(outcome.transfers[0]!.id);
+      return [batchRecord(usageWithCharges, written)];
     },
   });
   if (!result.ok) return failure(result.code, result.message);
-  if (!written) {
+  if (result.value.replayed || !written) {
     // Charged by a concurrent request with the same event id.
     const stored = await findUsageByExternalId(deps.db, organization.id, 'event', request.eventId);
     return { ok: true, value: { usage: stored!, replayed: true } };
   }
   await checkLowCredit(deps, organization, usable);
-  return { ok: true, value: { usage: written, replayed: false } };
+  return { ok: true, value: { usage: written.record, replayed: false } };
 }

@@ -1,6 +1,5 @@
 import type { Charge } from '../billing/charge.ts';
 import { billPeriodOf } from '../billing/charge.ts';
-import { insertCharge } from '../billing/charge-store.ts';
 import type { Clock } from '../clock/clock.ts';
 import { newId } from '../ids.ts';
 import type { Ledger } from '../ledger/ledger.ts';
@@ -10,9 +9,10 @@ import type { OrganizationCache } from '../organizations/organization-cache.ts';
 import { spendingAccountOf } from '../organizations/organization-accounts.ts';
 import type { Organization } from '../organizations/organization.ts';
 import type { Rating } from '../rating/rating.ts';
-import type { Database, Queryable } from '../store/database.ts';
+import type { Database } from '../store/database.ts';
+import type { UsageWithCharge } from './charging-records.ts';
+import type { SessionCache } from './session-cache.ts';
 import { chargeKindOf, type UsageRecord } from './usage-record.ts';
-import { insertUsage } from './usage-store.ts';
 
 export interface ChargingDeps {
   readonly db: Database;
@@ -20,6 +20,7 @@ export interface ChargingDeps {
   readonly clock: Clock;
   readonly rating: Rating;
   readonly organizations: OrganizationCache;
+  readonly sessions: SessionCache;
 }
 
 /**
@@ -27,13 +28,17 @@ export interface ChargingDeps {
  * balance) to the provider's usage revenue.
  */
 export async function usageAccounts(deps: ChargingDeps, organization: Organization): Promise<{ spending: Account; revenue: Account }> {
+  const ids = await usageAccountIds(deps, organization);
+  const [spending, revenue] = await Promise.all([findAccount(deps.db, ids.spendingId).then((account) => account!), deps.ledger.providerAccount('revenue:usage', organization.currency)]);
+  return { spending, revenue };
+}
+
+/** The same two accounts by id only, from caches when they have them: for the ledger to read under its locks. */
+export async function usageAccountIds(deps: ChargingDeps, organization: Organization): Promise<{ spendingId: string; revenueId: string }> {
   const cached = await deps.organizations.get(organization.id);
   const spendingId = cached?.organization.paymentScheme === organization.paymentScheme ? cached.spendingAccountId : undefined;
-  const [spending, revenue] = await Promise.all([
-    spendingId ? findAccount(deps.db, spendingId).then((account) => account!) : spendingAccountOf(deps.db, organization),
-    deps.ledger.providerAccount('revenue:usage', organization.currency),
-  ]);
-  return { spending, revenue };
+  const [spending, revenue] = await Promise.all([spendingId ?? spendingAccountOf(deps.db, organization).then((account) => account.id), deps.ledger.providerAccount('revenue:usage', organization.currency)]);
+  return { spendingId: spending, revenueId: revenue.id };
 }
 
 export async function timeZoneOf(deps: ChargingDeps, organization: Organization): Promise<string> {
@@ -50,7 +55,7 @@ export function usageWithCharge(
   timeZone: string,
   transferId: string | null,
   now: Date,
-): { record: UsageRecord; charge: Charge | null } {
+): UsageWithCharge {
   const billPeriod = billPeriodOf(fields.startedAt, timeZone);
   const charge: Charge | null =
     fields.cost > 0n
@@ -72,13 +77,4 @@ export function usageWithCharge(
     record: { ...fields, id: newId('usg'), currency: organization.currency, billPeriod, chargeId: charge?.id ?? null, createdAt: now },
     charge,
   };
-}
-
-export class UsageAlreadyRecorded extends Error {}
-
-/** Writes one usage record with its charge; a record already stored means the work was done before. */
-export async function writeUsage(tx: Queryable, usage: { record: UsageRecord; charge: Charge | null }): Promise<void> {
-  const inserted = await insertUsage(tx, [usage.record]);
-  if (!inserted.has(usage.record.externalId)) throw new UsageAlreadyRecorded(usage.record.externalId);
-  if (usage.charge) await insertCharge(tx, usage.charge);
 }

@@ -1,4 +1,4 @@
-import type { Queryable } from '../store/database.ts';
+import type { Queryable, SqlValue } from '../store/database.ts';
 import { formatDecimal, parseDecimal, type Rational } from '../rating/rational.ts';
 import type { RatePlan, RateRow } from '../rating/rate-plan.ts';
 import type { ChargingSession } from './session.ts';
@@ -106,62 +106,78 @@ function toSession(row: SessionRow): ChargingSession {
   };
 }
 
-/** The columns a session's life moves, in the order of STATE_COLUMNS: shared by insert and save. */
+/** The columns a session's life moves: shared by insert and save. */
 const STATE_COLUMNS = `state, end_reason, used_seconds, granted_seconds, posted_amount, hold_id, hold_amount, cost, billed_seconds,
   version, updated_at, expires_at, ended_at`;
 
-function stateValues(session: ChargingSession) {
+const STATE_NAMES = STATE_COLUMNS.split(',').map((name) => name.trim());
+/** The SQL types of STATE_COLUMNS, in order, for the arrays a multi-row write unnests. */
+const STATE_TYPES = ['text', 'text', 'int', 'int', 'bigint', 'text', 'bigint', 'bigint', 'int', 'int', 'timestamptz', 'timestamptz', 'timestamptz'];
+
+function stateColumns(sessions: readonly ChargingSession[]): SqlValue[][] {
   return [
-    session.state,
-    session.endReason,
-    session.usedSeconds,
-    session.grantedSeconds,
-    session.postedAmount,
-    session.holdId,
-    session.holdAmount,
-    session.cost,
-    session.billedSeconds,
-    session.version,
-    session.updatedAt,
-    session.expiresAt,
-    session.endedAt,
+    sessions.map((s) => s.state),
+    sessions.map((s) => s.endReason),
+    sessions.map((s) => s.usedSeconds),
+    sessions.map((s) => s.grantedSeconds),
+    sessions.map((s) => s.postedAmount),
+    sessions.map((s) => s.holdId),
+    sessions.map((s) => s.holdAmount),
+    sessions.map((s) => s.cost),
+    sessions.map((s) => s.billedSeconds),
+    sessions.map((s) => s.version),
+    sessions.map((s) => s.updatedAt),
+    sessions.map((s) => s.expiresAt),
+    sessions.map((s) => s.endedAt),
   ];
 }
 
-export async function insertSession(db: Queryable, session: ChargingSession): Promise<void> {
+/** Inserts new sessions in one statement. */
+export async function insertSessions(db: Queryable, sessions: readonly ChargingSession[]): Promise<void> {
+  if (sessions.length === 0) return;
+  const column = <T>(pick: (session: ChargingSession) => T) => sessions.map(pick);
   await db.query(
     `INSERT INTO charging_sessions (id, organization_id, call_id, service, destination, prefix, destination_name, rate_deck_version_id,
        rate_plan, interval_seconds, ttl_seconds, started_at, ${STATE_COLUMNS})
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`,
+     SELECT id, organization_id, call_id, service, destination, prefix, destination_name, rate_deck_version_id, rate_plan::jsonb,
+       interval_seconds, ttl_seconds, started_at, ${STATE_COLUMNS}
+     FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::int[],
+       $11::int[], $12::timestamptz[], ${STATE_TYPES.map((type, i) => `$${13 + i}::${type}[]`).join(', ')})
+       AS s (id, organization_id, call_id, service, destination, prefix, destination_name, rate_deck_version_id, rate_plan,
+         interval_seconds, ttl_seconds, started_at, ${STATE_COLUMNS})`,
     [
-      session.id,
-      session.organizationId,
-      session.callId,
-      session.service,
-      session.destination,
-      session.prefix,
-      session.destinationName,
-      session.rateDeckVersionId,
-      JSON.stringify(storePlan(session.plan)),
-      session.intervalSeconds,
-      session.ttlSeconds,
-      session.startedAt,
-      ...stateValues(session),
+      column((s) => s.id),
+      column((s) => s.organizationId),
+      column((s) => s.callId),
+      column((s) => s.service),
+      column((s) => s.destination),
+      column((s) => s.prefix),
+      column((s) => s.destinationName),
+      column((s) => s.rateDeckVersionId),
+      column((s) => JSON.stringify(storePlan(s.plan))),
+      column((s) => s.intervalSeconds),
+      column((s) => s.ttlSeconds),
+      column((s) => s.startedAt),
+      ...stateColumns(sessions),
     ],
   );
 }
 
 /**
- * Writes a session's new state if nobody changed it since `expectedVersion` was read; answers
- * false when someone did (the caller's transaction must then roll back and retry).
+ * Writes sessions' new states, each only if nobody changed it since its `expectedVersion` was
+ * read; answers how many were written (fewer means someone moved one on: the caller's
+ * transaction must then roll back and retry).
  */
-export async function saveSession(db: Queryable, session: ChargingSession, expectedVersion: number): Promise<boolean> {
+export async function saveSessions(db: Queryable, steps: readonly { session: ChargingSession; expectedVersion: number }[]): Promise<number> {
+  if (steps.length === 0) return 0;
   const result = await db.query(
-    `UPDATE charging_sessions SET (${STATE_COLUMNS}) = ($3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-     WHERE id = $1 AND version = $2`,
-    [session.id, expectedVersion, ...stateValues(session)],
+    `UPDATE charging_sessions AS s SET (${STATE_COLUMNS}) = (${STATE_NAMES.map((name) => `n.${name}`).join(', ')})
+     FROM unnest($1::text[], $2::int[], ${STATE_TYPES.map((type, i) => `$${3 + i}::${type}[]`).join(', ')})
+       AS n (id, expected_version, ${STATE_COLUMNS})
+     WHERE s.id = n.id AND s.version = n.expected_version`,
+    [steps.map((step) => step.session.id), steps.map((step) => step.expectedVersion), ...stateColumns(steps.map((step) => step.session))],
   );
-  return result.affectedRows === 1;
+  return result.affectedRows;
 }
 
 export async function findSession(db: Queryable, id: string): Promise<ChargingSession | undefined> {

@@ -2,6 +2,8 @@ import { affordableSeconds, MAX_CALL_SECONDS, priceCall } from '../rating/price.
 import type { RatePlan } from '../rating/rate-plan.ts';
 
 export const DEFAULT_INTERVAL_SECONDS = 60;
+/** A budget no call can spend: for the cost of a grant that credit does not limit. */
+export const UNLIMITED_BUDGET = 2n ** 62n;
 /** A session not updated for this many intervals is ended by the system. */
 export const TTL_INTERVALS = 3;
 

@@ -1,16 +1,14 @@
 import { addSeconds } from '../clock/clock.ts';
 import { failure, type ErrorCode, type Result } from '../errors.ts';
 import { availableBalance } from '../ledger/apply-command.ts';
-import type { LedgerRequest } from '../ledger/types.ts';
+import { batchRecord, type CommandOutcome, type LedgerRequest } from '../ledger/types.ts';
 import { priceCall } from '../rating/price.ts';
-import { timeZoneOf, usageAccounts, usageWithCharge, writeUsage, type ChargingDeps } from './charging-deps.ts';
+import { timeZoneOf, usageAccounts, usageWithCharge, type ChargingDeps } from './charging-deps.ts';
+import { SessionMoved, sessionSteps, usageWithCharges, writeUsage } from './charging-records.ts';
 import { HOLD_MARGIN_SECONDS } from './authorize-session.ts';
 import { checkLowCredit } from './low-credit.ts';
 import { planGrant, type ChargingSession } from './session.ts';
-import { findSession, saveSession } from './session-store.ts';
-
-/** Someone else moved the session on between our read and our write: read again and redo. */
-class SessionMoved extends Error {}
+import { findSession, saveSessions } from './session-store.ts';
 
 const ATTEMPTS = 5;
 
@@ -26,7 +24,7 @@ function clampUsed(session: ChargingSession, usedSeconds: number): number {
  */
 export async function updateSession(deps: ChargingDeps, input: { sessionId: string; usedSeconds: number; organizationId?: string }): Promise<Result<ChargingSession, ErrorCode>> {
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-    const session = await findSession(deps.db, input.sessionId);
+    const { session, cached } = await currentSession(deps, input.sessionId, attempt);
     if (!session || (input.organizationId && session.organizationId !== input.organizationId)) return failure('session_not_found');
     if (session.state === 'ended') return failure('session_ended', `session ${session.id} ended (${session.endReason})`);
     const organization = (await deps.organizations.get(session.organizationId))!.organization;
@@ -64,26 +62,29 @@ export async function updateSession(deps: ChargingDeps, input: { sessionId: stri
       if (transfers.length === 0) {
         // Nothing held and nothing to hold (a free destination): only the session moves.
         const updated = next(null);
-        if (!(await saveSession(deps.db, updated, session.version))) throw new SessionMoved();
+        if ((await saveSessions(deps.db, [{ session: updated, expectedVersion: session.version }])) !== 1) throw new SessionMoved();
+        deps.sessions.remember(updated);
         return { ok: true, value: updated };
       }
-      let updated: ChargingSession | undefined;
+      const withHold = (outcome: CommandOutcome) => next(outcome.transfers.find((transfer) => transfer.kind === 'pending')?.id ?? null);
       const result = await deps.ledger.execute({
         transfers,
         idempotencyKey: { scope: 'charging', key: `session:${session.id}:v${session.version}` },
-        afterWrite: async (tx, outcome) => {
-          const hold = outcome.transfers.find((transfer) => transfer.kind === 'pending');
-          updated = next(hold?.id ?? null);
-          if (!(await saveSession(tx, updated, session.version))) throw new SessionMoved();
-        },
+        records: (outcome) => [batchRecord(sessionSteps, { session: withHold(outcome), expectedVersion: session.version })],
       });
-      if (result.ok && updated) {
+      if (result.ok && !result.value.replayed) {
+        const updated = withHold(result.value);
+        deps.sessions.remember(updated);
         await checkLowCredit(deps, organization, usable);
         return { ok: true, value: updated };
       }
-      if (result.ok || result.code === 'insufficient_credit' || result.code === 'idempotency_conflict') continue;
+      // A replay is a step someone else took from the same version, and a refusal of a step from
+      // a cached session may come from its being stale: read the session again.
+      deps.sessions.forget(session.id);
+      if (cached || result.ok || result.code === 'insufficient_credit' || result.code === 'idempotency_conflict') continue;
       return failure(result.code, result.message);
     } catch (error) {
+      deps.sessions.forget(session.id);
       if (error instanceof SessionMoved) continue;
       throw error;
     }
@@ -100,7 +101,7 @@ export async function terminateSession(
   input: { sessionId: string; usedSeconds: number; organizationId?: string; reason?: 'terminated' | 'expired' },
 ): Promise<Result<ChargingSession, ErrorCode>> {
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-    const session = await findSession(deps.db, input.sessionId);
+    const { session, cached } = await currentSession(deps, input.sessionId, attempt);
     if (!session || (input.organizationId && session.organizationId !== input.organizationId)) return failure('session_not_found');
     if (session.state === 'ended') return { ok: true, value: session };
     const organization = (await deps.organizations.get(session.organizationId))!.organization;
@@ -146,30 +147,44 @@ export async function terminateSession(
     try {
       if (!session.holdId) {
         await deps.db.transaction(async (tx) => {
-          if (!(await saveSession(tx, ended, session.version))) throw new SessionMoved();
+          if ((await saveSessions(tx, [{ session: ended, expectedVersion: session.version }])) !== 1) throw new SessionMoved();
           await writeUsage(tx, usage(null));
         });
+        deps.sessions.forget(session.id);
         return { ok: true, value: ended };
       }
       const result = await deps.ledger.execute({
         transfers: [{ kind: 'post_pending', pendingId: session.holdId, amount: price.cost - session.postedAmount }],
         idempotencyKey: { scope: 'charging', key: `session:${session.id}:v${session.version}` },
-        afterWrite: async (tx, outcome) => {
-          if (!(await saveSession(tx, ended, session.version))) throw new SessionMoved();
-          await writeUsage(tx, usage(outcome.transfers[0]!.id));
-        },
+        records: (outcome) => [
+          batchRecord(sessionSteps, { session: ended, expectedVersion: session.version }),
+          batchRecord(usageWithCharges, usage(outcome.transfers[0]!.id)),
+        ],
       });
-      if (result.ok) {
+      deps.sessions.forget(session.id);
+      if (result.ok && !result.value.replayed) {
         await checkLowCredit(deps, organization);
-        continue;
+        return { ok: true, value: ended };
       }
-      if (result.code === 'idempotency_conflict') continue;
+      // Ended, or moved on, by someone else from the same version, or refused for a cached
+      // session that may be stale: read it again.
+      if (cached || result.ok || result.code === 'idempotency_conflict') continue;
       return failure(result.code, result.message);
     } catch (error) {
+      deps.sessions.forget(session.id);
       if (error instanceof SessionMoved) continue;
       throw error;
     }
   }
   const final = await findSession(deps.db, input.sessionId);
   return final?.state === 'ended' ? { ok: true, value: final } : failure('internal_error', `session ${input.sessionId} could not be ended`);
+}
+
+/**
+ * The session to step from: on a first attempt the one this process last wrote, when it has it
+ * (no read); on a retry, the database's.
+ */
+async function currentSession(deps: ChargingDeps, id: string, attempt: number): Promise<{ session: ChargingSession | undefined; cached: boolean }> {
+  const cached = attempt === 0 ? deps.sessions.get(id, deps.clock.now()) : undefined;
+  return cached ? { session: cached, cached: true } : { session: await findSession(deps.db, id), cached: false };
 }

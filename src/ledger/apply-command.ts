@@ -79,8 +79,10 @@ function createTransfer(
   if (request.timeoutSeconds !== undefined && !(Number.isInteger(request.timeoutSeconds) && request.timeoutSeconds > 0)) {
     return failure('invalid_input', 'timeoutSeconds must be a whole number of seconds above zero');
   }
-  if (!mayDebit(debit, request.amount, context.now)) return failure('insufficient_credit', `account ${debit.id} does not have enough usable credit`);
-  if (!mayCredit(credit, request.amount)) return failure('exceeds_debits', `account ${credit.id} may not be credited beyond its debits`);
+  if (request.sizeTo && request.kind !== 'pending') return failure('invalid_input', 'only a hold can be sized from the available balance');
+  const amount = request.sizeTo ? minimum(request.amount, request.sizeTo(availableBalance(debit, context.now))) : request.amount;
+  if (amount <= 0n || !mayDebit(debit, amount, context.now)) return failure('insufficient_credit', `account ${debit.id} does not have enough usable credit`);
+  if (!mayCredit(credit, amount)) return failure('exceeds_debits', `account ${credit.id} may not be credited beyond its debits`);
 
   const pending = request.kind === 'pending';
   const transfer: Transfer = {
@@ -89,7 +91,7 @@ function createTransfer(
     state: pending ? 'pending' : 'posted',
     debitAccountId: debit.id,
     creditAccountId: credit.id,
-    amount: request.amount,
+    amount,
     currency: debit.currency,
     pendingId: null,
     timeoutAt: request.timeoutSeconds === undefined ? null : addSeconds(context.now, request.timeoutSeconds),
@@ -99,7 +101,6 @@ function createTransfer(
     metadata: request.metadata ?? null,
     createdAt: context.now,
   };
-  const amount = request.amount;
   return {
     ok: true,
     transfer,
@@ -197,4 +198,8 @@ export function mayCredit(account: Account, amount: bigint): boolean {
 /** What the account can still spend at `now`: credits + overdraft in force - posted and pending debits. */
 export function availableBalance(account: Account, now: Date): bigint {
   return account.creditsPosted + effectiveOverdraft(account, now) - account.debitsPosted - account.debitsPending;
+}
+
+function minimum(a: bigint, b: bigint): bigint {
+  return a < b ? a : b;
 }

@@ -6,7 +6,7 @@ import type { Currency } from '../money/index.ts';
 import { isRetryableConflict, isUniqueViolation, type Database, type Queryable } from '../store/database.ts';
 import { applyCommand, type RejectedCommand } from './apply-command.ts';
 import * as store from './ledger-store.ts';
-import { isNewTransfer, type Account, type CommandOutcome, type IdempotencyKey, type LedgerCommand, type LedgerRequest, type Transfer } from './types.ts';
+import { isNewTransfer, type Account, type BatchWriter, type CommandOutcome, type IdempotencyKey, type LedgerCommand, type LedgerRequest, type Transfer } from './types.ts';
 
 export type CommandResult = { ok: true; value: CommandOutcome } | RejectedCommand | Failure<'idempotency_conflict' | 'overloaded'>;
 
@@ -235,11 +235,19 @@ export class Ledger {
     //    that should have replayed: throw, so the transaction rolls back and the batch reruns.
     const written = await store.writeBatch(tx, { created, resolved: [...resolved.values()], deltas: deltas(original, accounts), results: toStore, now });
     if (written.storedKeys !== toStore.length) throw new KeyTakenError();
+    const records = new Map<BatchWriter<unknown>, unknown[]>();
     for (const index of toRun) {
       const result = results[index];
-      const afterWrite = batch[index]!.command.afterWrite;
-      if (afterWrite && result?.ok) await afterWrite(tx, result.value);
+      if (!result?.ok) continue;
+      const { afterWrite, records: recordsOf } = batch[index]!.command;
+      if (afterWrite) await afterWrite(tx, result.value);
+      for (const { writer, row } of recordsOf?.(result.value) ?? []) {
+        const rows = records.get(writer);
+        if (rows) rows.push(row);
+        else records.set(writer, [row]);
+      }
     }
+    for (const [writer, rows] of records) await writer.write(tx, rows);
 
     // 6. A rejected command may be the retry of one that succeeded earlier (its credit is now
     //    spent by itself): if its key is stored, it replays instead. Rejected commands wrote

@@ -57,6 +57,14 @@ export interface NewTransferRequest {
   /** Holds only: released by itself after this many seconds unless posted or voided. */
   readonly timeoutSeconds?: number;
   readonly metadata?: Record<string, unknown>;
+  /**
+   * Holds only: sizes the hold from what the debit account can still spend, as the ledger sees
+   * it under its locks when it applies the command, so that a caller can hold "as much of
+   * `amount` as credit allows" without reading the balance first and racing other holds. Answers
+   * the amount to hold, at most `amount`; nothing (zero) refuses with `insufficient_credit`.
+   * In-process callers only: it is not part of the request an idempotency key fingerprints.
+   */
+  readonly sizeTo?: (available: bigint) => bigint;
 }
 
 export interface PostPendingRequest {
@@ -105,6 +113,31 @@ export interface LedgerCommand {
    * transaction once the command is applied, and not at all when it is rejected or replayed.
    */
   readonly afterWrite?: (tx: Queryable, outcome: CommandOutcome) => Promise<void>;
+  /**
+   * Rows that belong with the transfers, like `afterWrite`, but written together with the rows
+   * of every other command in the batch: one statement per writer per batch instead of one per
+   * command, which is what keeps a busy charging path from queueing behind its own inserts.
+   */
+  readonly records?: (outcome: CommandOutcome) => readonly BatchRecord[];
+}
+
+/**
+ * Writes the rows a whole batch produced for it, in the batch's transaction; throwing rolls the
+ * batch back (the ledger then runs its commands one by one, so the error reaches the command
+ * whose row caused it).
+ */
+export interface BatchWriter<Row> {
+  write(tx: Queryable, rows: readonly Row[]): Promise<void>;
+}
+
+export interface BatchRecord {
+  readonly writer: BatchWriter<unknown>;
+  readonly row: unknown;
+}
+
+/** A row for a batch writer; the writer is also what groups the rows of a batch. */
+export function batchRecord<Row>(writer: BatchWriter<Row>, row: Row): BatchRecord {
+  return { writer: writer as BatchWriter<unknown>, row };
 }
 
 export interface CommandOutcome {

@@ -23,8 +23,9 @@ const LIST_SECONDS = 5;
  */
 export class Rating {
   private readonly compiled = new Map<string, Promise<CompiledDeck>>();
-  private readonly decks = new Map<string, { until: number; deck: RateDeck | undefined; versions: RateDeckVersion[] }>();
-  private defaultDeck: { until: number; id: string | undefined } | undefined;
+  // Promises, so that the requests arriving while a list is read share that one read.
+  private readonly decks = new Map<string, { until: number; listed: Promise<ListedDeck> }>();
+  private defaultDeck: { until: number; id: Promise<string | undefined> } | undefined;
 
   constructor(private readonly db: Queryable) {}
 
@@ -38,7 +39,10 @@ export class Rating {
     if (organization.rateDeckId) return organization.rateDeckId;
     const now = Date.now();
     if (!this.defaultDeck || this.defaultDeck.until < now) {
-      this.defaultDeck = { until: now + LIST_SECONDS * 1000, id: (await findDefaultDeck(this.db))?.id };
+      const id = findDefaultDeck(this.db).then((deck) => deck?.id);
+      const cached = { until: now + LIST_SECONDS * 1000, id };
+      id.catch(() => this.defaultDeck === cached && (this.defaultDeck = undefined));
+      this.defaultDeck = cached;
     }
     return this.defaultDeck.id;
   }
@@ -79,16 +83,28 @@ export class Rating {
   }
 
   /** A deck and its versions, as last read (for bulk rating, which looks versions up itself). */
-  async deck(deckId: string): Promise<{ deck: RateDeck | undefined; versions: RateDeckVersion[] }> {
+  deck(deckId: string): Promise<ListedDeck> {
     const now = Date.now();
-    let listed = this.decks.get(deckId);
-    if (!listed || listed.until < now) {
-      const deck = await findDeck(this.db, deckId);
-      listed = { until: now + LIST_SECONDS * 1000, deck, versions: deck ? await listVersions(this.db, deckId) : [] };
-      this.decks.set(deckId, listed);
+    let cached = this.decks.get(deckId);
+    if (!cached || cached.until < now) {
+      const listed = this.listDeck(deckId);
+      const entry = { until: now + LIST_SECONDS * 1000, listed };
+      listed.catch(() => this.decks.get(deckId) === entry && this.decks.delete(deckId));
+      this.decks.set(deckId, entry);
+      cached = entry;
     }
-    return listed;
+    return cached.listed;
   }
+
+  private async listDeck(deckId: string): Promise<ListedDeck> {
+    const deck = await findDeck(this.db, deckId);
+    return { deck, versions: deck ? await listVersions(this.db, deckId) : [] };
+  }
+}
+
+interface ListedDeck {
+  readonly deck: RateDeck | undefined;
+  readonly versions: RateDeckVersion[];
 }
 
 /** The newest version whose effective_from is not after `at`. */

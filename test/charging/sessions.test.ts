@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { terminateSession, updateSession } from '../../src/charging/update-session.ts';
+import { unwrap } from '../../src/errors.ts';
 import { listEvents } from '../../src/notifications/events.ts';
+import { createServices } from '../../src/services.ts';
 import { verifyLedger } from '../../src/ledger/verify-ledger.ts';
 import { testDatabaseKind } from '../helpers/database.ts';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
@@ -163,6 +166,22 @@ describe(`live charging on ${testDatabaseKind}`, () => {
     expect(Math.round(Number(after.usableCredits) * 1_000_000)).toBe(5_000_000 - total);
     expect((await verifyLedger(t.database.db)).problems).toEqual([]);
   }, 240_000);
+
+  it('steps a session another process moved on from the database, not from its own stale copy', async () => {
+    // A second API process on the same database: its own ledger and caches.
+    const other = createServices(t.database.db, t.clock);
+    const org = await organization('10.00');
+    const session = (await authorize(org.id, '2348031234567', 'elsewhere-1')).json() as SessionJson;
+    expect(unwrap(await updateSession(other, { sessionId: session.id, usedSeconds: 60 }))).toMatchObject({ usedSeconds: 60, version: 1 });
+    // This process last wrote version 0; the step must go from version 1.
+    const second = (await update(session.id, 120)).json() as SessionJson;
+    expect(second).toMatchObject({ usedSeconds: 120, grantedTotalSeconds: 180, charged: '0.42', reservedCredits: '0.20' });
+    expect(unwrap(await terminateSession(other, { sessionId: session.id, usedSeconds: 150 }))).toMatchObject({ cost: 620_000n, billedSeconds: 180 });
+    expect((await terminate(session.id, 170)).json()).toMatchObject({ state: 'ended', cost: '0.62', usedSeconds: 150 });
+    expect((await update(session.id, 180)).json().error.code).toBe('session_ended');
+    expect(await credits(org.id)).toMatchObject({ usableCredits: '9.38', reservedCredits: '0.00' });
+    expect((await verifyLedger(t.database.db)).problems).toEqual([]);
+  });
 
   it('charges SMS, fax and activations once per event id, or refuses them', async () => {
     const org = await organization('5.33');

@@ -63,6 +63,25 @@ describe('apply command', () => {
     expect(book.accounts.get('wallet')!.debitsPending).toBe(3_000_000n);
   });
 
+  it('sizes a hold from what is left to spend, up to its amount, and refuses when nothing is', () => {
+    const book = new Book([account('revenue'), wallet(0n, 2_500_000n)]);
+    const seen: bigint[] = [];
+    // As a call's grant does: whole blocks of 1.00 only.
+    const hold = () =>
+      book.run([{ kind: 'pending', debitAccountId: 'wallet', creditAccountId: 'revenue', amount: 2_000_000n, code: 'call', sizeTo: (available) => (seen.push(available), (available / 1_000_000n) * 1_000_000n) }]);
+    expect(hold()).toMatchObject({ ok: true, created: [{ amount: 2_000_000n }] });
+    expect(hold()).toMatchObject({ ok: false, code: 'insufficient_credit' });
+    expect(seen).toEqual([2_500_000n, 500_000n]);
+    expect(book.accounts.get('wallet')!.debitsPending).toBe(2_000_000n);
+    // Never more than the amount asked, whatever the sizing answers.
+    const greedy = new Book([account('revenue'), wallet(0n, 9_000_000n)]);
+    expect(greedy.run([{ kind: 'pending', debitAccountId: 'wallet', creditAccountId: 'revenue', amount: 1_000_000n, code: 'call', sizeTo: (available) => available }])).toMatchObject({
+      ok: true,
+      created: [{ amount: 1_000_000n }],
+    });
+    expect(greedy.run([{ kind: 'posted', debitAccountId: 'wallet', creditAccountId: 'revenue', amount: 1n, code: 'x', sizeTo: () => 1n }])).toMatchObject({ ok: false, code: 'invalid_input' });
+  });
+
   it('posts part of a hold and returns the rest', () => {
     const book = new Book([account('revenue'), wallet(0n, 10_000_000n)]);
     const held = book.run([{ kind: 'pending', debitAccountId: 'wallet', creditAccountId: 'revenue', amount: 4_000_000n, code: 'call' }]);
