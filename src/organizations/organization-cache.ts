@@ -1,6 +1,5 @@
 import type { Queryable } from '../store/database.ts';
-import { listAccounts } from '../ledger/ledger-store.ts';
-import { findBillingProfile, findOrganization } from './organization-store.ts';
+import { findOrganizationForCharging } from './organization-store.ts';
 import { spendingAccountCode, type Organization } from './organization.ts';
 
 export interface CachedOrganization {
@@ -16,13 +15,23 @@ export interface CachedOrganization {
 const TTL_MS = 5000;
 const MAX_ENTRIES = 10_000;
 
+interface Entry {
+  readonly until: number;
+  readonly value: Promise<CachedOrganization | undefined>;
+  refreshing: boolean;
+}
+
 /**
  * Organizations as the charging path needs them, read at most once every few seconds per
  * process: a live call's authorize, update and terminate would otherwise read the same rows each
  * time. Money never depends on it: balances and limits are read and checked by the ledger.
+ *
+ * An entry past its time is still served once more while it is read again in the background
+ * (up to twice its time, never older), so that a busy organization's requests never queue
+ * behind its refresh.
  */
 export class OrganizationCache {
-  private readonly entries = new Map<string, { until: number; value: Promise<CachedOrganization | undefined> }>();
+  private readonly entries = new Map<string, Entry>();
 
   constructor(private readonly db: Queryable) {}
 
@@ -30,10 +39,23 @@ export class OrganizationCache {
     const now = Date.now();
     const entry = this.entries.get(id);
     if (entry && entry.until > now) return entry.value;
+    if (entry && entry.until + TTL_MS > now) {
+      if (!entry.refreshing) {
+        entry.refreshing = true;
+        const fresh = this.load(id);
+        // The fresh read replaces the entry only once it has answered; a failed one drops it.
+        fresh.then(
+          () => this.entries.get(id) === entry && this.entries.set(id, { until: Date.now() + TTL_MS, value: fresh, refreshing: false }),
+          () => this.entries.get(id) === entry && this.entries.delete(id),
+        );
+      }
+      return entry.value;
+    }
     if (this.entries.size >= MAX_ENTRIES) this.entries.clear();
     const value = this.load(id);
-    value.catch(() => this.entries.delete(id));
-    this.entries.set(id, { until: now + TTL_MS, value });
+    const created: Entry = { until: now + TTL_MS, value, refreshing: false };
+    value.catch(() => this.entries.get(id) === created && this.entries.delete(id));
+    this.entries.set(id, created);
     return value;
   }
 
@@ -43,10 +65,8 @@ export class OrganizationCache {
   }
 
   private async load(id: string): Promise<CachedOrganization | undefined> {
-    const organization = await findOrganization(this.db, id);
-    if (!organization) return undefined;
-    const [profile, accounts] = await Promise.all([findBillingProfile(this.db, id), listAccounts(this.db, { organizationId: id, currency: organization.currency, limit: 200 })]);
-    const accountIds = Object.fromEntries(accounts.map((account) => [account.code, account.id]));
-    return { organization, timeZone: profile?.timeZone ?? 'UTC', accountIds, spendingAccountId: accountIds[spendingAccountCode(organization.paymentScheme)]! };
+    const found = await findOrganizationForCharging(this.db, id);
+    if (!found) return undefined;
+    return { ...found, spendingAccountId: found.accountIds[spendingAccountCode(found.organization.paymentScheme)]! };
   }
 }

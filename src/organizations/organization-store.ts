@@ -68,6 +68,25 @@ export async function findOrganization(db: Queryable, id: string, options: { loc
   return result.rows[0] && toOrganization(result.rows[0]);
 }
 
+/**
+ * An organization with what the charging path needs beside it, in one read: its time zone and
+ * the ids of its ledger accounts in its currency, by code.
+ */
+export async function findOrganizationForCharging(
+  db: Queryable,
+  id: string,
+): Promise<{ organization: Organization; timeZone: string; accountIds: Record<string, string> } | undefined> {
+  const result = await db.query<OrganizationRow & { time_zone: string | null; account_ids: Record<string, string> | null }>(
+    `SELECT ${ORGANIZATION_COLUMNS.split(', ').map((column) => `o.${column}`).join(', ')}, b.time_zone,
+       (SELECT jsonb_object_agg(a.code, a.id) FROM ledger_accounts a WHERE a.organization_id = o.id AND a.currency = o.currency) AS account_ids
+     FROM organizations o LEFT JOIN billing_profiles b ON b.organization_id = o.id
+     WHERE o.id = $1`,
+    [id],
+  );
+  const row = result.rows[0];
+  return row && { organization: toOrganization(row), timeZone: row.time_zone ?? 'UTC', accountIds: row.account_ids ?? {} };
+}
+
 export async function findOrganizationByAccountCode(db: Queryable, code: string): Promise<Organization | undefined> {
   const result = await db.query<OrganizationRow>(`SELECT ${ORGANIZATION_COLUMNS} FROM organizations WHERE account_code = $1`, [code]);
   return result.rows[0] && toOrganization(result.rows[0]);
