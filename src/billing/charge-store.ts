@@ -1,47 +1,32 @@
 import type { Currency } from '../money/index.ts';
-import type { Queryable } from '../store/database.ts';
+import { queryWith, type Queryable, type SqlParam, type SqlValue } from '../store/database.ts';
 import type { Charge, ChargeKind } from './charge.ts';
 
-export async function insertCharge(db: Queryable, charge: Charge): Promise<void> {
-  await db.query(
-    `INSERT INTO charges (id, organization_id, kind, description, amount, currency, bill_period, occurred_at, transfer_id, invoice_id, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-    [
-      charge.id,
-      charge.organizationId,
-      charge.kind,
-      charge.description,
-      charge.amount,
-      charge.currency,
-      charge.billPeriod,
-      charge.occurredAt,
-      charge.transferId,
-      charge.invoiceId,
-      charge.createdAt,
-    ],
-  );
+export function insertCharge(db: Queryable, charge: Charge): Promise<void> {
+  return insertCharges(db, [charge]);
 }
 
 /** Inserts many charges in one statement. */
+export function insertChargesStatement(charges: readonly Charge[], param: SqlParam): string {
+  const column = (pick: (charge: Charge) => SqlValue, type: string) => `${param(charges.map(pick))}::${type}[]`;
+  return `INSERT INTO charges (id, organization_id, kind, description, amount, currency, bill_period, occurred_at, transfer_id, invoice_id, created_at)
+     SELECT * FROM unnest(${[
+       column((c) => c.id, 'text'),
+       column((c) => c.organizationId, 'uuid'),
+       column((c) => c.kind, 'text'),
+       column((c) => c.description, 'text'),
+       column((c) => c.amount, 'bigint'),
+       column((c) => c.currency, 'text'),
+       column((c) => c.billPeriod, 'text'),
+       column((c) => c.occurredAt, 'timestamptz'),
+       column((c) => c.transferId, 'text'),
+       column((c) => c.invoiceId, 'text'),
+       column((c) => c.createdAt, 'timestamptz'),
+     ].join(', ')})`;
+}
+
 export async function insertCharges(db: Queryable, charges: readonly Charge[]): Promise<void> {
-  if (charges.length === 0) return;
-  await db.query(
-    `INSERT INTO charges (id, organization_id, kind, description, amount, currency, bill_period, occurred_at, transfer_id, invoice_id, created_at)
-     SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::timestamptz[], $9::text[], $10::text[], $11::timestamptz[])`,
-    [
-      charges.map((c) => c.id),
-      charges.map((c) => c.organizationId),
-      charges.map((c) => c.kind),
-      charges.map((c) => c.description),
-      charges.map((c) => c.amount),
-      charges.map((c) => c.currency),
-      charges.map((c) => c.billPeriod),
-      charges.map((c) => c.occurredAt),
-      charges.map((c) => c.transferId),
-      charges.map((c) => c.invoiceId),
-      charges.map((c) => c.createdAt),
-    ],
-  );
+  if (charges.length > 0) await queryWith(db, (param) => insertChargesStatement(charges, param));
 }
 
 /** Sums of the organization's charges no invoice has taken yet, by kind. */

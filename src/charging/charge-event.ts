@@ -1,11 +1,10 @@
 import { failure, type ErrorCode, type Result } from '../errors.ts';
 import { availableBalance } from '../ledger/apply-command.ts';
-import { batchRecord } from '../ledger/types.ts';
 import type { Organization } from '../organizations/organization.ts';
 import { priceEvent } from '../rating/price.ts';
 import type { Service } from '../rating/rate-plan.ts';
 import { timeZoneOf, usageAccounts, usageWithCharge, type ChargingDeps } from './charging-deps.ts';
-import { usageWithCharges, writeUsage, type UsageWithCharge } from './charging-records.ts';
+import { usageRecords, writeUsage, type UsageWithCharge } from './charging-records.ts';
 import { checkLowCredit } from './low-credit.ts';
 import type { UsageRecord } from './usage-record.ts';
 import { findUsageByExternalId } from './usage-store.ts';
@@ -68,7 +67,7 @@ export async function chargeEvent(deps: ChargingDeps, request: EventRequest): Pr
     idempotencyKey: { scope: 'charging', key: `event:${organization.id}:${request.eventId}` },
     records: (outcome) => {
       written = usageFor(outcome.transfers[0]!.id);
-      return [batchRecord(usageWithCharges, written)];
+      return usageRecords(written);
     },
   });
   if (!result.ok) return failure(result.code, result.message);

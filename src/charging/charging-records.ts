@@ -1,15 +1,15 @@
 import type { Charge } from '../billing/charge.ts';
-import { insertCharges } from '../billing/charge-store.ts';
-import type { BatchWriter } from '../ledger/types.ts';
+import { insertCharges, insertChargesStatement } from '../billing/charge-store.ts';
+import { batchRecord, type BatchRecord, type BatchWriter } from '../ledger/types.ts';
 import type { Queryable } from '../store/database.ts';
 import type { ChargingSession } from './session.ts';
-import { insertSessions, saveSessions } from './session-store.ts';
+import { insertSessionsStatement, saveSessionsStatement } from './session-store.ts';
 import type { UsageRecord } from './usage-record.ts';
-import { insertUsage } from './usage-store.ts';
+import { insertUsage, insertUsageStatement } from './usage-store.ts';
 
 /**
  * The rows charging writes beside its ledger postings, as batch writers: the ledger writes the
- * rows of all the commands in one of its batches with one statement per table.
+ * rows of all the commands in one of its batches within its own write statement.
  */
 
 /** Someone else moved a session on between our read and our write: read again and redo. */
@@ -19,7 +19,7 @@ export class SessionMoved extends Error {}
 export class UsageAlreadyRecorded extends Error {}
 
 export const newSessions: BatchWriter<ChargingSession> = {
-  write: (tx, sessions) => insertSessions(tx, sessions),
+  statement: (sessions, param) => ({ sql: insertSessionsStatement(sessions, param) }),
 };
 
 export interface SessionStep {
@@ -29,9 +29,25 @@ export interface SessionStep {
 }
 
 export const sessionSteps: BatchWriter<SessionStep> = {
-  async write(tx, steps) {
-    if ((await saveSessions(tx, steps)) !== steps.length) throw new SessionMoved();
-  },
+  statement: (steps, param) => ({
+    sql: saveSessionsStatement(steps, param),
+    check: (saved) => {
+      if (saved !== steps.length) throw new SessionMoved();
+    },
+  }),
+};
+
+const usageRecordsWriter: BatchWriter<UsageRecord> = {
+  statement: (records, param) => ({
+    sql: insertUsageStatement(records, param),
+    check: (inserted) => {
+      if (inserted !== records.length) throw new UsageAlreadyRecorded();
+    },
+  }),
+};
+
+const chargesWriter: BatchWriter<Charge> = {
+  statement: (rows, param) => ({ sql: insertChargesStatement(rows, param) }),
 };
 
 export interface UsageWithCharge {
@@ -40,22 +56,14 @@ export interface UsageWithCharge {
   readonly charge: Charge | null;
 }
 
-export const usageWithCharges: BatchWriter<UsageWithCharge> = {
-  async write(tx, usages) {
-    const inserted = await insertUsage(
-      tx,
-      usages.map((usage) => usage.record),
-    );
-    const missing = usages.find((usage) => !inserted.has(usage.record.externalId));
-    if (missing) throw new UsageAlreadyRecorded(missing.record.externalId);
-    await insertCharges(
-      tx,
-      usages.flatMap((usage) => (usage.charge ? [usage.charge] : [])),
-    );
-  },
-};
+/** The batch records of a usage record and its charge. */
+export function usageRecords(usage: UsageWithCharge): BatchRecord[] {
+  return usage.charge ? [batchRecord(usageRecordsWriter, usage.record), batchRecord(chargesWriter, usage.charge)] : [batchRecord(usageRecordsWriter, usage.record)];
+}
 
 /** One usage record with its charge, outside a ledger batch (a usage that moved no money). */
-export function writeUsage(tx: Queryable, usage: UsageWithCharge): Promise<void> {
-  return usageWithCharges.write(tx, [usage]);
+export async function writeUsage(tx: Queryable, usage: UsageWithCharge): Promise<void> {
+  const inserted = await insertUsage(tx, [usage.record]);
+  if (!inserted.has(usage.record.externalId)) throw new UsageAlreadyRecorded(usage.record.externalId);
+  if (usage.charge) await insertCharges(tx, [usage.charge]);
 }

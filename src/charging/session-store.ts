@@ -1,4 +1,4 @@
-import type { Queryable, SqlValue } from '../store/database.ts';
+import { queryWith, type Queryable, type SqlParam, type SqlValue } from '../store/database.ts';
 import { formatDecimal, parseDecimal, type Rational } from '../rating/rational.ts';
 import type { RatePlan, RateRow } from '../rating/rate-plan.ts';
 import type { ChargingSession } from './session.ts';
@@ -111,73 +111,78 @@ const STATE_COLUMNS = `state, end_reason, used_seconds, granted_seconds, posted_
   version, updated_at, expires_at, ended_at`;
 
 const STATE_NAMES = STATE_COLUMNS.split(',').map((name) => name.trim());
-/** The SQL types of STATE_COLUMNS, in order, for the arrays a multi-row write unnests. */
-const STATE_TYPES = ['text', 'text', 'int', 'int', 'bigint', 'text', 'bigint', 'bigint', 'int', 'int', 'timestamptz', 'timestamptz', 'timestamptz'];
 
-function stateColumns(sessions: readonly ChargingSession[]): SqlValue[][] {
+/** The STATE_COLUMNS of many sessions as typed array parameters, in order, for a multi-row write to unnest. */
+function stateArrays(sessions: readonly ChargingSession[], param: SqlParam): string[] {
+  const column = (pick: (session: ChargingSession) => SqlValue, type: string) => `${param(sessions.map(pick))}::${type}[]`;
   return [
-    sessions.map((s) => s.state),
-    sessions.map((s) => s.endReason),
-    sessions.map((s) => s.usedSeconds),
-    sessions.map((s) => s.grantedSeconds),
-    sessions.map((s) => s.postedAmount),
-    sessions.map((s) => s.holdId),
-    sessions.map((s) => s.holdAmount),
-    sessions.map((s) => s.cost),
-    sessions.map((s) => s.billedSeconds),
-    sessions.map((s) => s.version),
-    sessions.map((s) => s.updatedAt),
-    sessions.map((s) => s.expiresAt),
-    sessions.map((s) => s.endedAt),
+    column((s) => s.state, 'text'),
+    column((s) => s.endReason, 'text'),
+    column((s) => s.usedSeconds, 'int'),
+    column((s) => s.grantedSeconds, 'int'),
+    column((s) => s.postedAmount, 'bigint'),
+    column((s) => s.holdId, 'text'),
+    column((s) => s.holdAmount, 'bigint'),
+    column((s) => s.cost, 'bigint'),
+    column((s) => s.billedSeconds, 'int'),
+    column((s) => s.version, 'int'),
+    column((s) => s.updatedAt, 'timestamptz'),
+    column((s) => s.expiresAt, 'timestamptz'),
+    column((s) => s.endedAt, 'timestamptz'),
   ];
 }
 
 /** Inserts new sessions in one statement. */
-export async function insertSessions(db: Queryable, sessions: readonly ChargingSession[]): Promise<void> {
-  if (sessions.length === 0) return;
-  const column = <T>(pick: (session: ChargingSession) => T) => sessions.map(pick);
-  await db.query(
-    `INSERT INTO charging_sessions (id, organization_id, call_id, service, destination, prefix, destination_name, rate_deck_version_id,
+export function insertSessionsStatement(sessions: readonly ChargingSession[], param: SqlParam): string {
+  const column = (pick: (session: ChargingSession) => SqlValue, type: string) => `${param(sessions.map(pick))}::${type}[]`;
+  return `INSERT INTO charging_sessions (id, organization_id, call_id, service, destination, prefix, destination_name, rate_deck_version_id,
        rate_plan, interval_seconds, ttl_seconds, started_at, ${STATE_COLUMNS})
      SELECT id, organization_id, call_id, service, destination, prefix, destination_name, rate_deck_version_id, rate_plan::jsonb,
        interval_seconds, ttl_seconds, started_at, ${STATE_COLUMNS}
-     FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::int[],
-       $11::int[], $12::timestamptz[], ${STATE_TYPES.map((type, i) => `$${13 + i}::${type}[]`).join(', ')})
+     FROM unnest(${[
+       column((s) => s.id, 'text'),
+       column((s) => s.organizationId, 'uuid'),
+       column((s) => s.callId, 'text'),
+       column((s) => s.service, 'text'),
+       column((s) => s.destination, 'text'),
+       column((s) => s.prefix, 'text'),
+       column((s) => s.destinationName, 'text'),
+       column((s) => s.rateDeckVersionId, 'text'),
+       column((s) => JSON.stringify(storePlan(s.plan)), 'text'),
+       column((s) => s.intervalSeconds, 'int'),
+       column((s) => s.ttlSeconds, 'int'),
+       column((s) => s.startedAt, 'timestamptz'),
+       ...stateArrays(sessions, param),
+     ].join(', ')})
        AS s (id, organization_id, call_id, service, destination, prefix, destination_name, rate_deck_version_id, rate_plan,
-         interval_seconds, ttl_seconds, started_at, ${STATE_COLUMNS})`,
-    [
-      column((s) => s.id),
-      column((s) => s.organizationId),
-      column((s) => s.callId),
-      column((s) => s.service),
-      column((s) => s.destination),
-      column((s) => s.prefix),
-      column((s) => s.destinationName),
-      column((s) => s.rateDeckVersionId),
-      column((s) => JSON.stringify(storePlan(s.plan))),
-      column((s) => s.intervalSeconds),
-      column((s) => s.ttlSeconds),
-      column((s) => s.startedAt),
-      ...stateColumns(sessions),
-    ],
-  );
+         interval_seconds, ttl_seconds, started_at, ${STATE_COLUMNS})`;
+}
+
+export async function insertSessions(db: Queryable, sessions: readonly ChargingSession[]): Promise<void> {
+  if (sessions.length > 0) await queryWith(db, (param) => insertSessionsStatement(sessions, param));
 }
 
 /**
  * Writes sessions' new states, each only if nobody changed it since its `expectedVersion` was
- * read; answers how many were written (fewer means someone moved one on: the caller's
- * transaction must then roll back and retry).
+ * read; returns a row for each one written (fewer than asked means someone moved one on: the
+ * caller's transaction must then roll back and retry).
  */
+export function saveSessionsStatement(steps: readonly { session: ChargingSession; expectedVersion: number }[], param: SqlParam): string {
+  return `UPDATE charging_sessions AS s SET (${STATE_COLUMNS}) = (${STATE_NAMES.map((name) => `n.${name}`).join(', ')})
+     FROM unnest(${param(steps.map((step) => step.session.id))}::text[], ${param(steps.map((step) => step.expectedVersion))}::int[],
+       ${stateArrays(
+         steps.map((step) => step.session),
+         param,
+       ).join(', ')})
+       AS n (id, expected_version, ${STATE_COLUMNS})
+     WHERE s.id = n.id AND s.version = n.expected_version
+     RETURNING s.id`;
+}
+
+/** Answers how many of the steps were written (see saveSessionsStatement). */
 export async function saveSessions(db: Queryable, steps: readonly { session: ChargingSession; expectedVersion: number }[]): Promise<number> {
   if (steps.length === 0) return 0;
-  const result = await db.query(
-    `UPDATE charging_sessions AS s SET (${STATE_COLUMNS}) = (${STATE_NAMES.map((name) => `n.${name}`).join(', ')})
-     FROM unnest($1::text[], $2::int[], ${STATE_TYPES.map((type, i) => `$${3 + i}::${type}[]`).join(', ')})
-       AS n (id, expected_version, ${STATE_COLUMNS})
-     WHERE s.id = n.id AND s.version = n.expected_version`,
-    [steps.map((step) => step.session.id), steps.map((step) => step.expectedVersion), ...stateColumns(steps.map((step) => step.session))],
-  );
-  return result.affectedRows;
+  return (await queryWith(db, (param) => saveSessionsStatement(steps, param))).rows.length;
 }
 
 export async function findSession(db: Queryable, id: string): Promise<ChargingSession | undefined> {

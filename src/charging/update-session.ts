@@ -4,7 +4,7 @@ import { availableBalance } from '../ledger/apply-command.ts';
 import { batchRecord, type CommandOutcome, type LedgerRequest } from '../ledger/types.ts';
 import { priceCall } from '../rating/price.ts';
 import { timeZoneOf, usageAccounts, usageWithCharge, type ChargingDeps } from './charging-deps.ts';
-import { SessionMoved, sessionSteps, usageWithCharges, writeUsage } from './charging-records.ts';
+import { SessionMoved, sessionSteps, usageRecords, writeUsage } from './charging-records.ts';
 import { HOLD_MARGIN_SECONDS } from './authorize-session.ts';
 import { checkLowCredit } from './low-credit.ts';
 import { planGrant, type ChargingSession } from './session.ts';
@@ -158,7 +158,7 @@ export async function terminateSession(
         idempotencyKey: { scope: 'charging', key: `session:${session.id}:v${session.version}` },
         records: (outcome) => [
           batchRecord(sessionSteps, { session: ended, expectedVersion: session.version }),
-          batchRecord(usageWithCharges, usage(outcome.transfers[0]!.id)),
+          ...usageRecords(usage(outcome.transfers[0]!.id)),
         ],
       });
       deps.sessions.forget(session.id);

@@ -1,5 +1,5 @@
 import type { Currency } from '../money/index.ts';
-import type { Queryable } from '../store/database.ts';
+import { queryWith, type Queryable, type SqlParam, type SqlValue } from '../store/database.ts';
 import type { Service } from '../rating/rate-plan.ts';
 import type { UsageRecord } from './usage-record.ts';
 
@@ -50,36 +50,38 @@ function toUsage(row: UsageRow): UsageRecord {
 
 /**
  * Inserts usage records, skipping those whose (organization, source, external id) is already
- * stored; answers the external ids it inserted.
+ * stored; returns the external id of each one it inserted.
  */
+export function insertUsageStatement(records: readonly UsageRecord[], param: SqlParam): string {
+  const column = (pick: (record: UsageRecord) => SqlValue, type: string) => `${param(records.map(pick))}::${type}[]`;
+  return `INSERT INTO usage_records (${COLUMNS})
+     SELECT * FROM unnest(${[
+       column((r) => r.id, 'text'),
+       column((r) => r.organizationId, 'uuid'),
+       column((r) => r.service, 'text'),
+       column((r) => r.destination, 'text'),
+       column((r) => r.destinationName, 'text'),
+       column((r) => r.prefix, 'text'),
+       column((r) => r.rateDeckVersionId, 'text'),
+       column((r) => r.startedAt, 'timestamptz'),
+       column((r) => r.quantity, 'int'),
+       column((r) => r.billedQuantity, 'int'),
+       column((r) => r.cost, 'bigint'),
+       column((r) => r.currency, 'text'),
+       column((r) => r.billPeriod, 'text'),
+       column((r) => r.source, 'text'),
+       column((r) => r.externalId, 'text'),
+       column((r) => r.chargeId, 'text'),
+       column((r) => r.createdAt, 'timestamptz'),
+     ].join(', ')})
+     ON CONFLICT (organization_id, source, external_id) DO NOTHING
+     RETURNING external_id`;
+}
+
+/** Inserts usage records (see insertUsageStatement); answers the external ids it inserted. */
 export async function insertUsage(db: Queryable, records: readonly UsageRecord[]): Promise<Set<string>> {
   if (records.length === 0) return new Set();
-  const result = await db.query<{ external_id: string }>(
-    `INSERT INTO usage_records (${COLUMNS})
-     SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::int[],
-       $10::int[], $11::bigint[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::timestamptz[])
-     ON CONFLICT (organization_id, source, external_id) DO NOTHING
-     RETURNING external_id`,
-    [
-      records.map((r) => r.id),
-      records.map((r) => r.organizationId),
-      records.map((r) => r.service),
-      records.map((r) => r.destination),
-      records.map((r) => r.destinationName),
-      records.map((r) => r.prefix),
-      records.map((r) => r.rateDeckVersionId),
-      records.map((r) => r.startedAt),
-      records.map((r) => r.quantity),
-      records.map((r) => r.billedQuantity),
-      records.map((r) => r.cost),
-      records.map((r) => r.currency),
-      records.map((r) => r.billPeriod),
-      records.map((r) => r.source),
-      records.map((r) => r.externalId),
-      records.map((r) => r.chargeId),
-      records.map((r) => r.createdAt),
-    ],
-  );
+  const result = await queryWith<{ external_id: string }>(db, (param) => insertUsageStatement(records, param));
   return new Set(result.rows.map((row) => row.external_id));
 }
 

@@ -231,23 +231,28 @@ export class Ledger {
       if (key) toStore.push({ ...key, requestHash: item.requestHash, commandId: context.commandId, transferIds: applied.created.map((t) => t.id) });
     }
 
-    // 5. Write it all in one statement. A key already stored means this batch ran a command
-    //    that should have replayed: throw, so the transaction rolls back and the batch reruns.
-    const written = await store.writeBatch(tx, { created, resolved: [...resolved.values()], deltas: deltas(original, accounts), results: toStore, now });
-    if (written.storedKeys !== toStore.length) throw new KeyTakenError();
+    // 5. Write it all, with the rows the commands' writers add, in one statement. A key already
+    //    stored means this batch ran a command that should have replayed: throw, so the
+    //    transaction rolls back and the batch reruns.
     const records = new Map<BatchWriter<unknown>, unknown[]>();
     for (const index of toRun) {
       const result = results[index];
       if (!result?.ok) continue;
-      const { afterWrite, records: recordsOf } = batch[index]!.command;
-      if (afterWrite) await afterWrite(tx, result.value);
-      for (const { writer, row } of recordsOf?.(result.value) ?? []) {
+      for (const { writer, row } of batch[index]!.command.records?.(result.value) ?? []) {
         const rows = records.get(writer);
         if (rows) rows.push(row);
         else records.set(writer, [row]);
       }
     }
-    for (const [writer, rows] of records) await writer.write(tx, rows);
+    const written = await store.writeBatch(tx, { created, resolved: [...resolved.values()], deltas: deltas(original, accounts), results: toStore, now }, (param) =>
+      [...records].map(([writer, rows]) => writer.statement(rows, param)),
+    );
+    if (written.storedKeys !== toStore.length) throw new KeyTakenError();
+    for (const index of toRun) {
+      const result = results[index];
+      const afterWrite = batch[index]!.command.afterWrite;
+      if (afterWrite && result?.ok) await afterWrite(tx, result.value);
+    }
 
     // 6. A rejected command may be the retry of one that succeeded earlier (its credit is now
     //    spent by itself): if its key is stored, it replays instead. Rejected commands wrote

@@ -1,5 +1,5 @@
 import type { Currency } from '../money/index.ts';
-import type { Queryable } from '../store/database.ts';
+import type { Queryable, SqlParam } from '../store/database.ts';
 
 /** A ledger account's running totals and its balance rules, as the database holds them. */
 export interface Account {
@@ -122,12 +122,27 @@ export interface LedgerCommand {
 }
 
 /**
- * Writes the rows a whole batch produced for it, in the batch's transaction; throwing rolls the
- * batch back (the ledger then runs its commands one by one, so the error reaches the command
- * whose row caused it).
+ * A data-modifying statement (INSERT / UPDATE) the ledger runs inside its own write statement,
+ * as one more common table expression: a batch's transfers and the rows that belong with them
+ * then cost one round trip together.
+ */
+export interface BatchStatement {
+  readonly sql: string;
+  /**
+   * With a check, the statement ends in RETURNING and the check gets how many rows came back;
+   * throwing rolls the batch back (the ledger then runs its commands one by one, so the error
+   * reaches the command whose row caused it).
+   */
+  readonly check?: (rows: number) => void;
+}
+
+/**
+ * Writes the rows a whole batch produced for it: one statement for all the batch's commands
+ * instead of one per command, which is what keeps a busy charging path from queueing behind its
+ * own inserts. Its statement sees the database as it was before the batch's writes.
  */
 export interface BatchWriter<Row> {
-  write(tx: Queryable, rows: readonly Row[]): Promise<void>;
+  statement(rows: readonly Row[], param: SqlParam): BatchStatement;
 }
 
 export interface BatchRecord {

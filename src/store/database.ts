@@ -1,6 +1,16 @@
 /** A value a query parameter may take. bigint travels as its decimal text, never through a float. */
 export type SqlValue = string | number | bigint | boolean | Date | null | readonly SqlValue[] | Record<string, unknown>;
 
+/** Adds a value to a statement's parameters and answers its placeholder (`$3`). */
+export type SqlParam = (value: SqlValue) => string;
+
+/** Runs a statement whose text places its own parameters, for statements also composed into larger ones. */
+export function queryWith<Row = Record<string, unknown>>(db: Queryable, build: (param: SqlParam) => string): Promise<QueryResult<Row>> {
+  const params: SqlValue[] = [];
+  const sql = build((value) => `$${params.push(value)}`);
+  return db.query<Row>(sql, params);
+}
+
 export interface QueryResult<Row> {
   rows: Row[];
   /** Rows changed by INSERT / UPDATE / DELETE. */
