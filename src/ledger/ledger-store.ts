@@ -180,14 +180,50 @@ export async function lockAccounts(db: Queryable, ids: readonly string[], lockin
   return result.rows.map(toAccount);
 }
 
-/** Locks transfers (holds about to be resolved) in id order, before any account is locked. */
-export async function lockTransfers(db: Queryable, ids: readonly string[], locking: Locking): Promise<Transfer[]> {
-  if (ids.length === 0) return [];
-  const result = await db.query<TransferRow>(
-    `SELECT ${TRANSFER_COLUMNS} FROM ledger_transfers WHERE id = ANY($1::text[]) ORDER BY id${locking === 'row_locks' ? ' FOR UPDATE' : ''}`,
-    [ids],
+/** What a transfer row has that an account row has not, and the other way round, with their SQL types. */
+const TRANSFER_ONLY: [string, string][] = [
+  ['kind', 'text'], ['state', 'text'], ['debit_account_id', 'text'], ['credit_account_id', 'text'], ['amount', 'bigint'], ['pending_id', 'text'],
+  ['timeout_at', 'timestamptz'], ['resolved_at', 'timestamptz'], ['command_id', 'text'], ['metadata', 'jsonb'],
+];
+const ACCOUNT_ONLY: [string, string][] = [
+  ['organization_id', 'uuid'], ['debits_posted', 'bigint'], ['credits_posted', 'bigint'], ['debits_pending', 'bigint'], ['credits_pending', 'bigint'],
+  ['debits_must_not_exceed_credits', 'boolean'], ['credits_must_not_exceed_debits', 'boolean'], ['overdraft_limit', 'bigint'],
+  ['temporary_overdraft_limit', 'bigint'], ['temporary_overdraft_expires_at', 'timestamptz'],
+];
+const SHARED = ['id', 'code', 'currency', 'created_at'];
+
+/**
+ * Locks holds about to be resolved, then every account involved (those asked for and the holds'
+ * own), each in id order, in one round trip: a batch of call steps waits for every round trip
+ * it makes. Holds come first, as in every batch, so that concurrent batches cannot deadlock.
+ */
+export async function lockHoldsAndAccounts(db: Queryable, holdIds: readonly string[], accountIds: readonly string[], locking: Locking): Promise<{ holds: Transfer[]; accounts: Account[] }> {
+  if (holdIds.length === 0) return { holds: [], accounts: await lockAccounts(db, accountIds, locking) };
+  const lock = locking === 'row_locks' ? ' FOR UPDATE' : '';
+  // One column list for both kinds of row: each fills its own columns and leaves the other's null.
+  const columns = (kind: 'hold' | 'account') =>
+    [
+      ...SHARED,
+      ...TRANSFER_ONLY.map(([name, type]) => (kind === 'hold' ? name : `NULL::${type} AS ${name}`)),
+      ...ACCOUNT_ONLY.map(([name, type]) => (kind === 'account' ? name : `NULL::${type} AS ${name}`)),
+    ].join(', ');
+  const result = await db.query<TransferRow & AccountRow & { row_kind: 'hold' | 'account' }>(
+    `WITH holds AS MATERIALIZED (
+       SELECT ${TRANSFER_COLUMNS} FROM ledger_transfers WHERE id = ANY($1::text[]) ORDER BY id${lock}
+     ), accounts AS MATERIALIZED (
+       SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts
+       WHERE id = ANY($2::text[]) OR id IN (SELECT debit_account_id FROM holds UNION SELECT credit_account_id FROM holds)
+       ORDER BY id${lock}
+     )
+     SELECT 'hold' AS row_kind, ${columns('hold')} FROM holds
+     UNION ALL
+     SELECT 'account', ${columns('account')} FROM accounts`,
+    [holdIds, accountIds],
   );
-  return result.rows.map(toTransfer);
+  return {
+    holds: result.rows.filter((row) => row.row_kind === 'hold').map(toTransfer),
+    accounts: result.rows.filter((row) => row.row_kind === 'account').map(toAccount),
+  };
 }
 
 export async function findTransfer(db: Queryable, id: string): Promise<Transfer | undefined> {

@@ -180,14 +180,11 @@ export class Ledger {
       }
     }
     const transfers = new Map<string, Transfer>();
-    for (const transfer of await store.lockTransfers(tx, [...holdIds], this.locking)) {
-      transfers.set(transfer.id, transfer);
-      accountIds.add(transfer.debitAccountId);
-      accountIds.add(transfer.creditAccountId);
-    }
     const accounts = new Map<string, Account>();
     const original = new Map<string, Account>();
-    for (const account of await store.lockAccounts(tx, [...accountIds], this.locking)) {
+    const locked = await store.lockHoldsAndAccounts(tx, [...holdIds], [...accountIds], this.locking);
+    for (const transfer of locked.holds) transfers.set(transfer.id, transfer);
+    for (const account of locked.accounts) {
       accounts.set(account.id, account);
       original.set(account.id, account);
     }
