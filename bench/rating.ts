@@ -8,9 +8,8 @@ import { unwrap } from '../src/errors.ts';
 import { createOrganization } from '../src/organizations/create-organization.ts';
 import { accountsOf } from '../src/organizations/organization-accounts.ts';
 import { parseCurrency } from '../src/money/index.ts';
-import { CompiledDeck } from '../src/rating/compiled-deck.ts';
 import { importRateDeck } from '../src/rating/import-rate-deck.ts';
-import { loadRows } from '../src/rating/rate-deck-store.ts';
+import { loadCompiledDeck } from '../src/rating/rate-deck-store.ts';
 import { createServices } from '../src/services.ts';
 import { mulberry32, type BenchDatabase } from './support.ts';
 
@@ -106,7 +105,7 @@ export async function ratingBench(databases: BenchDatabase[]): Promise<void> {
         const importSeconds = (performance.now() - start) / 1000;
 
         // In-memory lookups beside a plain Map.get loop over as many keys.
-        const compiled = new CompiledDeck(await loadRows(db, imported.version.id));
+        const compiled = await loadCompiledDeck(db, imported.version.id);
         const numbers = Array.from({ length: 200_000 }, () => {
           let number = deck.prefixes[Math.floor(random() * deck.prefixes.length)]!;
           while (number.length < 11) number += Math.floor(random() * 10);

@@ -1,67 +1,274 @@
-import type { RatePlan, RateRow, Service } from './rate-plan.ts';
+import type { Rational } from './rational.ts';
+import type { RatePlan, RateRow, Rounding, Service } from './rate-plan.ts';
 
 const ALL_DIGITS = /^\d*$/;
+const SERVICE_CODES: readonly Service[] = ['voice', 'sms', 'fax', 'number_activation'];
+const METHODS: readonly Rounding['method'][] = ['up', 'half_up', 'down'];
+const STRATEGIES: readonly RateRow['maxCostStrategy'][] = [null, 'free', 'disconnect'];
+/** Every rounding a row can have, made once: 3 methods x 7 decimals. */
+const ROUNDINGS: readonly Rounding[] = METHODS.flatMap((method) => [0, 1, 2, 3, 4, 5, 6].map((decimals) => ({ method, decimals })));
+const NO_END = Number.POSITIVE_INFINITY;
+/** Prefixes up to this many digits are found by number, longer ones by text. */
+const NUMERIC_DIGITS = 13;
 
-interface PriceVersion {
-  readonly from: number;
-  /** Until when the version is in force; +Infinity when open. */
-  readonly to: number;
-  readonly plan: RatePlan;
+/** A prefix of up to NUMERIC_DIGITS digits as a map key: its value and its length ("01" is not "1"). */
+function numericKey(value: number, length: number): number {
+  return value * 16 + length;
+}
+
+function numericKeyOf(prefix: string): number {
+  let value = 0;
+  for (let index = 0; index < prefix.length; index++) value = value * 10 + (prefix.charCodeAt(index) - 0x30);
+  return numericKey(value, prefix.length);
 }
 
 /**
  * A deck version held in memory for lookups: for each service, a map from prefix to the price
  * versions of that prefix (newest first). A number is matched by trying its prefixes from the
  * longest, so a lookup is at most one map probe per digit.
+ *
+ * A deck of 300,000 prefixes is kept in columns (typed arrays, shared rationals, dates and
+ * destination names) rather than as 300,000 row objects: that is about a quarter of the memory,
+ * and one process may hold a few versions. The rows of a plan are made again on each lookup,
+ * which costs less than keeping them.
  */
 export class CompiledDeck {
-  private readonly services = new Map<Service, Map<string, PriceVersion[]>>();
-  private readonly longest = new Map<Service, number>();
+  /**
+   * For each service, the newest price version of each prefix. Numbers hash and compare faster
+   * than texts, and probing needs no slices of the number: the map a lookup probes up to once
+   * per digit holds prefixes as numbers, and only longer prefixes (rare) as texts.
+   */
+  private readonly prefixes = SERVICE_CODES.map(() => new Map<number, number>());
+  private readonly longPrefixes = SERVICE_CODES.map(() => new Map<string, number>());
+  private readonly longest = SERVICE_CODES.map(() => 0);
+  /** The values of a number's first digits, for one lookup at a time. */
+  private readonly values = new Float64Array(NUMERIC_DIGITS + 1);
 
-  constructor(rows: readonly RateRow[]) {
-    const grouped = new Map<string, RateRow[]>();
-    for (const row of rows) {
-      const key = `${row.service}\u0000${row.prefix}\u0000${row.effectiveFrom.getTime()}`;
-      const group = grouped.get(key);
-      if (group) group.push(row);
-      else grouped.set(key, [row]);
+  // Rows, by row number.
+  private rowCount = 0;
+  private line: Int32Array;
+  private service: Uint8Array;
+  private rounding: Uint8Array;
+  private strategy: Uint8Array;
+  private rateUnit: Int32Array;
+  private firstIncrement: Int32Array;
+  private nextIncrement: Int32Array;
+  private intervalStart: Int32Array;
+  private minDuration: Int32Array;
+  private effectiveFrom: Float64Array;
+  /** NaN: open. */
+  private effectiveTo: Float64Array;
+  private destination: string[] = [];
+  private connectFee: Rational[] = [];
+  private rate: Rational[] = [];
+  private maxCost: (Rational | null)[] = [];
+
+  // Price versions (the rows of one prefix from one date), by version number.
+  private versionCount = 0;
+  private versionFrom: Float64Array;
+  private versionTo: Float64Array;
+  /** The next older version of the same prefix, or -1. */
+  private versionNext: Int32Array;
+  /** The version's only row, or -1 when it has several (see `versionRows`). */
+  private versionRow: Int32Array;
+  private readonly versionRows = new Map<number, number[]>();
+
+  private readonly dates = new Map<number, Date>();
+  private sealed = false;
+
+  /** `rows` in any order; more can be added with `add` until the first lookup. */
+  constructor(rows: readonly RateRow[] = [], capacity = rows.length) {
+    const size = Math.max(capacity, 16);
+    this.line = new Int32Array(size);
+    this.service = new Uint8Array(size);
+    this.rounding = new Uint8Array(size);
+    this.strategy = new Uint8Array(size);
+    this.rateUnit = new Int32Array(size);
+    this.firstIncrement = new Int32Array(size);
+    this.nextIncrement = new Int32Array(size);
+    this.intervalStart = new Int32Array(size);
+    this.minDuration = new Int32Array(size);
+    this.effectiveFrom = new Float64Array(size);
+    this.effectiveTo = new Float64Array(size);
+    this.versionFrom = new Float64Array(size);
+    this.versionTo = new Float64Array(size);
+    this.versionNext = new Int32Array(size);
+    this.versionRow = new Int32Array(size);
+    for (const row of rows) this.add(row);
+  }
+
+  /** Adds a row: the rows of one (service, prefix, effective_from) together price a call. */
+  add(row: RateRow): void {
+    if (this.sealed) throw new Error('a compiled deck takes no rows after its first lookup');
+    if (this.rowCount === this.line.length) this.growRows();
+    const r = this.rowCount++;
+    const service = SERVICE_CODES.indexOf(row.service);
+    const from = row.effectiveFrom.getTime();
+    this.line[r] = row.line;
+    this.service[r] = service;
+    this.rounding[r] = METHODS.indexOf(row.rounding.method) * 7 + row.rounding.decimals;
+    this.strategy[r] = STRATEGIES.indexOf(row.maxCostStrategy);
+    this.rateUnit[r] = row.rateUnitSeconds;
+    this.firstIncrement[r] = row.firstIncrementSeconds;
+    this.nextIncrement[r] = row.nextIncrementSeconds;
+    this.intervalStart[r] = row.intervalStartSeconds;
+    this.minDuration[r] = row.minDurationSeconds;
+    this.effectiveFrom[r] = from;
+    this.effectiveTo[r] = row.effectiveTo ? row.effectiveTo.getTime() : Number.NaN;
+    // Decks list a destination's prefixes together: one name for a run of rows.
+    const previous = this.destination[r - 1];
+    this.destination.push(previous === row.destination ? previous : row.destination);
+    this.connectFee.push(row.connectFee);
+    this.rate.push(row.rate);
+    this.maxCost.push(row.maxCost);
+    if (!this.dates.has(from)) this.dates.set(from, row.effectiveFrom);
+    if (row.effectiveTo && !this.dates.has(this.effectiveTo[r]!)) this.dates.set(this.effectiveTo[r]!, row.effectiveTo);
+
+    // Versions of a prefix are chained newest first.
+    const numeric = row.prefix.length <= NUMERIC_DIGITS;
+    const key = numeric ? numericKeyOf(row.prefix) : 0;
+    const first = numeric ? this.prefixes[service]!.get(key) : this.longPrefixes[service]!.get(row.prefix);
+    let version = first ?? -1;
+    let newer = -1;
+    while (version !== -1 && this.versionFrom[version]! > from) {
+      newer = version;
+      version = this.versionNext[version]!;
     }
-    for (const group of grouped.values()) {
-      const sorted = [...group].sort((a, b) => a.intervalStartSeconds - b.intervalStartSeconds);
-      const head = sorted[0]!;
-      let prefixes = this.services.get(head.service);
-      if (!prefixes) this.services.set(head.service, (prefixes = new Map()));
-      const versions = prefixes.get(head.prefix) ?? [];
-      versions.push({
-        from: head.effectiveFrom.getTime(),
-        to: head.effectiveTo?.getTime() ?? Number.POSITIVE_INFINITY,
-        plan: { prefix: head.prefix, destination: head.destination, rows: sorted },
-      });
-      versions.sort((a, b) => b.from - a.from);
-      prefixes.set(head.prefix, versions);
-      this.longest.set(head.service, Math.max(this.longest.get(head.service) ?? 0, head.prefix.length));
+    if (version !== -1 && this.versionFrom[version] === from) {
+      const only = this.versionRow[version]!;
+      if (only === -1) this.versionRows.get(version)!.push(r);
+      else {
+        this.versionRows.set(version, [only, r]);
+        this.versionRow[version] = -1;
+      }
+      return;
     }
+    if (this.versionCount === this.versionFrom.length) this.growVersions();
+    const added = this.versionCount++;
+    this.versionFrom[added] = from;
+    this.versionNext[added] = version;
+    this.versionRow[added] = r;
+    if (newer !== -1) this.versionNext[newer] = added;
+    else if (numeric) this.prefixes[service]!.set(key, added);
+    else this.longPrefixes[service]!.set(row.prefix, added);
+    if (row.prefix.length > this.longest[service]!) this.longest[service] = row.prefix.length;
   }
 
   /** The rate plan for `number` at `at`: the longest prefix with a price in force then. */
   plan(service: Service, number: string, at: Date): RatePlan | undefined {
-    const prefixes = this.services.get(service);
-    if (!prefixes) return undefined;
+    if (!this.sealed) this.seal();
+    const code = SERVICE_CODES.indexOf(service);
+    if (code === -1) return undefined;
     const digits = ALL_DIGITS.test(number) ? number : number.replace(/[^\d]/g, '');
     const time = at.getTime();
-    for (let length = Math.min(digits.length, this.longest.get(service) ?? 0); length >= 0; length--) {
-      const versions = prefixes.get(length === digits.length ? digits : digits.slice(0, length));
-      if (!versions) continue;
-      for (const version of versions) {
-        if (version.from <= time && time < version.to) return version.plan;
-      }
+    const top = Math.min(digits.length, this.longest[code]!);
+    const long = this.longPrefixes[code]!;
+    for (let length = top; length > NUMERIC_DIGITS; length--) {
+      const version = this.inForce(long.get(length === digits.length ? digits : digits.slice(0, length)), time);
+      if (version !== -1) return this.planOf(version, length === digits.length ? digits : digits.slice(0, length));
+    }
+    const short = Math.min(top, NUMERIC_DIGITS);
+    const values = this.values;
+    for (let index = 0; index < short; index++) values[index + 1] = values[index]! * 10 + (digits.charCodeAt(index) - 0x30);
+    const prefixes = this.prefixes[code]!;
+    for (let length = short; length >= 0; length--) {
+      const version = this.inForce(prefixes.get(numericKey(values[length]!, length)), time);
+      if (version !== -1) return this.planOf(version, length === digits.length ? digits : digits.slice(0, length));
     }
     return undefined;
   }
 
   get size(): number {
     let total = 0;
-    for (const prefixes of this.services.values()) total += prefixes.size;
+    for (const prefixes of this.prefixes) total += prefixes.size;
+    for (const prefixes of this.longPrefixes) total += prefixes.size;
     return total;
   }
+
+  /** Of a prefix's versions (newest first, from `version`), the one in force at `time`, or -1. */
+  private inForce(version: number | undefined, time: number): number {
+    while (version !== undefined && version !== -1) {
+      if (this.versionFrom[version]! <= time && time < this.versionTo[version]!) return version;
+      version = this.versionNext[version];
+    }
+    return -1;
+  }
+
+  /** Orders each version's rows by interval start and works out until when it is in force. */
+  private seal(): void {
+    this.sealed = true;
+    for (const rows of this.versionRows.values()) {
+      // A valid deck has one row per interval start; the line decides otherwise, whatever order rows came in.
+      rows.sort((a, b) => this.intervalStart[a]! - this.intervalStart[b]! || this.line[a]! - this.line[b]!);
+    }
+    for (let version = 0; version < this.versionCount; version++) {
+      const head = this.versionRow[version] === -1 ? this.versionRows.get(version)![0]! : this.versionRow[version]!;
+      const to = this.effectiveTo[head]!;
+      this.versionTo[version] = Number.isNaN(to) ? NO_END : to;
+    }
+  }
+
+  private planOf(version: number, prefix: string): RatePlan {
+    const only = this.versionRow[version]!;
+    if (only !== -1) return { prefix, destination: this.destination[only]!, rows: [this.rowOf(only, prefix)] };
+    const rows = this.versionRows.get(version)!;
+    return { prefix, destination: this.destination[rows[0]!]!, rows: rows.map((r) => this.rowOf(r, prefix)) };
+  }
+
+  private rowOf(r: number, prefix: string): RateRow {
+    const to = this.effectiveTo[r]!;
+    return {
+      line: this.line[r]!,
+      service: SERVICE_CODES[this.service[r]!]!,
+      prefix,
+      destination: this.destination[r]!,
+      connectFee: this.connectFee[r]!,
+      rate: this.rate[r]!,
+      rateUnitSeconds: this.rateUnit[r]!,
+      firstIncrementSeconds: this.firstIncrement[r]!,
+      nextIncrementSeconds: this.nextIncrement[r]!,
+      intervalStartSeconds: this.intervalStart[r]!,
+      minDurationSeconds: this.minDuration[r]!,
+      rounding: ROUNDINGS[this.rounding[r]!]!,
+      maxCost: this.maxCost[r]!,
+      maxCostStrategy: STRATEGIES[this.strategy[r]!]!,
+      effectiveFrom: this.date(this.effectiveFrom[r]!),
+      effectiveTo: Number.isNaN(to) ? null : this.date(to),
+    };
+  }
+
+  /** One Date per instant: a deck has few distinct dates and many rows. */
+  private date(time: number): Date {
+    let date = this.dates.get(time);
+    if (!date) this.dates.set(time, (date = new Date(time)));
+    return date;
+  }
+
+  private growRows(): void {
+    const size = this.line.length * 2;
+    this.line = grow(this.line, new Int32Array(size));
+    this.service = grow(this.service, new Uint8Array(size));
+    this.rounding = grow(this.rounding, new Uint8Array(size));
+    this.strategy = grow(this.strategy, new Uint8Array(size));
+    this.rateUnit = grow(this.rateUnit, new Int32Array(size));
+    this.firstIncrement = grow(this.firstIncrement, new Int32Array(size));
+    this.nextIncrement = grow(this.nextIncrement, new Int32Array(size));
+    this.intervalStart = grow(this.intervalStart, new Int32Array(size));
+    this.minDuration = grow(this.minDuration, new Int32Array(size));
+    this.effectiveFrom = grow(this.effectiveFrom, new Float64Array(size));
+    this.effectiveTo = grow(this.effectiveTo, new Float64Array(size));
+  }
+
+  private growVersions(): void {
+    const size = this.versionFrom.length * 2;
+    this.versionFrom = grow(this.versionFrom, new Float64Array(size));
+    this.versionTo = grow(this.versionTo, new Float64Array(size));
+    this.versionNext = grow(this.versionNext, new Int32Array(size));
+    this.versionRow = grow(this.versionRow, new Int32Array(size));
+  }
+}
+
+function grow<T extends Int32Array | Uint8Array | Float64Array>(from: T, to: T): T {
+  to.set(from);
+  return to;
 }

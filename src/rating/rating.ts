@@ -1,9 +1,9 @@
 import { failure, type Result } from '../errors.ts';
 import type { Organization } from '../organizations/organization.ts';
 import type { Queryable } from '../store/database.ts';
-import { CompiledDeck } from './compiled-deck.ts';
+import type { CompiledDeck } from './compiled-deck.ts';
 import type { RatePlan, Service } from './rate-plan.ts';
-import { findDeck, findDefaultDeck, listVersions, loadRows, type RateDeck, type RateDeckVersion } from './rate-deck-store.ts';
+import { findDeck, findDefaultDeck, listVersions, loadCompiledDeck, type RateDeck, type RateDeckVersion } from './rate-deck-store.ts';
 
 export interface PlanFound {
   readonly plan: RatePlan;
@@ -11,7 +11,7 @@ export interface PlanFound {
   readonly version: RateDeckVersion;
 }
 
-/** Compiled versions kept in memory: a 300,000-prefix deck takes tens of megabytes. */
+/** Compiled versions kept in memory: a 300,000-prefix deck takes about 60 MB. */
 const MAX_COMPILED = 4;
 /** How long deck and version lists are trusted before they are read again (other processes may import). */
 const LIST_SECONDS = 5;
@@ -75,7 +75,7 @@ export class Rating {
     let compiled = this.compiled.get(versionId);
     if (!compiled) {
       if (this.compiled.size >= MAX_COMPILED) this.compiled.delete(this.compiled.keys().next().value!);
-      compiled = loadRows(this.db, versionId).then((rows) => new CompiledDeck(rows));
+      compiled = loadCompiledDeck(this.db, versionId);
       compiled.catch(() => this.compiled.delete(versionId));
       this.compiled.set(versionId, compiled);
     }
