@@ -55,6 +55,52 @@ export function parseSwitchTime(text: string, timeZone: string): Date | undefine
   return fallback.isValid ? fallback.toJSDate() : undefined;
 }
 
+/** In `SwitchTimes.hours`: the hour is not in the usual form, so `parseSwitchTime` reads the whole text. */
+const UNUSUAL = Number.NEGATIVE_INFINITY;
+
+/**
+ * Reads many switch times in one zone, exactly as `parseSwitchTime` does, faster: the usual form
+ * ("2026-11-02 09:15:04", 19 characters) is read as its hour, worked out once (with the zone's
+ * offset, which `parseSwitchTime` also takes per hour), plus minutes and seconds.
+ */
+export class SwitchTimes {
+  /** Milliseconds at the start of a local hour ("2026-11-02 09"); NaN for no such hour. */
+  private readonly hours = new Map<string, number>();
+
+  constructor(private readonly timeZone: string) {}
+
+  /** Milliseconds since the epoch; NaN when the text is not a date and time. */
+  parse(text: string): number {
+    if (text.length === 19) {
+      const minutes = twoDigits(text, 14);
+      const seconds = twoDigits(text, 17);
+      if (minutes >= 0 && seconds >= 0 && text.charCodeAt(13) === 0x3a && text.charCodeAt(16) === 0x3a) {
+        const hour = text.slice(0, 13);
+        let start = this.hours.get(hour);
+        if (start === undefined) {
+          if (this.hours.size > 100_000) this.hours.clear();
+          const whole = `${hour}:00:00`;
+          start = LOCAL_TIME.test(whole) ? (parseSwitchTime(whole, this.timeZone)?.getTime() ?? Number.NaN) : UNUSUAL;
+          this.hours.set(hour, start);
+        }
+        if (start !== UNUSUAL) {
+          // As parseSwitchTime: a real hour, minutes and seconds up to 59.
+          if (Number.isNaN(start) || minutes > 59 || seconds > 59) return Number.NaN;
+          return start + minutes * 60_000 + seconds * 1000;
+        }
+      }
+    }
+    return parseSwitchTime(text, this.timeZone)?.getTime() ?? Number.NaN;
+  }
+}
+
+/** Two ASCII digits at `at` as a number, else -1. */
+function twoDigits(text: string, at: number): number {
+  const tens = text.charCodeAt(at) - 0x30;
+  const ones = text.charCodeAt(at + 1) - 0x30;
+  return tens >= 0 && tens <= 9 && ones >= 0 && ones <= 9 ? tens * 10 + ones : -1;
+}
+
 export function parseCount(text: string | undefined): number | undefined {
   const trimmed = (text ?? '').trim();
   if (!/^\d{1,9}$/.test(trimmed)) return undefined;

@@ -10,15 +10,17 @@ import { spendingAccountCode } from '../../organizations/organization.ts';
 import type { Organization } from '../../organizations/organization.ts';
 import { parseWalletId } from '../../organizations/wallet-id.ts';
 import type { CompiledDeck } from '../../rating/compiled-deck.ts';
-import { priceCall, priceEvent } from '../../rating/price.ts';
+import { callCost, priceEvent } from '../../rating/price.ts';
 import type { RatePlan } from '../../rating/rate-plan.ts';
 import type { RateDeck, RateDeckVersion } from '../../rating/rate-deck-store.ts';
 import { versionInForce } from '../../rating/rating.ts';
 import { usageAccounts, type ChargingDeps } from '../charging-deps.ts';
-import { chargeKindOf, type UsageRecord } from '../usage-record.ts';
-import { copyUsage, existingUsageKeys } from '../usage-store.ts';
+import { chargeKindOf } from '../usage-record.ts';
+import { existingUsageKeys } from '../usage-store.ts';
 import type { Cdr, CdrFormat } from './cdr.ts';
-import { parseCdrs } from './parse-cdrs.ts';
+import { parseCdrBatches } from './parse-cdrs.ts';
+import { USAGE_COPY_COLUMNS, usageLineHead } from './usage-copy.ts';
+import { UsageIds } from './usage-ids.ts';
 
 export interface CdrProblem {
   readonly line: number;
@@ -53,11 +55,17 @@ export interface RateCdrOptions {
 const CHUNK = 20_000;
 const MAX_PROBLEMS = 1000;
 
+/** A priced CDR on its way to being stored. */
 interface Priced {
-  cdr: Cdr;
-  organization: Organization;
-  record: Omit<UsageRecord, 'chargeId'>;
+  readonly cdr: Cdr;
+  readonly organization: Organization;
+  readonly cost: bigint;
+  readonly billPeriod: string;
+  /** Its usage record as a COPY line, up to the charge id (see usage-copy.ts). */
+  readonly head: string;
 }
+
+const DUPLICATE = 'was rated before (in this file or an earlier one)';
 
 /**
  * Rates a CDR file and charges each organization for its calls, streaming it in chunks. Each
@@ -71,31 +79,34 @@ export async function rateCdrFile(deps: ChargingDeps, input: Readable, options: 
   const organizations = new Map<string, Organization | null>();
   const zones = new Map<string, string>();
   const periods = new BillPeriods();
+  const ids = new UsageIds();
   const totals = new Map<Currency, { amount: bigint; records: number }>();
   const problem = (line: number, outcome: CdrProblem['outcome'], reason: string) => {
     if (outcome === 'rejected') report.rejected++;
     else report.duplicates++;
-    if (report.problems.length < MAX_PROBLEMS) report.problems.push({ line, outcome, reason });
+    report.problems.push({ line, outcome, reason });
+    // The first lines not rated are kept, whichever chunk's step found them first.
+    if (report.problems.length >= 2 * MAX_PROBLEMS) report.problems = firstProblems(report.problems);
   };
   const rated = (priced: Priced) => {
     report.rated++;
-    const total = totals.get(priced.record.currency) ?? { amount: 0n, records: 0 };
-    totals.set(priced.record.currency, { amount: total.amount + priced.record.cost, records: total.records + 1 });
+    const total = totals.get(priced.organization.currency);
+    if (total) {
+      total.amount += priced.cost;
+      total.records++;
+    } else totals.set(priced.organization.currency, { amount: priced.cost, records: 1 });
   };
 
-  let chunk: Cdr[] = [];
-  const flush = async () => {
-    const cdrs = chunk;
-    chunk = [];
+  /** Prices a chunk: each organization's records, without the file's repeats and lines that cannot be priced. */
+  const price = async (cdrs: readonly Cdr[]): Promise<Priced[][]> => {
     const added = await resolveOrganizations(deps, cdrs, organizations);
     for (const [id, zone] of await findTimeZones(deps.db, added.map((organization) => organization.id))) zones.set(id, zone);
     await prefetchAccounts(deps, added);
     const pricing = await pricingFor(deps, cdrs, organizations, zones);
     const groups = new Map<string, Priced[]>();
-    const now = deps.clock.now();
     // Within a chunk, repeats are caught here; a record of an earlier chunk is already stored,
-    // and the database check below finds it. Memory stays bounded by the chunk, not the file.
-    const seen = new Set<string>();
+    // and storing finds it. Memory stays bounded by the chunk, not the file.
+    const seen = new Map<Organization, Set<string>>();
     for (const cdr of cdrs) {
       const organization = organizations.get(cdr.accountCode);
       if (!organization) {
@@ -106,78 +117,129 @@ export async function rateCdrFile(deps: ChargingDeps, input: Readable, options: 
         problem(cdr.line, 'rejected', `organization ${organization.name} is ${organization.status}`);
         continue;
       }
-      const key = `${organization.id}\u0000${cdr.externalId}`;
-      if (seen.has(key)) {
+      let known = seen.get(organization);
+      if (!known) seen.set(organization, (known = new Set()));
+      if (known.has(cdr.externalId)) {
         problem(cdr.line, 'duplicate', `record ${cdr.externalId} appears earlier in this file`);
         continue;
       }
-      seen.add(key);
+      known.add(cdr.externalId);
       const found = pricing.plan(organization, cdr);
       if (!found.ok) {
         problem(cdr.line, 'rejected', found.reason);
         continue;
       }
-      const price = cdr.service === 'voice' ? priceCall(found.plan, cdr.quantity) : priceEvent(found.plan, cdr.quantity);
-      const priced: Priced = {
-        cdr,
-        organization,
-        record: {
-          id: newId('usg'),
-          organizationId: organization.id,
-          service: cdr.service,
-          destination: cdr.destination,
-          destinationName: found.plan.destination,
-          prefix: found.plan.prefix,
-          rateDeckVersionId: found.versionId,
-          startedAt: cdr.startedAt,
-          quantity: cdr.quantity,
-          billedQuantity: price.billedSeconds,
-          cost: price.cost,
-          currency: organization.currency,
-          billPeriod: periods.of(cdr.startedAt, zones.get(organization.id)!),
-          source: 'cdr',
-          externalId: cdr.externalId,
-          createdAt: now,
-        },
-      };
+      const price = cdr.service === 'voice' ? callCost(found.plan, cdr.quantity) : priceEvent(found.plan, cdr.quantity);
+      const billPeriod = periods.of(cdr.startedAt, zones.get(organization.id)!);
+      const head = usageLineHead({
+        id: ids.next(),
+        organizationId: organization.id,
+        service: cdr.service,
+        destination: cdr.destination,
+        destinationName: found.plan.destination,
+        prefix: found.plan.prefix,
+        rateDeckVersionId: found.versionId,
+        startedAt: cdr.startedAt,
+        quantity: cdr.quantity,
+        billedQuantity: price.billedSeconds,
+        cost: price.cost,
+        currency: organization.currency,
+        billPeriod,
+        externalId: cdr.externalId,
+      });
+      const priced: Priced = { cdr, organization, cost: price.cost, billPeriod, head };
       const group = groups.get(organization.id);
       if (group) group.push(priced);
       else groups.set(organization.id, [priced]);
     }
-    const all = [...groups.values()].flat();
-    const existing = await existingUsageKeys(deps.db, 'cdr', all.map((priced) => ({ organizationId: priced.organization.id, externalId: priced.cdr.externalId })));
-    const freshGroups: Priced[][] = [];
-    for (const group of groups.values()) {
-      const fresh: Priced[] = [];
-      for (const priced of group) {
-        if (existing.has(`${priced.organization.id}\u0000${priced.cdr.externalId}`)) problem(priced.cdr.line, 'duplicate', `record ${priced.cdr.externalId} was rated before (in this file or an earlier one)`);
-        else fresh.push(priced);
-      }
-      if (fresh.length > 0) freshGroups.push(fresh);
-    }
+    return [...groups.values()];
+  };
+
+  /** Whether the last chunk found records stored before: then the next looks for them first. */
+  let lookFirst = false;
+  /** Charges a priced chunk and stores its records. */
+  const store = async (groups: Priced[][]): Promise<void> => {
     if (report.dryRun) {
-      freshGroups.flat().forEach(rated);
+      ({ groups } = await withoutStored(deps, groups, problem));
+      for (const group of groups) group.forEach(rated);
       return;
     }
-    const outcome = await charge(deps, freshGroups, options.fileName);
+    const verified = lookFirst;
+    if (lookFirst) ({ groups, found: lookFirst } = await withoutStored(deps, groups, problem));
+    let outcome: Awaited<ReturnType<typeof charge>>;
+    try {
+      outcome = await charge(deps, groups, options.fileName, verified, problem);
+    } catch (error) {
+      if (!(error instanceof StoredBefore)) throw error;
+      // Some of the chunk was stored before (a file imported again): nothing of the attempt
+      // landed. Look them up, and do so first for the chunks after, as long as it finds some.
+      ({ groups, found: lookFirst } = await withoutStored(deps, groups, problem));
+      outcome = await charge(deps, groups, options.fileName, true, problem);
+    }
     for (const priced of outcome.charged) rated(priced);
     for (const { priced, reason, outcome: kind } of outcome.refused) problem(priced.cdr.line, kind, reason);
   };
 
-  for await (const line of parseCdrs(input, { format: options.format, timeZone: options.timeZone }, options.onProgress)) {
-    report.lines++;
-    if (line.kind === 'malformed') problem(line.line, 'rejected', `malformed: ${line.reason}`);
-    else if (line.kind === 'unanswered') report.skipped++;
-    else {
-      chunk.push(line.cdr);
-      if (chunk.length >= CHUNK) await flush();
+  // A chunk is priced while the one before it is stored: on a database server, the two overlap.
+  let storing: Promise<void> = Promise.resolve();
+  const flush = async (cdrs: readonly Cdr[]) => {
+    const groups = await price(cdrs);
+    await storing;
+    storing = store(groups);
+    // Awaited before the next chunk is stored, or at the end; a failure is seen there.
+    storing.catch(() => undefined);
+  };
+
+  let chunk: Cdr[] = [];
+  for await (const batch of parseCdrBatches(input, { format: options.format, timeZone: options.timeZone })) {
+    options.onProgress?.(batch.bytes);
+    for (const line of batch.lines) {
+      report.lines++;
+      if (line.kind === 'malformed') problem(line.line, 'rejected', `malformed: ${line.reason}`);
+      else if (line.kind === 'unanswered') report.skipped++;
+      else {
+        chunk.push(line.cdr);
+        if (chunk.length >= CHUNK) {
+          await flush(chunk);
+          chunk = [];
+        }
+      }
     }
   }
-  if (chunk.length > 0) await flush();
+  if (chunk.length > 0) await flush(chunk);
+  await storing;
   report.totals = [...totals].map(([currency, total]) => ({ currency, ...total })).sort((a, b) => a.currency.localeCompare(b.currency));
-  report.problems.sort((a, b) => a.line - b.line);
+  report.problems = firstProblems(report.problems);
   return report;
 }
+
+/** The problems of the first lines, in line order, up to MAX_PROBLEMS. */
+function firstProblems(problems: CdrProblem[]): CdrProblem[] {
+  return problems.sort((a, b) => a.line - b.line).slice(0, MAX_PROBLEMS);
+}
+
+/** Takes out of the groups the records stored before (reported as duplicates); says whether there were any. */
+async function withoutStored(
+  deps: ChargingDeps,
+  groups: readonly Priced[][],
+  problem: (line: number, outcome: CdrProblem['outcome'], reason: string) => void,
+): Promise<{ groups: Priced[][]; found: boolean }> {
+  const existing = await existingUsageKeys(deps.db, 'cdr', groups.flatMap((group) => group.map((priced) => ({ organizationId: priced.organization.id, externalId: priced.cdr.externalId }))));
+  if (existing.size === 0) return { groups: [...groups], found: false };
+  const fresh: Priced[][] = [];
+  for (const group of groups) {
+    const kept: Priced[] = [];
+    for (const priced of group) {
+      if (existing.has(`${priced.organization.id}\u0000${priced.cdr.externalId}`)) problem(priced.cdr.line, 'duplicate', `record ${priced.cdr.externalId} ${DUPLICATE}`);
+      else kept.push(priced);
+    }
+    if (kept.length > 0) fresh.push(kept);
+  }
+  return { groups: fresh, found: true };
+}
+
+/** A chunk charged without looking for stored records first found some: nothing of it landed. */
+class StoredBefore extends Error {}
 
 interface Pricing {
   plan(organization: Organization, cdr: Cdr): { ok: true; plan: RatePlan; versionId: string } | { ok: false; reason: string };
@@ -238,27 +300,31 @@ async function resolveOrganizations(deps: ChargingDeps, cdrs: readonly Cdr[], kn
  * record and charge of the chunk. An organization whose credit does not cover its records is then
  * charged record by record, so that the ones it can pay for still land. No idempotency keys are
  * needed: a record's (organization, id) is unique, and the transaction that posts its cost is the
- * one that stores it, so a record stored before (a retry, a concurrent import) rolls the chunk
- * back and it is run again, its records now found as duplicates.
+ * one that stores it, so a record stored before rolls the chunk back. When the records were not
+ * `verified` (looked up first), that throws StoredBefore; otherwise it was a race (a retry, a
+ * concurrent import), and the chunk is run again, its records now found as duplicates.
  */
 async function charge(
   deps: ChargingDeps,
   groups: readonly (readonly Priced[])[],
   fileName: string | undefined,
+  verified: boolean,
+  problem: (line: number, outcome: CdrProblem['outcome'], reason: string) => void,
 ): Promise<{ charged: Priced[]; refused: { priced: Priced; reason: string; outcome: CdrProblem['outcome'] }[] }> {
   const charged: Priced[] = [];
   const refused: { priced: Priced; reason: string; outcome: CdrProblem['outcome'] }[] = [];
-  const whole = await post(deps, groups, fileName);
-  const retry: Priced[][] = [];
+  const whole = await post(deps, groups, fileName, !verified);
+  let retry: Priced[][] = [];
   whole.forEach((result, index) => {
     const group = groups[index]!;
     if (result === 'ok') charged.push(...group);
     else if (result === 'taken') for (const priced of group) refused.push({ priced, reason: `record ${priced.cdr.externalId} was rated before`, outcome: 'duplicate' });
-    else retry.push(...group.map((priced) => [priced]));
+    else retry.push(group.map((priced) => priced));
   });
-  for (const single of retry) {
-    const [result] = await post(deps, [single], fileName);
-    const priced = single[0]!;
+  // Charged one by one, records stored before would each roll back a transaction: out first.
+  if (!verified && retry.length > 0) ({ groups: retry } = await withoutStored(deps, retry, problem));
+  for (const priced of retry.flat()) {
+    const [result] = await post(deps, [[priced]], fileName, false);
     if (result === 'ok') charged.push(priced);
     else if (result === 'taken') refused.push({ priced, reason: `record ${priced.cdr.externalId} was rated before`, outcome: 'duplicate' });
     else refused.push({ priced, reason: result!.reason, outcome: 'rejected' });
@@ -298,15 +364,14 @@ function accountsFor(deps: ChargingDeps, organization: Organization): Promise<{ 
   return found;
 }
 
-async function post(deps: ChargingDeps, groups: readonly (readonly Priced[])[], fileName: string | undefined): Promise<Posted[]> {
+async function post(deps: ChargingDeps, groups: readonly (readonly Priced[])[], fileName: string | undefined, optimistic: boolean): Promise<Posted[]> {
   const now = deps.clock.now();
   const prepared = await Promise.all(
     groups.map(async (group) => {
       const organization = group[0]!.organization;
-      const { records, charges } = withCharges(group, fileName, now);
-      const amount = records.reduce((sum, record) => sum + record.cost, 0n);
+      const { lines, charges, amount } = withCharges(group, fileName, now);
       const { spending, revenue } = await accountsFor(deps, organization);
-      return { organization, records, charges, amount, spending, revenue };
+      return { organization, lines, charges, amount, records: group.length, spending, revenue };
     }),
   );
   const paying = prepared.filter((entry) => entry.amount > 0n);
@@ -319,7 +384,7 @@ async function post(deps: ChargingDeps, groups: readonly (readonly Priced[])[], 
         creditAccountId: entry.revenue.id,
         amount: entry.amount,
         code: 'usage:cdr',
-        metadata: { records: entry.records.length, ...(fileName ? { file: fileName } : {}) },
+        metadata: { records: entry.records, ...(fileName ? { file: fileName } : {}) },
       },
     ],
   }));
@@ -329,7 +394,7 @@ async function post(deps: ChargingDeps, groups: readonly (readonly Priced[])[], 
       outcomes.forEach((outcome, index) => {
         if (outcome.ok) landed.push({ entry: paying[index]!, transferId: outcome.value.transfers[0]!.id });
       });
-      await copyUsage(tx, landed.flatMap(({ entry }) => entry.records));
+      if (landed.length > 0) await tx.copyFromCsv('usage_records', USAGE_COPY_COLUMNS, landed.map(({ entry }) => entry.lines).join(''));
       await insertCharges(tx, landed.flatMap(({ entry, transferId }) => entry.charges.map((charge) => ({ ...charge, transferId }))));
     });
     const byOrganization = new Map<string, Posted>(free.map((entry) => [entry.organization.id, 'ok']));
@@ -339,45 +404,62 @@ async function post(deps: ChargingDeps, groups: readonly (readonly Priced[])[], 
     });
     return prepared.map((entry) => byOrganization.get(entry.organization.id)!);
   } catch (error) {
-    // COPY fails on a record stored meanwhile, and with it the whole transaction.
+    // COPY fails on a record stored before, and with it the whole transaction.
     if (!isUniqueViolation(error)) throw error;
+    if (optimistic) throw new StoredBefore('records of the chunk were stored before');
     // Someone stored some of these records first: find which, and charge the rest again.
     if (groups.length === 1 && groups[0]!.length === 1) return ['taken'];
     const existing = await existingUsageKeys(deps.db, 'cdr', groups.flat().map((priced) => ({ organizationId: priced.organization.id, externalId: priced.cdr.externalId })));
     const outcomes: Posted[] = [];
     for (const group of groups) {
       const fresh = group.filter((priced) => !existing.has(`${priced.organization.id}\u0000${priced.cdr.externalId}`));
-      outcomes.push(fresh.length === 0 ? 'taken' : (await post(deps, [fresh], fileName))[0]!);
+      outcomes.push(fresh.length === 0 ? 'taken' : (await post(deps, [fresh], fileName, false))[0]!);
     }
     return outcomes;
   }
 }
 
-/** One charge per service and bill period, for the next invoice; each record points at its charge. */
-function withCharges(group: readonly Priced[], fileName: string | undefined, now: Date): { records: UsageRecord[]; charges: Charge[] } {
-  const charges = new Map<string, Charge>();
-  const records = group.map(({ record, organization }) => {
-    if (record.cost === 0n) return { ...record, chargeId: null };
-    const key = `${record.service}|${record.billPeriod}`;
-    let charge = charges.get(key);
-    if (!charge) {
-      charge = {
-        id: newId('chg'),
-        organizationId: organization.id,
-        kind: chargeKindOf(record.service),
-        description: `${fileName ?? 'CDR file'}: ${record.service}`,
-        amount: 0n,
-        currency: organization.currency,
-        billPeriod: record.billPeriod,
-        occurredAt: record.startedAt,
-        transferId: null,
-        invoiceId: null,
-        createdAt: now,
-      };
-      charges.set(key, charge);
+/**
+ * One charge per service and bill period, for the next invoice; each record's COPY line, pointing
+ * at its charge; and the total.
+ */
+function withCharges(group: readonly Priced[], fileName: string | undefined, now: Date): { lines: string; charges: Charge[]; amount: bigint } {
+  const organization = group[0]!.organization;
+  const charges = new Map<string, { id: string; service: Cdr['service']; billPeriod: string; amount: bigint; occurredAt: Date }>();
+  const tail = `,${now.toISOString()}\n`;
+  let lines = '';
+  let amount = 0n;
+  // A group's records are mostly of one service and period.
+  let last: { id: string; service: Cdr['service']; billPeriod: string; amount: bigint; occurredAt: Date } | undefined;
+  for (const priced of group) {
+    if (priced.cost === 0n) {
+      lines += `${priced.head}${tail}`;
+      continue;
     }
-    charges.set(key, { ...charge, amount: charge.amount + record.cost, occurredAt: charge.occurredAt < record.startedAt ? charge.occurredAt : record.startedAt });
-    return { ...record, chargeId: charge.id };
-  });
-  return { records, charges: [...charges.values()] };
+    const { service, startedAt } = priced.cdr;
+    let charge = last && last.service === service && last.billPeriod === priced.billPeriod ? last : charges.get(`${service}|${priced.billPeriod}`);
+    if (!charge) charges.set(`${service}|${priced.billPeriod}`, (charge = { id: newId('chg'), service, billPeriod: priced.billPeriod, amount: 0n, occurredAt: startedAt }));
+    last = charge;
+    charge.amount += priced.cost;
+    if (startedAt < charge.occurredAt) charge.occurredAt = startedAt;
+    amount += priced.cost;
+    lines += `${priced.head}${charge.id}${tail}`;
+  }
+  return {
+    lines,
+    amount,
+    charges: [...charges.values()].map((charge) => ({
+      id: charge.id,
+      organizationId: organization.id,
+      kind: chargeKindOf(charge.service),
+      description: `${fileName ?? 'CDR file'}: ${charge.service}`,
+      amount: charge.amount,
+      currency: organization.currency,
+      billPeriod: charge.billPeriod,
+      occurredAt: charge.occurredAt,
+      transferId: null,
+      invoiceId: null,
+      createdAt: now,
+    })),
+  };
 }
