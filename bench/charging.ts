@@ -20,7 +20,7 @@ const DECK = readFileSync(new URL('../test/fixtures/rate-deck.csv', import.meta.
 function load(spec: { url: string; organizations: string[]; concurrency: number; seconds: number }): Promise<{ pairs: number; seconds: number; errors: number; p50: number; p99: number }> {
   const script = fileURLToPath(new URL('./charging-load.ts', import.meta.url));
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify({ ...spec, key: KEY })], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify({ ...spec, key: KEY, warmupSeconds: Math.min(3, spec.seconds) })], { stdio: ['ignore', 'pipe', 'inherit'] });
     let text = '';
     child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
     child.on('error', reject);
