@@ -50,20 +50,39 @@ export interface RateCdrOptions {
   /** Shown on the charges the file creates. */
   fileName?: string;
   onProgress?: (bytes: number) => void;
+  /** CDRs per chunk (tests make it small). */
+  chunkSize?: number;
 }
 
-const CHUNK = 20_000;
+const CHUNK = 100_000;
 const MAX_PROBLEMS = 1000;
 
-/** A priced CDR on its way to being stored. */
+/**
+ * A priced CDR on its way to being stored: only what charging it needs, as a chunk's records
+ * live until it is stored, and a million small objects more cost the collector seconds.
+ */
 interface Priced {
-  readonly cdr: Cdr;
+  readonly line: number;
+  readonly externalId: string;
   readonly organization: Organization;
+  readonly service: Cdr['service'];
+  /** Milliseconds. */
+  readonly startedAt: number;
   readonly cost: bigint;
   readonly billPeriod: string;
   /** Its usage record as a COPY line, up to the charge id (see usage-copy.ts). */
   readonly head: string;
 }
+
+/** A chunk of a file being priced: each organization's records, and the record ids seen. */
+interface Chunk {
+  readonly groups: Map<string, Priced[]>;
+  readonly seen: Map<Organization, Set<string>>;
+  /** CDRs taken in, priced or not. */
+  size: number;
+}
+
+const newChunk = (): Chunk => ({ groups: new Map(), seen: new Map(), size: 0 });
 
 const DUPLICATE = 'was rated before (in this file or an earlier one)';
 
@@ -97,16 +116,18 @@ export async function rateCdrFile(deps: ChargingDeps, input: Readable, options: 
     } else totals.set(priced.organization.currency, { amount: priced.cost, records: 1 });
   };
 
-  /** Prices a chunk: each organization's records, without the file's repeats and lines that cannot be priced. */
-  const price = async (cdrs: readonly Cdr[]): Promise<Priced[][]> => {
+  /**
+   * Prices CDRs into a chunk: each organization's records, without the file's repeats and the
+   * lines that cannot be priced. Done a batch at a time, so that the CDRs themselves never
+   * outlive a young-generation collection.
+   */
+  const priceInto = async (chunk: Chunk, cdrs: readonly Cdr[]): Promise<void> => {
+    chunk.size += cdrs.length;
     const added = await resolveOrganizations(deps, cdrs, organizations);
     for (const [id, zone] of await findTimeZones(deps.db, added.map((organization) => organization.id))) zones.set(id, zone);
     await prefetchAccounts(deps, added);
     const pricing = await pricingFor(deps, cdrs, organizations, zones);
-    const groups = new Map<string, Priced[]>();
-    // Within a chunk, repeats are caught here; a record of an earlier chunk is already stored,
-    // and storing finds it. Memory stays bounded by the chunk, not the file.
-    const seen = new Map<Organization, Set<string>>();
+    const createdAt = deps.clock.now();
     for (const cdr of cdrs) {
       const organization = organizations.get(cdr.accountCode);
       if (!organization) {
@@ -117,8 +138,10 @@ export async function rateCdrFile(deps: ChargingDeps, input: Readable, options: 
         problem(cdr.line, 'rejected', `organization ${organization.name} is ${organization.status}`);
         continue;
       }
-      let known = seen.get(organization);
-      if (!known) seen.set(organization, (known = new Set()));
+      // Within a chunk, repeats are caught here; a record of an earlier chunk is already stored,
+      // and storing finds it. Memory stays bounded by the chunk, not the file.
+      let known = chunk.seen.get(organization);
+      if (!known) chunk.seen.set(organization, (known = new Set()));
       if (known.has(cdr.externalId)) {
         problem(cdr.line, 'duplicate', `record ${cdr.externalId} appears earlier in this file`);
         continue;
@@ -146,13 +169,13 @@ export async function rateCdrFile(deps: ChargingDeps, input: Readable, options: 
         currency: organization.currency,
         billPeriod,
         externalId: cdr.externalId,
+        createdAt,
       });
-      const priced: Priced = { cdr, organization, cost: price.cost, billPeriod, head };
-      const group = groups.get(organization.id);
+      const priced: Priced = { line: cdr.line, externalId: cdr.externalId, organization, service: cdr.service, startedAt: cdr.startedAt.getTime(), cost: price.cost, billPeriod, head };
+      const group = chunk.groups.get(organization.id);
       if (group) group.push(priced);
-      else groups.set(organization.id, [priced]);
+      else chunk.groups.set(organization.id, [priced]);
     }
-    return [...groups.values()];
   };
 
   /** Whether the last chunk found records stored before: then the next looks for them first. */
@@ -177,36 +200,40 @@ export async function rateCdrFile(deps: ChargingDeps, input: Readable, options: 
       outcome = await charge(deps, groups, options.fileName, true, problem);
     }
     for (const priced of outcome.charged) rated(priced);
-    for (const { priced, reason, outcome: kind } of outcome.refused) problem(priced.cdr.line, kind, reason);
+    for (const { priced, reason, outcome: kind } of outcome.refused) problem(priced.line, kind, reason);
   };
 
   // A chunk is priced while the one before it is stored: on a database server, the two overlap.
   let storing: Promise<void> = Promise.resolve();
-  const flush = async (cdrs: readonly Cdr[]) => {
-    const groups = await price(cdrs);
+  const flush = async (chunk: Chunk) => {
     await storing;
-    storing = store(groups);
+    storing = store([...chunk.groups.values()]);
     // Awaited before the next chunk is stored, or at the end; a failure is seen there.
     storing.catch(() => undefined);
   };
 
-  let chunk: Cdr[] = [];
+  const chunkSize = options.chunkSize ?? CHUNK;
+  let chunk = newChunk();
   for await (const batch of parseCdrBatches(input, { format: options.format, timeZone: options.timeZone })) {
     options.onProgress?.(batch.bytes);
+    const cdrs: Cdr[] = [];
     for (const line of batch.lines) {
       report.lines++;
       if (line.kind === 'malformed') problem(line.line, 'rejected', `malformed: ${line.reason}`);
       else if (line.kind === 'unanswered') report.skipped++;
-      else {
-        chunk.push(line.cdr);
-        if (chunk.length >= CHUNK) {
-          await flush(chunk);
-          chunk = [];
-        }
+      else cdrs.push(line.cdr);
+    }
+    for (let from = 0; from < cdrs.length; ) {
+      const to = Math.min(cdrs.length, from + chunkSize - chunk.size);
+      await priceInto(chunk, from === 0 && to === cdrs.length ? cdrs : cdrs.slice(from, to));
+      from = to;
+      if (chunk.size >= chunkSize) {
+        await flush(chunk);
+        chunk = newChunk();
       }
     }
   }
-  if (chunk.length > 0) await flush(chunk);
+  if (chunk.size > 0) await flush(chunk);
   await storing;
   report.totals = [...totals].map(([currency, total]) => ({ currency, ...total })).sort((a, b) => a.currency.localeCompare(b.currency));
   report.problems = firstProblems(report.problems);
@@ -224,13 +251,13 @@ async function withoutStored(
   groups: readonly Priced[][],
   problem: (line: number, outcome: CdrProblem['outcome'], reason: string) => void,
 ): Promise<{ groups: Priced[][]; found: boolean }> {
-  const existing = await existingUsageKeys(deps.db, 'cdr', groups.flatMap((group) => group.map((priced) => ({ organizationId: priced.organization.id, externalId: priced.cdr.externalId }))));
+  const existing = await existingUsageKeys(deps.db, 'cdr', groups.flatMap((group) => group.map((priced) => ({ organizationId: priced.organization.id, externalId: priced.externalId }))));
   if (existing.size === 0) return { groups: [...groups], found: false };
   const fresh: Priced[][] = [];
   for (const group of groups) {
     const kept: Priced[] = [];
     for (const priced of group) {
-      if (existing.has(`${priced.organization.id}\u0000${priced.cdr.externalId}`)) problem(priced.cdr.line, 'duplicate', `record ${priced.cdr.externalId} ${DUPLICATE}`);
+      if (existing.has(`${priced.organization.id}\u0000${priced.externalId}`)) problem(priced.line, 'duplicate', `record ${priced.externalId} ${DUPLICATE}`);
       else kept.push(priced);
     }
     if (kept.length > 0) fresh.push(kept);
@@ -318,7 +345,7 @@ async function charge(
   whole.forEach((result, index) => {
     const group = groups[index]!;
     if (result === 'ok') charged.push(...group);
-    else if (result === 'taken') for (const priced of group) refused.push({ priced, reason: `record ${priced.cdr.externalId} was rated before`, outcome: 'duplicate' });
+    else if (result === 'taken') for (const priced of group) refused.push({ priced, reason: `record ${priced.externalId} was rated before`, outcome: 'duplicate' });
     else retry.push(group.map((priced) => priced));
   });
   // Charged one by one, records stored before would each roll back a transaction: out first.
@@ -326,7 +353,7 @@ async function charge(
   for (const priced of retry.flat()) {
     const [result] = await post(deps, [[priced]], fileName, false);
     if (result === 'ok') charged.push(priced);
-    else if (result === 'taken') refused.push({ priced, reason: `record ${priced.cdr.externalId} was rated before`, outcome: 'duplicate' });
+    else if (result === 'taken') refused.push({ priced, reason: `record ${priced.externalId} was rated before`, outcome: 'duplicate' });
     else refused.push({ priced, reason: result!.reason, outcome: 'rejected' });
   }
   return { charged, refused };
@@ -394,7 +421,7 @@ async function post(deps: ChargingDeps, groups: readonly (readonly Priced[])[], 
       outcomes.forEach((outcome, index) => {
         if (outcome.ok) landed.push({ entry: paying[index]!, transferId: outcome.value.transfers[0]!.id });
       });
-      if (landed.length > 0) await tx.copyFromCsv('usage_records', USAGE_COPY_COLUMNS, landed.map(({ entry }) => entry.lines).join(''));
+      if (landed.length > 0) await tx.copyFromCsv('usage_records', USAGE_COPY_COLUMNS, landed.flatMap(({ entry }) => entry.lines).join(''));
       await insertCharges(tx, landed.flatMap(({ entry, transferId }) => entry.charges.map((charge) => ({ ...charge, transferId }))));
     });
     const byOrganization = new Map<string, Posted>(free.map((entry) => [entry.organization.id, 'ok']));
@@ -409,10 +436,10 @@ async function post(deps: ChargingDeps, groups: readonly (readonly Priced[])[], 
     if (optimistic) throw new StoredBefore('records of the chunk were stored before');
     // Someone stored some of these records first: find which, and charge the rest again.
     if (groups.length === 1 && groups[0]!.length === 1) return ['taken'];
-    const existing = await existingUsageKeys(deps.db, 'cdr', groups.flat().map((priced) => ({ organizationId: priced.organization.id, externalId: priced.cdr.externalId })));
+    const existing = await existingUsageKeys(deps.db, 'cdr', groups.flat().map((priced) => ({ organizationId: priced.organization.id, externalId: priced.externalId })));
     const outcomes: Posted[] = [];
     for (const group of groups) {
-      const fresh = group.filter((priced) => !existing.has(`${priced.organization.id}\u0000${priced.cdr.externalId}`));
+      const fresh = group.filter((priced) => !existing.has(`${priced.organization.id}\u0000${priced.externalId}`));
       outcomes.push(fresh.length === 0 ? 'taken' : (await post(deps, [fresh], fileName, false))[0]!);
     }
     return outcomes;
@@ -423,27 +450,26 @@ async function post(deps: ChargingDeps, groups: readonly (readonly Priced[])[], 
  * One charge per service and bill period, for the next invoice; each record's COPY line, pointing
  * at its charge; and the total.
  */
-function withCharges(group: readonly Priced[], fileName: string | undefined, now: Date): { lines: string; charges: Charge[]; amount: bigint } {
+function withCharges(group: readonly Priced[], fileName: string | undefined, now: Date): { lines: string[]; charges: Charge[]; amount: bigint } {
   const organization = group[0]!.organization;
-  const charges = new Map<string, { id: string; service: Cdr['service']; billPeriod: string; amount: bigint; occurredAt: Date }>();
-  const tail = `,${now.toISOString()}\n`;
-  let lines = '';
+  const charges = new Map<string, { id: string; service: Cdr['service']; billPeriod: string; amount: bigint; occurredAt: number }>();
+  const lines: string[] = [];
   let amount = 0n;
   // A group's records are mostly of one service and period.
-  let last: { id: string; service: Cdr['service']; billPeriod: string; amount: bigint; occurredAt: Date } | undefined;
+  let last: { id: string; service: Cdr['service']; billPeriod: string; amount: bigint; occurredAt: number } | undefined;
   for (const priced of group) {
     if (priced.cost === 0n) {
-      lines += `${priced.head}${tail}`;
+      lines.push(priced.head, '\n');
       continue;
     }
-    const { service, startedAt } = priced.cdr;
+    const { service, startedAt } = priced;
     let charge = last && last.service === service && last.billPeriod === priced.billPeriod ? last : charges.get(`${service}|${priced.billPeriod}`);
     if (!charge) charges.set(`${service}|${priced.billPeriod}`, (charge = { id: newId('chg'), service, billPeriod: priced.billPeriod, amount: 0n, occurredAt: startedAt }));
     last = charge;
     charge.amount += priced.cost;
     if (startedAt < charge.occurredAt) charge.occurredAt = startedAt;
     amount += priced.cost;
-    lines += `${priced.head}${charge.id}${tail}`;
+    lines.push(priced.head, charge.id, '\n');
   }
   return {
     lines,
@@ -456,7 +482,7 @@ function withCharges(group: readonly Priced[], fileName: string | undefined, now
       amount: charge.amount,
       currency: organization.currency,
       billPeriod: charge.billPeriod,
-      occurredAt: charge.occurredAt,
+      occurredAt: new Date(charge.occurredAt),
       transferId: null,
       invoiceId: null,
       createdAt: now,

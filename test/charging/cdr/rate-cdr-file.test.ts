@@ -1,0 +1,96 @@
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rateCdrFile } from '../../../src/charging/cdr/rate-cdr-file.ts';
+import { verifyLedger } from '../../../src/ledger/verify-ledger.ts';
+import { testDatabaseKind } from '../../helpers/database.ts';
+import { startTestApp, type TestApp } from '../../helpers/app.ts';
+
+const DECK = 'prefix,destination,rate,increments\n65,Singapore,0.06,60/60\n44,,0.12,1/1\n';
+
+/** Asterisk lines: [account code, number, start, billsec, uniqueid]. */
+function asterisk(lines: readonly [string, string, string, number, string][]): string {
+  return lines
+    .map(([code, number, start, billsec, id]) => `"${code}","6531230001","${number}","from-internal","""Desk"" <6531230001>","PJSIP/101-1","PJSIP/trunk-2","Dial","PJSIP/${number}@trunk,60","${start}","${start}","${start}",${billsec + 5},${billsec},"ANSWERED","DOCUMENTATION","${id}",""`)
+    .join('\n');
+}
+
+describe(`rating a CDR file in several chunks on ${testDatabaseKind}`, () => {
+  let t: TestApp;
+  const rate = (text: string, chunkSize = 3) => rateCdrFile(t.services, Readable.from([text]), { format: 'asterisk', timeZone: 'UTC', fileName: 'Master.csv', chunkSize });
+
+  beforeAll(async () => {
+    t = await startTestApp({ start: new Date('2026-12-10T00:00:00Z') });
+    const deck = await t.call({ method: 'POST', url: '/v1/rate-decks?name=retail&default=true&effectiveFrom=2026-01-01T00:00:00Z', payload: DECK, headers: { 'content-type': 'text/csv' } });
+    expect(deck.statusCode, deck.body).toBe(201);
+    for (const [code, balance] of [
+      ['RICH', '100.00'],
+      ['TIGHT', '0.25'],
+    ] as const) {
+      const org = (await t.call({ method: 'POST', url: '/v1/organizations', payload: { name: code, currency: 'SGD', accountCode: code } })).json();
+      await t.call({ method: 'POST', url: `/v1/organizations/${org.id}/adjustments`, headers: { 'idempotency-key': `fund-${code}` }, payload: { amount: balance, reason: 'credit' } });
+    }
+  });
+
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('charges each record once across chunks, with repeats found in later chunks and in the database', async () => {
+    const calls: [string, string, string, number, string][] = [
+      ['RICH', '6591234567', '2026-11-02 09:00:00', 61, 'a1'],
+      ['RICH', '447700900123', '2026-11-02 09:01:00', 10, 'a2'],
+      ['RICH', '6591234567', '2026-11-02 09:02:00', 5, 'a3'],
+      // Next chunk: a repeat of the first chunk's record, then a repeat within the chunk.
+      ['RICH', '6591234567', '2026-11-02 09:00:00', 61, 'a1'],
+      ['RICH', '6591234567', '2026-11-02 09:03:00', 30, 'a4'],
+      ['RICH', '6591234567', '2026-11-02 09:03:00', 30, 'a4'],
+      ['RICH', '3312345678', '2026-11-02 09:04:00', 30, 'a5'],
+      ['RICH', '447700900123', '2026-12-01 09:04:00', 0, 'a6'],
+    ];
+    const report = await rate(asterisk(calls));
+    expect(report).toMatchObject({ lines: 8, rated: 4, skipped: 1, rejected: 1, duplicates: 2, totals: [{ currency: 'SGD', amount: 260_000n, records: 4 }] });
+    expect(report.problems).toEqual([
+      { line: 4, outcome: 'duplicate', reason: 'record a1 was rated before (in this file or an earlier one)' },
+      { line: 6, outcome: 'duplicate', reason: 'record a4 appears earlier in this file' },
+      { line: 7, outcome: 'rejected', reason: 'the rate deck "retail" has no voice price for "3312345678"' },
+    ]);
+    // Again, with a new record at the end: only that one is charged.
+    const again = await rate(asterisk([...calls, ['RICH', '6591234567', '2026-11-03 09:00:00', 60, 'a7']]));
+    expect(again).toMatchObject({ rated: 1, duplicates: 6, rejected: 1, totals: [{ amount: 60_000n, records: 1 }] });
+    expect(again.problems.filter((problem) => problem.outcome === 'duplicate').map((problem) => problem.line)).toEqual([1, 2, 3, 4, 5, 6]);
+    const usage = (await t.services.db.query<{ external_id: string; destination_name: string; charge_id: string | null; cost: bigint }>("SELECT external_id, destination_name, charge_id, cost FROM usage_records WHERE source = 'cdr' ORDER BY external_id")).rows;
+    expect(usage.map((row) => [row.external_id, row.destination_name, row.cost, row.charge_id === null])).toEqual([
+      ['a1', 'Singapore', 120_000n, false],
+      ['a2', '', 20_000n, false],
+      ['a3', 'Singapore', 60_000n, false],
+      ['a4', 'Singapore', 60_000n, false],
+      ['a7', 'Singapore', 60_000n, false],
+    ]);
+  });
+
+  it('charges record by record when the credit does not cover a chunk, after taking out what was stored', async () => {
+    const calls: [string, string, string, number, string][] = [
+      ['TIGHT', '6591234567', '2026-11-05 09:00:00', 60, 't1'],
+      ['TIGHT', '6591234567', '2026-11-05 09:01:00', 60, 't2'],
+    ];
+    expect(await rate(asterisk(calls), 100)).toMatchObject({ rated: 2, totals: [{ amount: 120_000n }] });
+    // 0.13 left: t1 and t2 were stored, t3 and t4 fit (0.12), t5 does not.
+    const more: [string, string, string, number, string][] = [
+      ...calls,
+      ['TIGHT', '6591234567', '2026-11-05 09:02:00', 60, 't3'],
+      ['TIGHT', '6591234567', '2026-11-05 09:03:00', 60, 't4'],
+      ['TIGHT', '6591234567', '2026-11-05 09:04:00', 60, 't5'],
+    ];
+    const report = await rate(asterisk(more), 100);
+    expect(report).toMatchObject({ rated: 2, duplicates: 2, rejected: 1, totals: [{ amount: 120_000n }] });
+    expect(report.problems.map((problem) => [problem.line, problem.outcome])).toEqual([
+      [1, 'duplicate'],
+      [2, 'duplicate'],
+      [5, 'rejected'],
+    ]);
+  });
+
+  it('leaves the ledger balanced', async () => {
+    expect((await verifyLedger(t.database.db)).problems).toEqual([]);
+  });
+});
