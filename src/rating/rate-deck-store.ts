@@ -223,8 +223,9 @@ function copied(piece: string): string {
  * repeat across a deck and are made once each.
  */
 export async function loadCompiledDeck(db: Queryable, versionId: string): Promise<CompiledDeck> {
-  const count = await db.query<{ count: number }>('SELECT count(*)::int AS count FROM rate_deck_rows WHERE version_id = $1', [versionId]);
-  const deck = new CompiledDeck([], count.rows[0]!.count);
+  // The version's row count sizes the deck's columns; counting the rows would cost a scan.
+  const version = await db.query<{ row_count: number }>('SELECT row_count FROM rate_deck_versions WHERE id = $1', [versionId]);
+  const deck = new CompiledDeck([], version.rows[0]?.row_count ?? 0);
   const decimals = new Map<string, Rational>();
   const decimal = (text: string): Rational => {
     let value = decimals.get(text);

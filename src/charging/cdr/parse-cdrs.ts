@@ -46,7 +46,8 @@ function toLine(
   if (raw.end.trim() !== '' && Number.isNaN(times.parse(raw.end))) problems.push(`end "${raw.end}" is not a date and time`);
   const quantity = parseCount(raw.quantity);
   if (quantity === undefined) problems.push(`${raw.service === 'voice' ? 'billsec' : 'quantity'} "${raw.quantity}" is not a whole number`);
-  const destination = raw.destination.trim().replace(/^\+/, '');
+  const number = raw.destination.trim();
+  const destination = number.charCodeAt(0) === 0x2b ? number.slice(1) : number;
   if (destination === '' && raw.service === 'voice') problems.push('the destination is empty');
   if (raw.accountCode.trim() === '') problems.push('the account code is empty');
   if (problems.length > 0 || quantity === undefined) return { kind: 'malformed', line, reason: problems.join('; ') };

@@ -46,7 +46,8 @@ export interface UsageLine {
   readonly currency: string;
   readonly billPeriod: string;
   readonly externalId: string;
-  readonly createdAt: Date;
+  /** ISO 8601, made once for many records. */
+  readonly createdAt: string;
 }
 
 /** One array for the fields of every line: joined, it gives a flat string, and nothing to collect. */
@@ -73,7 +74,7 @@ export function usageLineHead(record: UsageLine): string {
   fields[12] = record.billPeriod;
   fields[13] = 'cdr';
   fields[14] = csvText(record.externalId);
-  fields[15] = record.createdAt.toISOString();
+  fields[15] = record.createdAt;
   fields[16] = '';
   return fields.join(',');
 }

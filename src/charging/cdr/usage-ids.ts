@@ -3,14 +3,17 @@ import { randomFillSync } from 'node:crypto';
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 const FORTY_BITS = 2 ** 40;
 
-/** `value` (below 32^length) in Crockford's base 32, `length` digits. */
+const DIGITS = [...CROCKFORD].map((digit) => digit.charCodeAt(0));
+const codes: number[] = [];
+
+/** `value` (below 32^length) in Crockford's base 32, `length` digits: one string made, not one per digit. */
 function base32(value: number, length: number): string {
-  let text = '';
-  for (let index = 0; index < length; index++) {
-    text = CROCKFORD[value % 32]! + text;
+  codes.length = length;
+  for (let index = length - 1; index >= 0; index--) {
+    codes[index] = DIGITS[value % 32]!;
     value = Math.floor(value / 32);
   }
-  return text;
+  return String.fromCharCode(...codes);
 }
 
 /**

@@ -63,7 +63,7 @@ describe('usage lines for COPY', () => {
       currency: 'SGD',
       billPeriod: '2026-11',
       externalId: 'm-1',
-      createdAt: new Date('2026-11-03T00:00:00Z'),
+      createdAt: '2026-11-03T00:00:00.000Z',
     });
     expect(head).toBe('usg_1,org,sms,"","Singapore, Mobile",65,rdv_1,2026-11-02T01:15:04.000Z,2,2,60000,SGD,2026-11,cdr,m-1,2026-11-03T00:00:00.000Z,');
   });
