@@ -94,28 +94,6 @@ export async function findUsageByExternalId(db: Queryable, organizationId: strin
   return result.rows[0] && toUsage(result.rows[0]);
 }
 
-const COPY_COLUMNS = COLUMNS.split(',').map((column) => column.trim());
-
-function csvField(value: string | number | bigint | Date | null): string {
-  if (value === null) return '';
-  const text = value instanceof Date ? value.toISOString() : String(value);
-  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
-
-/**
- * Stores many usage records with COPY, the fastest way in. A record stored before makes the
- * COPY fail with a unique violation, which rolls the caller's transaction back: bulk callers
- * check for duplicates first and treat that failure as a race.
- */
-export async function copyUsage(db: Queryable, records: readonly UsageRecord[]): Promise<void> {
-  if (records.length === 0) return;
-  let csv = '';
-  for (const r of records) {
-    csv += `${[r.id, r.organizationId, r.service, r.destination, r.destinationName, r.prefix, r.rateDeckVersionId, r.startedAt, r.quantity, r.billedQuantity, r.cost, r.currency, r.billPeriod, r.source, r.externalId, r.chargeId, r.createdAt].map(csvField).join(',')}\n`;
-  }
-  await db.copyFromCsv('usage_records', COPY_COLUMNS, csv);
-}
-
 /** Of these (organization, external id) pairs, the ones already stored for the source, as `organization\u0000id`. */
 export async function existingUsageKeys(db: Queryable, source: UsageRecord['source'], pairs: readonly { organizationId: string; externalId: string }[]): Promise<Set<string>> {
   if (pairs.length === 0) return new Set();
