@@ -1,13 +1,12 @@
 import { addSeconds } from '../clock/clock.ts';
 import { failure, type ErrorCode, type Result } from '../errors.ts';
-import { availableBalance } from '../ledger/apply-command.ts';
-import { batchRecord, type CommandOutcome, type LedgerRequest } from '../ledger/types.ts';
+import { batchRecord, type CommandOutcome, type LedgerRequest, type Transfer } from '../ledger/types.ts';
 import { priceCall } from '../rating/price.ts';
-import { timeZoneOf, usageAccounts, usageWithCharge, type ChargingDeps } from './charging-deps.ts';
+import { timeZoneOf, usageAccountIds, usageWithCharge, type ChargingDeps } from './charging-deps.ts';
 import { SessionMoved, sessionSteps, usageRecords, writeUsage } from './charging-records.ts';
 import { HOLD_MARGIN_SECONDS } from './authorize-session.ts';
 import { checkLowCredit } from './low-credit.ts';
-import { planGrant, type ChargingSession } from './session.ts';
+import { planGrant, UNLIMITED_BUDGET, type ChargingSession } from './session.ts';
 import { findSession, saveSessions } from './session-store.ts';
 
 const ATTEMPTS = 5;
@@ -30,59 +29,79 @@ export async function updateSession(deps: ChargingDeps, input: { sessionId: stri
     const organization = (await deps.organizations.get(session.organizationId))!.organization;
     const now = deps.clock.now();
     const used = clampUsed(session, input.usedSeconds);
-    const { spending, revenue } = await usageAccounts(deps, organization);
-    const usable = availableBalance(spending, now);
-    const grant = planGrant(session.plan, used, session.postedAmount + session.holdAmount + usable, session.intervalSeconds);
-    const newHold = grant.costGranted - grant.costUsed;
-    const transfers: LedgerRequest[] = [];
-    if (session.holdId) transfers.push({ kind: 'post_pending', pendingId: session.holdId, amount: grant.costUsed - session.postedAmount });
-    if (newHold > 0n) {
-      transfers.push({
+    const { plan, intervalSeconds } = session;
+    // The next interval as if credit were no limit: what the new hold may be at most.
+    const whole = planGrant(plan, used, UNLIMITED_BUDGET, intervalSeconds);
+    const { costUsed } = whole;
+    const next = (hold: Transfer | undefined, grantedSeconds: number): ChargingSession => ({
+      ...session,
+      usedSeconds: used,
+      grantedSeconds,
+      postedAmount: costUsed,
+      holdId: hold?.id ?? null,
+      holdAmount: hold?.amount ?? 0n,
+      version: session.version + 1,
+      updatedAt: now,
+      expiresAt: addSeconds(now, session.ttlSeconds),
+    });
+    // What the new hold pays for beyond the seconds used; without one, the seconds already paid
+    // for (the rest of the current block), or the whole interval where it is free.
+    const granted = (hold: Transfer | undefined) => planGrant(plan, used, costUsed + (hold?.amount ?? 0n), intervalSeconds).grantedTotal;
+
+    const post: LedgerRequest[] = session.holdId ? [{ kind: 'post_pending', pendingId: session.holdId, amount: costUsed - session.postedAmount }] : [];
+    let usableBefore: bigint | undefined;
+    const hold: LedgerRequest[] = [];
+    if (whole.costGranted > costUsed) {
+      const { spendingId, revenueId } = await usageAccountIds(deps, organization);
+      hold.push({
         kind: 'pending',
-        debitAccountId: spending.id,
-        creditAccountId: revenue.id,
-        amount: newHold,
+        debitAccountId: spendingId,
+        creditAccountId: revenueId,
+        amount: whole.costGranted - costUsed,
+        // Sized by the ledger after the post above, from what is left to spend.
+        sizeTo: (available) => {
+          usableBefore = available;
+          return planGrant(plan, used, costUsed + available, intervalSeconds).costGranted - costUsed;
+        },
         code: 'usage:voice',
         timeoutSeconds: session.ttlSeconds + HOLD_MARGIN_SECONDS,
         metadata: { sessionId: session.id, callId: session.callId },
       });
     }
-    const next = (holdId: string | null): ChargingSession => ({
-      ...session,
-      usedSeconds: used,
-      grantedSeconds: grant.grantedTotal,
-      postedAmount: grant.costUsed,
-      holdId,
-      holdAmount: newHold,
-      version: session.version + 1,
-      updatedAt: now,
-      expiresAt: addSeconds(now, session.ttlSeconds),
-    });
+    const stepped = (outcome: CommandOutcome) => {
+      const held = outcome.transfers.find((transfer) => transfer.kind === 'pending');
+      return next(held, granted(held));
+    };
+    const execute = (transfers: LedgerRequest[]) =>
+      deps.ledger.execute({
+        transfers,
+        idempotencyKey: { scope: 'charging', key: `session:${session.id}:v${session.version}` },
+        records: (outcome) => [batchRecord(sessionSteps, { session: stepped(outcome), expectedVersion: session.version })],
+      });
     try {
-      if (transfers.length === 0) {
-        // Nothing held and nothing to hold (a free destination): only the session moves.
-        const updated = next(null);
+      let outcome = post.length + hold.length > 0 ? await execute([...post, ...hold]) : undefined;
+      if (outcome && !outcome.ok && outcome.code === 'insufficient_credit' && hold.length > 0 && outcome.index === post.length) {
+        // Not one more block is affordable: post what was used, and grant no more.
+        outcome = post.length > 0 ? await execute(post) : undefined;
+      }
+      if (!outcome) {
+        // No hold to post and none to place: only the session moves.
+        const updated = next(undefined, granted(undefined));
         if ((await saveSessions(deps.db, [{ session: updated, expectedVersion: session.version }])) !== 1) throw new SessionMoved();
         deps.sessions.remember(updated);
         return { ok: true, value: updated };
       }
-      const withHold = (outcome: CommandOutcome) => next(outcome.transfers.find((transfer) => transfer.kind === 'pending')?.id ?? null);
-      const result = await deps.ledger.execute({
-        transfers,
-        idempotencyKey: { scope: 'charging', key: `session:${session.id}:v${session.version}` },
-        records: (outcome) => [batchRecord(sessionSteps, { session: withHold(outcome), expectedVersion: session.version })],
-      });
-      if (result.ok && !result.value.replayed) {
-        const updated = withHold(result.value);
+      if (outcome.ok && !outcome.value.replayed) {
+        const updated = stepped(outcome.value);
         deps.sessions.remember(updated);
-        await checkLowCredit(deps, organization, usable);
+        await checkLowCredit(deps, organization, usableBefore);
         return { ok: true, value: updated };
       }
       // A replay is a step someone else took from the same version, and a refusal of a step from
       // a cached session may come from its being stale: read the session again.
       deps.sessions.forget(session.id);
-      if (cached || result.ok || result.code === 'insufficient_credit' || result.code === 'idempotency_conflict') continue;
-      return failure(result.code, result.message);
+      if (cached || outcome.ok || outcome.code === 'insufficient_credit' || outcome.code === 'idempotency_conflict') continue;
+      return failure(outcome.code, outcome.message);
     } catch (error) {
       deps.sessions.forget(session.id);
       if (error instanceof SessionMoved) continue;
