@@ -18,7 +18,8 @@ const CACHE_LIMIT = 10_000;
  * path does not pay a query per request; a revoked key so stops working within that time.
  */
 export class KeyResolver {
-  private readonly cache = new Map<string, { principal: Principal | undefined; until: number }>();
+  // Promises, so that the requests arriving while a key is looked up share that one lookup.
+  private readonly cache = new Map<string, { principal: Promise<Principal | undefined>; until: number }>();
 
   constructor(private readonly db: Queryable) {}
 
@@ -30,11 +31,14 @@ export class KeyResolver {
     let entry = this.cache.get(hash);
     if (!entry || entry.until < now) {
       if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
-      entry = { principal: await authenticate(this.db, match[1]!), until: now + CACHE_SECONDS * 1000 };
-      this.cache.set(hash, entry);
+      const looked = { principal: authenticate(this.db, match[1]!), until: now + CACHE_SECONDS * 1000 };
+      looked.principal.catch(() => this.cache.get(hash) === looked && this.cache.delete(hash));
+      this.cache.set(hash, looked);
+      entry = looked;
     }
-    if (!entry.principal) throw new RingbillError('unauthenticated', 'This API key is not valid.');
-    return entry.principal;
+    const principal = await entry.principal;
+    if (!principal) throw new RingbillError('unauthenticated', 'This API key is not valid.');
+    return principal;
   }
 }
 
