@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { authorizeSession } from '../../src/charging/authorize-session.ts';
 import { terminateSession, updateSession } from '../../src/charging/update-session.ts';
 import { unwrap } from '../../src/errors.ts';
 import { listEvents } from '../../src/notifications/events.ts';
@@ -166,6 +167,24 @@ describe(`live charging on ${testDatabaseKind}`, () => {
     expect(Math.round(Number(after.usableCredits) * 1_000_000)).toBe(5_000_000 - total);
     expect((await verifyLedger(t.database.db)).problems).toEqual([]);
   }, 240_000);
+
+  it('never holds more than the credit when two API processes authorize one organization’s calls at once', async () => {
+    const other = createServices(t.database.db, t.clock);
+    // 1.00 pays for four first minutes at 0.22 (connect fee included); the 0.12 left does not buy
+    // a fifth, billed in whole minutes.
+    const org = await organization('1.00');
+    const found = (await t.services.organizations.get(org.id))!.organization;
+    const results = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => authorizeSession(i % 2 ? other : t.services, { organization: found, destination: '2348031234567', callId: `two-processes-${i}` })),
+    );
+    const granted = results.filter((result) => result.ok).map((result) => unwrap(result).session);
+    expect(results.filter((result) => !result.ok).every((result) => !result.ok && result.code === 'insufficient_credit')).toBe(true);
+    const held = granted.reduce((sum, session) => sum + session.holdAmount, 0n);
+    expect(held).toBeLessThanOrEqual(1_000_000n);
+    expect(granted.map((session) => session.grantedSeconds)).toEqual([60, 60, 60, 60]);
+    expect(await credits(org.id)).toMatchObject({ usableCredits: '0.12', reservedCredits: '0.88' });
+    expect((await verifyLedger(t.database.db)).problems).toEqual([]);
+  });
 
   it('steps a session another process moved on from the database, not from its own stale copy', async () => {
     // A second API process on the same database: its own ledger and caches.
