@@ -196,8 +196,12 @@ export async function loadRows(db: Queryable, versionId: string): Promise<RateRo
   }));
 }
 
-/** Rows read per statement when compiling a version: a few megabytes of text each. */
-const LOAD_PAGE = 100_000;
+/**
+ * Rows read per statement when compiling a version: about a megabyte of text each. PGlite's WASM
+ * memory grows to hold the largest result it has made and never shrinks: pages of 100,000 rows
+ * grew it by about 40 MB for the life of the process, 25,000 not at all.
+ */
+const LOAD_PAGE = 25_000;
 /**
  * The columns of a row as one line of text, the destination last (as JSON, so that it may hold
  * anything). The dates come as the database writes them and are read back once per distinct
@@ -222,7 +226,7 @@ function copied(piece: string): string {
  * and hundreds of megabytes, where one string per page costs a split. Rates, fees and dates
  * repeat across a deck and are made once each.
  */
-export async function loadCompiledDeck(db: Queryable, versionId: string): Promise<CompiledDeck> {
+export async function loadCompiledDeck(db: Queryable, versionId: string, pageSize = LOAD_PAGE): Promise<CompiledDeck> {
   // The version's row count sizes the deck's columns; counting the rows would cost a scan.
   const version = await db.query<{ row_count: number }>('SELECT row_count FROM rate_deck_versions WHERE id = $1', [versionId]);
   const deck = new CompiledDeck([], version.rows[0]?.row_count ?? 0);
@@ -242,8 +246,8 @@ export async function loadCompiledDeck(db: Queryable, versionId: string): Promis
   for (;;) {
     const page = await db.query<{ rows: string | null; last: number | null }>(
       `SELECT string_agg(${ROW_TEXT}, E'\\n') AS rows, max(line) AS last
-       FROM (SELECT * FROM rate_deck_rows WHERE version_id = $1 AND line > $2 ORDER BY line LIMIT ${LOAD_PAGE}) AS page`,
-      [versionId, after],
+       FROM (SELECT * FROM rate_deck_rows WHERE version_id = $1 AND line > $2 ORDER BY line LIMIT $3) AS page`,
+      [versionId, after, pageSize],
     );
     const { rows, last } = page.rows[0]!;
     if (rows === null || last === null) break;
