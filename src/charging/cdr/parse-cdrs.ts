@@ -53,7 +53,7 @@ function toLine(
   if (problems.length > 0 || quantity === undefined) return { kind: 'malformed', line, reason: problems.join('; ') };
   const externalId = raw.id ? raw.id : fingerprint(fields);
   if (quantity === 0) return { kind: 'unanswered', line, externalId };
-  return { kind: 'cdr', cdr: { line, accountCode: raw.accountCode.trim(), destination, startedAt: new Date(startedAt), service: raw.service, quantity, externalId } };
+  return { kind: 'cdr', cdr: { line, accountCode: raw.accountCode.trim(), destination, startedAt: new Date(startedAt), service: raw.service, quantity, externalId: detached(externalId) } };
 }
 
 /** CDR lines read together, and the bytes of the input read so far. */
@@ -101,4 +101,14 @@ export async function* parseCdrs(input: Readable, options: ParseOptions, onBytes
     onBytes?.(batch.bytes);
     yield* batch.lines;
   }
+}
+
+/**
+ * The same text, not a slice of the line. A rated record's id lives until its chunk is stored;
+ * V8 makes a slice of 13 characters or more a view that keeps its parent alive, and the parent is
+ * the whole piece of the file it was read from: some 16 MB of text per 50,000-line chunk. Put
+ * after a space, the text is copied into a new flat string, and only that one stays alive.
+ */
+export function detached(text: string): string {
+  return ` ${text}`.slice(1);
 }

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { BillPeriods, type Charge } from '../../billing/charge.ts';
 import { insertCharges } from '../../billing/charge-store.ts';
 import { newId } from '../../ids.ts';
-import { isUniqueViolation } from '../../store/database.ts';
+import { isUniqueViolation, type Queryable } from '../../store/database.ts';
 import type { Currency } from '../../money/index.ts';
 import { findOrganizationsByCodes, findTimeZones } from '../../organizations/organization-store.ts';
 import { listAccountsOfOrganizations } from '../../ledger/ledger-store.ts';
@@ -443,7 +443,7 @@ async function post(deps: ChargingDeps, groups: readonly (readonly Priced[])[], 
       outcomes.forEach((outcome, index) => {
         if (outcome.ok) landed.push({ entry: paying[index]!, transferId: outcome.value.transfers[0]!.id });
       });
-      if (landed.length > 0) await tx.copyFromCsv('usage_records', USAGE_COPY_COLUMNS, landed.flatMap(({ entry }) => entry.lines).join(''));
+      await copyInPieces(tx, landed.map(({ entry }) => entry.lines));
       await insertCharges(tx, landed.flatMap(({ entry, transferId }) => entry.charges.map((charge) => ({ ...charge, transferId }))));
     });
     const byOrganization = new Map<string, Posted>(free.map((entry) => [entry.organization.id, 'ok']));
@@ -466,6 +466,32 @@ async function post(deps: ChargingDeps, groups: readonly (readonly Priced[])[], 
     }
     return outcomes;
   }
+}
+
+/** Records per COPY statement. */
+const COPY_PIECE = 10_000;
+
+/**
+ * Stores the records' lines (each record a run of strings ending in a line break) with COPY,
+ * at most `pieceSize` records per statement, in the caller's transaction. PGlite's WASM memory
+ * grows to the largest input it has been handed and never shrinks, and one text of a whole
+ * chunk is a copy of the chunk the collector must keep besides its records.
+ */
+export async function copyInPieces(tx: Queryable, groups: readonly (readonly string[])[], pieceSize = COPY_PIECE): Promise<void> {
+  let piece: string[] = [];
+  let records = 0;
+  for (const lines of groups) {
+    for (const line of lines) {
+      piece.push(line);
+      if (line !== '\n') continue;
+      if (++records === pieceSize) {
+        await tx.copyFromCsv('usage_records', USAGE_COPY_COLUMNS, piece.join(''));
+        piece = [];
+        records = 0;
+      }
+    }
+  }
+  if (records > 0) await tx.copyFromCsv('usage_records', USAGE_COPY_COLUMNS, piece.join(''));
 }
 
 /**

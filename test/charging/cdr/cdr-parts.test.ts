@@ -1,7 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseSwitchTime, SwitchTimes } from '../../../src/charging/cdr/cdr.ts';
-import { csvText, usageLineHead } from '../../../src/charging/cdr/usage-copy.ts';
+import { detached } from '../../../src/charging/cdr/parse-cdrs.ts';
+import { copyInPieces } from '../../../src/charging/cdr/rate-cdr-file.ts';
+import { csvText, USAGE_COPY_COLUMNS, usageLineHead } from '../../../src/charging/cdr/usage-copy.ts';
 import { UsageIds } from '../../../src/charging/cdr/usage-ids.ts';
 
 describe('switch times read many at a time', () => {
@@ -66,5 +68,53 @@ describe('usage lines for COPY', () => {
       createdAt: '2026-11-03T00:00:00.000Z',
     });
     expect(head).toBe('usg_1,org,sms,"","Singapore, Mobile",65,rdv_1,2026-11-02T01:15:04.000Z,2,2,60000,SGD,2026-11,cdr,m-1,2026-11-03T00:00:00.000Z,');
+  });
+});
+
+describe('usage records copied in pieces', () => {
+  it('send every line once, in order, at most pieceSize records per COPY', async () => {
+    fc.assert(
+      await fc.asyncProperty(
+        fc.array(fc.array(fc.boolean(), { maxLength: 8 }), { maxLength: 6 }),
+        fc.integer({ min: 1, max: 5 }),
+        async (shapes, pieceSize) => {
+          // Each record is its head, then its charge id when it has one, then the line break.
+          let n = 0;
+          const groups = shapes.map((group) => group.flatMap((charged) => (n++, charged ? [`r${n},`, `chg${n}`, '\n'] : [`r${n},`, '\n'])));
+          const copies: string[] = [];
+          const tx = {
+            query: () => Promise.reject(new Error('no queries')),
+            exec: () => Promise.reject(new Error('no statements')),
+            copyFromCsv: (table: string, columns: readonly string[], csv: string) => {
+              expect(table).toBe('usage_records');
+              expect(columns).toBe(USAGE_COPY_COLUMNS);
+              copies.push(csv);
+              return Promise.resolve();
+            },
+          };
+          await copyInPieces(tx, groups, pieceSize);
+          expect(copies.join('')).toBe(groups.flat().join(''));
+          for (const csv of copies) {
+            const records = csv.split('\n').length - 1;
+            expect(records).toBeGreaterThan(0);
+            expect(records).toBeLessThanOrEqual(pieceSize);
+            expect(csv.endsWith('\n')).toBe(true);
+          }
+          expect(copies.length).toBe(Math.ceil(n / pieceSize));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('detached texts', () => {
+  it('are the texts they were made from', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 60 }), fc.nat(40), (text, from) => {
+        const slice = text.slice(from);
+        expect(detached(slice)).toBe(slice);
+      }),
+    );
   });
 });
