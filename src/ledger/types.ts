@@ -115,8 +115,9 @@ export interface LedgerCommand {
   readonly afterWrite?: (tx: Queryable, outcome: CommandOutcome) => Promise<void>;
   /**
    * Rows that belong with the transfers, like `afterWrite`, but written together with the rows
-   * of every other command in the batch: one statement per writer per batch instead of one per
-   * command, which is what keeps a busy charging path from queueing behind its own inserts.
+   * of every other command in the batch, inside the batch's own write statement: no statement
+   * of their own per command, which is what keeps a busy charging path from queueing behind its
+   * own inserts. Asked for on every attempt that runs the command, so it must not have effects.
    */
   readonly records?: (outcome: CommandOutcome) => readonly BatchRecord[];
 }
@@ -137,9 +138,8 @@ export interface BatchStatement {
 }
 
 /**
- * Writes the rows a whole batch produced for it: one statement for all the batch's commands
- * instead of one per command, which is what keeps a busy charging path from queueing behind its
- * own inserts. Its statement sees the database as it was before the batch's writes.
+ * Writes the rows a whole batch produced for it, one statement for all the batch's commands.
+ * Its statement sees the database as it was before the batch's writes.
  */
 export interface BatchWriter<Row> {
   statement(rows: readonly Row[], param: SqlParam): BatchStatement;
