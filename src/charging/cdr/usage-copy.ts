@@ -1,3 +1,5 @@
+import type { UsageRecord } from '../usage-record.ts';
+
 /** The usage_records columns a CDR file's records are stored in with COPY, in this order: charge_id last. */
 export const USAGE_COPY_COLUMNS: readonly string[] = [
   'id',
@@ -30,25 +32,11 @@ export function csvText(value: string): string {
   return SPECIAL.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
 }
 
-/** What a usage record's CSV line is made of, apart from its charge and creation time. */
-export interface UsageLine {
-  readonly id: string;
-  readonly organizationId: string;
-  readonly service: string;
-  readonly destination: string;
-  readonly destinationName: string;
-  readonly prefix: string;
-  readonly rateDeckVersionId: string;
-  readonly startedAt: Date;
-  readonly quantity: number;
-  readonly billedQuantity: number;
-  readonly cost: bigint;
-  readonly currency: string;
-  readonly billPeriod: string;
-  readonly externalId: string;
+/** What a usage record's CSV line is made of: the record but its charge, with its creation time as text. */
+export type UsageLine = Omit<UsageRecord, 'source' | 'chargeId' | 'createdAt'> & {
   /** ISO 8601, made once for many records. */
   readonly createdAt: string;
-}
+};
 
 /** One array for the fields of every line: joined, it gives a flat string, and nothing to collect. */
 const fields: (string | number | bigint)[] = [];

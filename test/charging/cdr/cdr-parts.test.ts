@@ -5,6 +5,7 @@ import { detached } from '../../../src/charging/cdr/parse-cdrs.ts';
 import { copyInPieces } from '../../../src/charging/cdr/rate-cdr-file.ts';
 import { csvText, USAGE_COPY_COLUMNS, usageLineHead } from '../../../src/charging/cdr/usage-copy.ts';
 import { UsageIds } from '../../../src/charging/cdr/usage-ids.ts';
+import { parseCurrency } from '../../../src/money/index.ts';
 
 describe('switch times read many at a time', () => {
   const zones = ['UTC', 'Asia/Singapore', 'America/New_York', 'Australia/Lord_Howe', 'Asia/Kolkata', 'Nowhere/Land'];
@@ -62,7 +63,7 @@ describe('usage lines for COPY', () => {
       quantity: 2,
       billedQuantity: 2,
       cost: 60_000n,
-      currency: 'SGD',
+      currency: parseCurrency('SGD')!,
       billPeriod: '2026-11',
       externalId: 'm-1',
       createdAt: '2026-11-03T00:00:00.000Z',
