@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { authenticate, hashSecret } from '../auth/api-keys.ts';
 import { canSeeOrganization, type Principal } from '../auth/principal.ts';
 import { RingbillError } from '../errors.ts';
+import { ExpiringCache } from '../expiring-cache.ts';
 import type { Queryable } from '../store/database.ts';
 
 declare module 'fastify' {
@@ -18,25 +19,14 @@ const CACHE_LIMIT = 10_000;
  * path does not pay a query per request; a revoked key so stops working within that time.
  */
 export class KeyResolver {
-  // Promises, so that the requests arriving while a key is looked up share that one lookup.
-  private readonly cache = new Map<string, { principal: Promise<Principal | undefined>; until: number }>();
+  private readonly cache = new ExpiringCache<string, Principal | undefined>(CACHE_SECONDS * 1000, CACHE_LIMIT);
 
   constructor(private readonly db: Queryable) {}
 
   async resolve(authorization: string | undefined): Promise<Principal> {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
     if (!match) throw new RingbillError('unauthenticated');
-    const hash = hashSecret(match[1]!);
-    const now = Date.now();
-    let entry = this.cache.get(hash);
-    if (!entry || entry.until < now) {
-      if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
-      const looked = { principal: authenticate(this.db, match[1]!), until: now + CACHE_SECONDS * 1000 };
-      looked.principal.catch(() => this.cache.get(hash) === looked && this.cache.delete(hash));
-      this.cache.set(hash, looked);
-      entry = looked;
-    }
-    const principal = await entry.principal;
+    const principal = await this.cache.get(hashSecret(match[1]!), () => authenticate(this.db, match[1]!));
     if (!principal) throw new RingbillError('unauthenticated', 'This API key is not valid.');
     return principal;
   }

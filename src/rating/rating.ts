@@ -1,4 +1,5 @@
 import { failure, type Result } from '../errors.ts';
+import { ExpiringCache } from '../expiring-cache.ts';
 import type { Organization } from '../organizations/organization.ts';
 import type { Queryable } from '../store/database.ts';
 import type { CompiledDeck } from './compiled-deck.ts';
@@ -23,28 +24,20 @@ const LIST_SECONDS = 5;
  */
 export class Rating {
   private readonly compiled = new Map<string, Promise<CompiledDeck>>();
-  // Promises, so that the requests arriving while a list is read share that one read.
-  private readonly decks = new Map<string, { until: number; listed: Promise<ListedDeck> }>();
-  private defaultDeck: { until: number; id: Promise<string | undefined> } | undefined;
+  private readonly decks = new ExpiringCache<string, ListedDeck>(LIST_SECONDS * 1000);
+  private readonly defaultDeck = new ExpiringCache<'default', string | undefined>(LIST_SECONDS * 1000);
 
   constructor(private readonly db: Queryable) {}
 
   /** Forgets cached deck lists, after an import in this process. */
   invalidate(): void {
     this.decks.clear();
-    this.defaultDeck = undefined;
+    this.defaultDeck.clear();
   }
 
   async deckIdFor(organization: Organization): Promise<string | undefined> {
     if (organization.rateDeckId) return organization.rateDeckId;
-    const now = Date.now();
-    if (!this.defaultDeck || this.defaultDeck.until < now) {
-      const id = findDefaultDeck(this.db).then((deck) => deck?.id);
-      const cached = { until: now + LIST_SECONDS * 1000, id };
-      id.catch(() => this.defaultDeck === cached && (this.defaultDeck = undefined));
-      this.defaultDeck = cached;
-    }
-    return this.defaultDeck.id;
+    return this.defaultDeck.get('default', async () => (await findDefaultDeck(this.db))?.id);
   }
 
   /** The plan for an organization's call or event. */
@@ -84,16 +77,7 @@ export class Rating {
 
   /** A deck and its versions, as last read (for bulk rating, which looks versions up itself). */
   deck(deckId: string): Promise<ListedDeck> {
-    const now = Date.now();
-    let cached = this.decks.get(deckId);
-    if (!cached || cached.until < now) {
-      const listed = this.listDeck(deckId);
-      const entry = { until: now + LIST_SECONDS * 1000, listed };
-      listed.catch(() => this.decks.get(deckId) === entry && this.decks.delete(deckId));
-      this.decks.set(deckId, entry);
-      cached = entry;
-    }
-    return cached.listed;
+    return this.decks.get(deckId, () => this.listDeck(deckId));
   }
 
   private async listDeck(deckId: string): Promise<ListedDeck> {
