@@ -23,7 +23,7 @@ export interface Queryable {
   /** Runs a script of several statements, with no parameters (migrations). */
   exec(sql: string): Promise<void>;
   /** Bulk-loads CSV rows (no header) with COPY: the fastest way PostgreSQL takes rows. */
-  copyFromCsv(table: string, columns: readonly string[], csv: string): Promise<void>;
+  copyFromCsv(table: string, columns: readonly string[], csv: string | Uint8Array): Promise<void>;
 }
 
 export type DatabaseKind = 'pglite' | 'postgres';
@@ -52,7 +52,7 @@ export abstract class DirectDatabase implements Database {
     return this.direct.exec(sql);
   }
 
-  copyFromCsv(table: string, columns: readonly string[], csv: string): Promise<void> {
+  copyFromCsv(table: string, columns: readonly string[], csv: string | Uint8Array): Promise<void> {
     return this.direct.copyFromCsv(table, columns, csv);
   }
 

@@ -51,7 +51,7 @@ function wrap(target: pg.Pool | pg.PoolClient): Queryable {
       // Without parameters pg uses the simple query protocol, which runs several statements.
       await target.query(sql);
     },
-    async copyFromCsv(table: string, columns: readonly string[], csv: string): Promise<void> {
+    async copyFromCsv(table: string, columns: readonly string[], csv: string | Uint8Array): Promise<void> {
       const client = 'release' in target ? target : await target.connect();
       try {
         await pipeline(Readable.from([csv]), client.query(copyFrom(`COPY ${table} (${columns.join(', ')}) FROM STDIN WITH (FORMAT csv)`)));

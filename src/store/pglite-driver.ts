@@ -19,7 +19,7 @@ function wrap(target: PGlite | Transaction): Queryable {
     async exec(sql: string): Promise<void> {
       await target.exec(sql);
     },
-    async copyFromCsv(table: string, columns: readonly string[], csv: string): Promise<void> {
+    async copyFromCsv(table: string, columns: readonly string[], csv: string | Uint8Array): Promise<void> {
       // PGlite reads COPY input from the blob it is given as /dev/blob.
       await target.query(`COPY ${table} (${columns.join(', ')}) FROM '/dev/blob' WITH (FORMAT csv)`, [], { blob: new Blob([csv]) });
     },

@@ -29,7 +29,7 @@ const QUOTE = 0x22;
 const COMMA = 0x2c;
 const NEWLINE = 0x0a;
 const UTF8_BOM = [0xef, 0xbb, 0xbf];
-const BATCH = 2000;
+const BATCH = 256;
 
 /**
  * JavaScript white space and line terminators: what csv-parse trims (its `timchars`, "aligned

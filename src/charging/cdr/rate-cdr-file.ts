@@ -1,8 +1,7 @@
 import type { Readable } from 'node:stream';
 import { BillPeriods, type Charge } from '../../billing/charge.ts';
 import { insertCharges } from '../../billing/charge-store.ts';
-import { newId } from '../../ids.ts';
-import { isUniqueViolation, type Queryable } from '../../store/database.ts';
+import { isUniqueViolation } from '../../store/database.ts';
 import type { Currency } from '../../money/index.ts';
 import { findOrganizationsByCodes, findTimeZones } from '../../organizations/organization-store.ts';
 import { listAccountsOfOrganizations } from '../../ledger/ledger-store.ts';
@@ -19,7 +18,8 @@ import { chargeKindOf } from '../usage-record.ts';
 import { existingUsageKeys } from '../usage-store.ts';
 import type { Cdr, CdrFormat } from './cdr.ts';
 import { parseCdrBatches } from './parse-cdrs.ts';
-import { USAGE_COPY_COLUMNS, usageLineHead } from './usage-copy.ts';
+import { MAX_RECORD_COST, PricedChunk, type ChunkGroup } from './priced-chunk.ts';
+import { USAGE_COPY_COLUMNS } from './usage-copy.ts';
 import { UsageIds } from './usage-ids.ts';
 
 export interface CdrProblem {
@@ -57,33 +57,6 @@ export interface RateCdrOptions {
 const CHUNK = 50_000;
 const MAX_PROBLEMS = 1000;
 
-/**
- * A priced CDR on its way to being stored: only what charging it needs, as a chunk's records
- * live until it is stored, and a million small objects more cost the collector seconds.
- */
-interface Priced {
-  readonly line: number;
-  readonly externalId: string;
-  readonly organization: Organization;
-  readonly service: Cdr['service'];
-  /** Milliseconds. */
-  readonly startedAt: number;
-  readonly cost: bigint;
-  readonly billPeriod: string;
-  /** Its usage record as a COPY line, up to the charge id (see usage-copy.ts). */
-  readonly head: string;
-}
-
-/** A chunk of a file being priced: each organization's records, and the record ids seen. */
-interface Chunk {
-  readonly groups: Map<string, Priced[]>;
-  readonly seen: Map<Organization, Set<string>>;
-  /** CDRs taken in, priced or not. */
-  size: number;
-}
-
-const newChunk = (): Chunk => ({ groups: new Map(), seen: new Map(), size: 0 });
-
 const DUPLICATE = 'was rated before (in this file or an earlier one)';
 
 /**
@@ -107,21 +80,21 @@ export async function rateCdrFile(deps: ChargingDeps, input: Readable, options: 
     // The first lines not rated are kept, whichever chunk's step found them first.
     if (report.problems.length >= 2 * MAX_PROBLEMS) report.problems = firstProblems(report.problems);
   };
-  const rated = (priced: Priced) => {
-    report.rated++;
-    const total = totals.get(priced.organization.currency);
+  const rated = (group: ChunkGroup) => {
+    report.rated += group.records;
+    const total = totals.get(group.organization.currency);
     if (total) {
-      total.amount += priced.cost;
-      total.records++;
-    } else totals.set(priced.organization.currency, { amount: priced.cost, records: 1 });
+      total.amount += group.amount;
+      total.records += group.records;
+    } else totals.set(group.organization.currency, { amount: group.amount, records: group.records });
   };
 
   /**
-   * Prices CDRs into a chunk: each organization's records, without the file's repeats and the
-   * lines that cannot be priced. Done a batch at a time, so that the CDRs themselves never
-   * outlive a young-generation collection.
+   * Prices CDRs into a chunk: each organization's records, without the lines that cannot be
+   * priced (the file's repeats are found when the chunk is stored). Done a batch at a time, so
+   * that the CDRs themselves never outlive a young-generation collection.
    */
-  const priceInto = async (chunk: Chunk, cdrs: readonly Cdr[]): Promise<void> => {
+  const priceInto = async (chunk: PricedChunk, cdrs: readonly Cdr[]): Promise<void> => {
     chunk.size += cdrs.length;
     const added = await resolveOrganizations(deps, cdrs, organizations);
     for (const [id, zone] of await findTimeZones(deps.db, added.map((organization) => organization.id))) zones.set(id, zone);
@@ -138,23 +111,17 @@ export async function rateCdrFile(deps: ChargingDeps, input: Readable, options: 
         problem(cdr.line, 'rejected', `organization ${organization.name} is ${organization.status}`);
         continue;
       }
-      // Within a chunk, repeats are caught here; a record of an earlier chunk is already stored,
-      // and storing finds it. Memory stays bounded by the chunk, not the file.
-      let known = chunk.seen.get(organization);
-      if (!known) chunk.seen.set(organization, (known = new Set()));
-      if (known.has(cdr.externalId)) {
-        problem(cdr.line, 'duplicate', `record ${cdr.externalId} appears earlier in this file`);
-        continue;
-      }
-      known.add(cdr.externalId);
       const found = pricing.plan(organization, cdr);
       if (!found.ok) {
         problem(cdr.line, 'rejected', found.reason);
         continue;
       }
       const price = cdr.service === 'voice' ? callCost(found.plan, cdr.quantity) : priceEvent(found.plan, cdr.quantity);
-      const billPeriod = periods.of(cdr.startedAt.getTime(), zones.get(organization.id)!);
-      const head = usageLineHead({
+      if (price.cost > MAX_RECORD_COST) {
+        problem(cdr.line, 'rejected', `its cost (${price.cost} micro-units) is more than a usage record can hold`);
+        continue;
+      }
+      chunk.add(cdr.line, organization, {
         id: ids.next(),
         organizationId: organization.id,
         service: cdr.service,
@@ -167,53 +134,46 @@ export async function rateCdrFile(deps: ChargingDeps, input: Readable, options: 
         billedQuantity: price.billedSeconds,
         cost: price.cost,
         currency: organization.currency,
-        billPeriod,
+        billPeriod: periods.of(cdr.startedAt.getTime(), zones.get(organization.id)!),
         externalId: cdr.externalId,
         createdAt,
       });
-      const priced: Priced = { line: cdr.line, externalId: cdr.externalId, organization, service: cdr.service, startedAt: cdr.startedAt.getTime(), cost: price.cost, billPeriod, head };
-      const group = chunk.groups.get(organization.id);
-      if (group) group.push(priced);
-      else chunk.groups.set(organization.id, [priced]);
     }
   };
 
   /** Whether the last chunk found records stored before: then the next looks for them first. */
   let lookFirst = false;
   /** Charges a priced chunk and stores its records. */
-  const store = async (groups: Priced[][]): Promise<void> => {
+  const store = async (chunk: PricedChunk): Promise<void> => {
     if (report.dryRun) {
-      ({ groups } = await withoutStored(deps, groups, problem));
-      for (const group of groups) group.forEach(rated);
+      await dropStored(deps, chunk, problem);
+      chunk.groups().forEach(rated);
       return;
     }
     const verified = lookFirst;
-    if (lookFirst) ({ groups, found: lookFirst } = await withoutStored(deps, groups, problem));
-    let outcome: Awaited<ReturnType<typeof charge>>;
+    if (lookFirst) lookFirst = await dropStored(deps, chunk, problem);
     try {
-      outcome = await charge(deps, groups, options.fileName, verified, problem);
+      await charge(deps, chunk, options.fileName, verified, problem, rated);
     } catch (error) {
       if (!(error instanceof StoredBefore)) throw error;
       // Some of the chunk was stored before (a file imported again): nothing of the attempt
       // landed. Look them up, and do so first for the chunks after, as long as it finds some.
-      ({ groups, found: lookFirst } = await withoutStored(deps, groups, problem));
-      outcome = await charge(deps, groups, options.fileName, true, problem);
+      lookFirst = await dropStored(deps, chunk, problem);
+      await charge(deps, chunk, options.fileName, true, problem, rated);
     }
-    for (const priced of outcome.charged) rated(priced);
-    for (const { priced, reason, outcome: kind } of outcome.refused) problem(priced.line, kind, reason);
   };
 
   // A chunk is priced while the one before it is stored: on a database server, the two overlap.
   let storing: Promise<void> = Promise.resolve();
-  const flush = async (chunk: Chunk) => {
+  const flush = async (chunk: PricedChunk) => {
     await storing;
-    storing = store([...chunk.groups.values()]);
+    storing = store(chunk);
     // Awaited before the next chunk is stored, or at the end; a failure is seen there.
     storing.catch(() => undefined);
   };
 
   const chunkSize = options.chunkSize ?? CHUNK;
-  let chunk = newChunk();
+  let chunk = new PricedChunk(chunkSize);
   for await (const batch of parseCdrBatches(input, { format: options.format, timeZone: options.timeZone })) {
     options.onProgress?.(batch.bytes);
     const cdrs: Cdr[] = [];
@@ -229,7 +189,7 @@ export async function rateCdrFile(deps: ChargingDeps, input: Readable, options: 
       from = to;
       if (chunk.size >= chunkSize) {
         await flush(chunk);
-        chunk = newChunk();
+        chunk = new PricedChunk(chunkSize);
       }
     }
   }
@@ -267,24 +227,31 @@ function firstProblems(problems: CdrProblem[]): CdrProblem[] {
   return problems.sort((a, b) => a.line - b.line).slice(0, MAX_PROBLEMS);
 }
 
-/** Takes out of the groups the records stored before (reported as duplicates); says whether there were any. */
-async function withoutStored(
-  deps: ChargingDeps,
-  groups: readonly Priced[][],
-  problem: (line: number, outcome: CdrProblem['outcome'], reason: string) => void,
-): Promise<{ groups: Priced[][]; found: boolean }> {
-  const existing = await existingUsageKeys(deps.db, 'cdr', groups.flatMap((group) => group.map((priced) => ({ organizationId: priced.organization.id, externalId: priced.externalId }))));
-  if (existing.size === 0) return { groups: [...groups], found: false };
-  const fresh: Priced[][] = [];
-  for (const group of groups) {
-    const kept: Priced[] = [];
-    for (const priced of group) {
-      if (existing.has(`${priced.organization.id}\u0000${priced.externalId}`)) problem(priced.line, 'duplicate', `record ${priced.externalId} ${DUPLICATE}`);
-      else kept.push(priced);
-    }
-    if (kept.length > 0) fresh.push(kept);
+type Problem = (line: number, outcome: CdrProblem['outcome'], reason: string) => void;
+
+/** Drops the chunk's repeats of a record earlier in it, reported as duplicates; says whether there were any. */
+function dropRepeats(chunk: PricedChunk, problem: Problem): boolean {
+  const repeats = chunk.dropRepeats();
+  for (const record of repeats) problem(chunk.lines[record]!, 'duplicate', `record ${chunk.externalId(record)} appears earlier in this file`);
+  return repeats.length > 0;
+}
+
+/**
+ * Drops from the chunk its repeats (see dropRepeats) and the records stored before (of the given
+ * organizations only, when given), reported as duplicates; says whether any were stored before.
+ */
+async function dropStored(deps: ChargingDeps, chunk: PricedChunk, problem: Problem, organizations?: ReadonlySet<number>): Promise<boolean> {
+  dropRepeats(chunk, problem);
+  const records = [...chunk.live(organizations)];
+  const existing = await existingUsageKeys(deps.db, 'cdr', records.map((record) => ({ organizationId: chunk.organizationOfRecord(record).id, externalId: chunk.externalId(record) })));
+  if (existing.size === 0) return false;
+  for (const record of records) {
+    const externalId = chunk.externalId(record);
+    if (!existing.has(`${chunk.organizationOfRecord(record).id}\u0000${externalId}`)) continue;
+    chunk.drop(record);
+    problem(chunk.lines[record]!, 'duplicate', `record ${externalId} ${DUPLICATE}`);
   }
-  return { groups: fresh, found: true };
+  return true;
 }
 
 /** A chunk charged without looking for stored records first found some: nothing of it landed. */
@@ -353,35 +320,26 @@ async function resolveOrganizations(deps: ChargingDeps, cdrs: readonly Cdr[], kn
  * `verified` (looked up first), that throws StoredBefore; otherwise it was a race (a retry, a
  * concurrent import), and the chunk is run again, its records now found as duplicates.
  */
-async function charge(
-  deps: ChargingDeps,
-  groups: readonly (readonly Priced[])[],
-  fileName: string | undefined,
-  verified: boolean,
-  problem: (line: number, outcome: CdrProblem['outcome'], reason: string) => void,
-): Promise<{ charged: Priced[]; refused: { priced: Priced; reason: string; outcome: CdrProblem['outcome'] }[] }> {
-  const charged: Priced[] = [];
-  const refused: { priced: Priced; reason: string; outcome: CdrProblem['outcome'] }[] = [];
-  const whole = await post(deps, groups, fileName, !verified);
-  let retry: Priced[][] = [];
-  whole.forEach((result, index) => {
-    const group = groups[index]!;
-    if (result === 'ok') charged.push(...group);
-    else if (result === 'taken') for (const priced of group) refused.push({ priced, reason: `record ${priced.externalId} was rated before`, outcome: 'duplicate' });
-    else retry.push(group.map((priced) => priced));
-  });
-  // Charged one by one, records stored before would each roll back a transaction: out first.
-  if (!verified && retry.length > 0) ({ groups: retry } = await withoutStored(deps, retry, problem));
-  for (const priced of retry.flat()) {
-    const [result] = await post(deps, [[priced]], fileName, false);
-    if (result === 'ok') charged.push(priced);
-    else if (result === 'taken') refused.push({ priced, reason: `record ${priced.externalId} was rated before`, outcome: 'duplicate' });
-    else refused.push({ priced, reason: result!.reason, outcome: 'rejected' });
+async function charge(deps: ChargingDeps, chunk: PricedChunk, fileName: string | undefined, verified: boolean, problem: Problem, rated: (group: ChunkGroup) => void): Promise<void> {
+  const short = new Set<number>();
+  for (const { group, result } of await post(deps, chunk, fileName, !verified, problem)) {
+    if (result === 'ok') rated(group);
+    else short.add(group.index);
   }
-  return { charged, refused };
+  if (short.size === 0) return;
+  // Charged one by one, records stored before would each roll back a transaction: out first.
+  dropRepeats(chunk, problem);
+  if (!verified) await dropStored(deps, chunk, problem, short);
+  for (const record of [...chunk.live(short)]) {
+    const alone = chunk.single(record);
+    for (const { group, result } of await post(deps, alone, fileName, false, problem)) {
+      if (result === 'ok') rated(group);
+      else problem(alone.lines[0]!, 'rejected', result.reason);
+    }
+  }
 }
 
-type Posted = 'ok' | 'taken' | { reason: string };
+type Posted = 'ok' | { reason: string };
 
 /** Account ids never change, so one import looks each organization's up once. */
 const accountIds = new WeakMap<ChargingDeps, Map<string, Promise<{ spending: { id: string }; revenue: { id: string } }>>>();
@@ -413,127 +371,76 @@ function accountsFor(deps: ChargingDeps, organization: Organization): Promise<{ 
   return found;
 }
 
-async function post(deps: ChargingDeps, groups: readonly (readonly Priced[])[], fileName: string | undefined, optimistic: boolean): Promise<Posted[]> {
+/**
+ * Posts each organization's records of the chunk and, in the same transaction, stores the records
+ * and charges of those whose posting succeeded; answers each organization's outcome.
+ */
+async function post(deps: ChargingDeps, chunk: PricedChunk, fileName: string | undefined, optimistic: boolean, problem: Problem): Promise<{ group: ChunkGroup; result: Posted }[]> {
   const now = deps.clock.now();
-  const prepared = await Promise.all(
-    groups.map(async (group) => {
-      const organization = group[0]!.organization;
-      const { lines, charges, amount } = withCharges(group, fileName, now);
-      const { spending, revenue } = await accountsFor(deps, organization);
-      return { organization, lines, charges, amount, records: group.length, spending, revenue };
-    }),
-  );
-  const paying = prepared.filter((entry) => entry.amount > 0n);
-  const free = prepared.filter((entry) => entry.amount === 0n);
-  const commands = paying.map((entry) => ({
+  const groups = chunk.groups();
+  const paying = await Promise.all(groups.filter((group) => group.amount > 0n).map(async (group) => ({ group, ...(await accountsFor(deps, group.organization)) })));
+  const commands = paying.map(({ group, spending, revenue }) => ({
     transfers: [
       {
         kind: 'posted' as const,
-        debitAccountId: entry.spending.id,
-        creditAccountId: entry.revenue.id,
-        amount: entry.amount,
+        debitAccountId: spending.id,
+        creditAccountId: revenue.id,
+        amount: group.amount,
         code: 'usage:cdr',
-        metadata: { records: entry.records, ...(fileName ? { file: fileName } : {}) },
+        metadata: { records: group.records, ...(fileName ? { file: fileName } : {}) },
       },
     ],
   }));
   try {
     const results = await deps.ledger.executeAll(commands, async (tx, outcomes) => {
-      const landed = [...free.map((entry) => ({ entry, transferId: null as string | null }))];
+      // Free records land whatever happens to the postings.
+      const landed = new Set(groups.filter((group) => group.amount === 0n).map((group) => group.index));
+      const charges: Charge[] = [];
       outcomes.forEach((outcome, index) => {
-        if (outcome.ok) landed.push({ entry: paying[index]!, transferId: outcome.value.transfers[0]!.id });
+        if (!outcome.ok) return;
+        const { group } = paying[index]!;
+        landed.add(group.index);
+        charges.push(...chargesOf(group, fileName, outcome.value.transfers[0]!.id, now));
       });
-      await copyInPieces(tx, landed.map(({ entry }) => entry.lines));
-      await insertCharges(tx, landed.flatMap(({ entry, transferId }) => entry.charges.map((charge) => ({ ...charge, transferId }))));
+      for (const piece of chunk.copyPieces((organization) => landed.has(organization), COPY_PIECE)) {
+        await tx.copyFromCsv('usage_records', USAGE_COPY_COLUMNS, piece);
+      }
+      await insertCharges(tx, charges);
     });
-    const byOrganization = new Map<string, Posted>(free.map((entry) => [entry.organization.id, 'ok']));
+    const refused = new Map<number, Posted>();
     results.forEach((result, index) => {
-      const entry = paying[index]!;
-      byOrganization.set(entry.organization.id, result.ok ? 'ok' : { reason: result.code === 'insufficient_credit' ? `${entry.organization.name} does not have enough usable credit` : result.message });
+      const { group } = paying[index]!;
+      if (!result.ok) refused.set(group.index, { reason: result.code === 'insufficient_credit' ? `${group.organization.name} does not have enough usable credit` : result.message });
     });
-    return prepared.map((entry) => byOrganization.get(entry.organization.id)!);
+    return groups.map((group) => ({ group, result: refused.get(group.index) ?? 'ok' }));
   } catch (error) {
     // COPY fails on a record stored before, and with it the whole transaction.
     if (!isUniqueViolation(error)) throw error;
+    // The file repeats a record within the chunk: take out the repeats, and charge the rest again.
+    if (dropRepeats(chunk, problem)) return post(deps, chunk, fileName, optimistic, problem);
     if (optimistic) throw new StoredBefore('records of the chunk were stored before');
-    // Someone stored some of these records first: find which, and charge the rest again.
-    if (groups.length === 1 && groups[0]!.length === 1) return ['taken'];
-    const existing = await existingUsageKeys(deps.db, 'cdr', groups.flat().map((priced) => ({ organizationId: priced.organization.id, externalId: priced.externalId })));
-    const outcomes: Posted[] = [];
-    for (const group of groups) {
-      const fresh = group.filter((priced) => !existing.has(`${priced.organization.id}\u0000${priced.externalId}`));
-      outcomes.push(fresh.length === 0 ? 'taken' : (await post(deps, [fresh], fileName, false))[0]!);
-    }
-    return outcomes;
+    // Someone stored some of these records first: take them out, and charge the rest again.
+    if (!(await dropStored(deps, chunk, problem))) throw error;
+    return post(deps, chunk, fileName, false, problem);
   }
 }
 
-/** Records per COPY statement. */
+/** Records per COPY statement: PGlite's WASM memory grows to the largest input it is handed and never shrinks. */
 const COPY_PIECE = 10_000;
 
-/**
- * Stores the records' lines (each record a run of strings ending in a line break) with COPY,
- * at most `pieceSize` records per statement, in the caller's transaction. PGlite's WASM memory
- * grows to the largest input it has been handed and never shrinks, and one text of a whole
- * chunk is a copy of the chunk the collector must keep besides its records.
- */
-export async function copyInPieces(tx: Queryable, groups: readonly (readonly string[])[], pieceSize = COPY_PIECE): Promise<void> {
-  let piece: string[] = [];
-  let records = 0;
-  for (const lines of groups) {
-    for (const line of lines) {
-      piece.push(line);
-      if (line !== '\n') continue;
-      if (++records === pieceSize) {
-        await tx.copyFromCsv('usage_records', USAGE_COPY_COLUMNS, piece.join(''));
-        piece = [];
-        records = 0;
-      }
-    }
-  }
-  if (records > 0) await tx.copyFromCsv('usage_records', USAGE_COPY_COLUMNS, piece.join(''));
-}
-
-/**
- * One charge per service and bill period, for the next invoice; each record's COPY line, pointing
- * at its charge; and the total.
- */
-function withCharges(group: readonly Priced[], fileName: string | undefined, now: Date): { lines: string[]; charges: Charge[]; amount: bigint } {
-  const organization = group[0]!.organization;
-  const charges = new Map<string, { id: string; service: Cdr['service']; billPeriod: string; amount: bigint; occurredAt: number }>();
-  const lines: string[] = [];
-  let amount = 0n;
-  // A group's records are mostly of one service and period.
-  let last: { id: string; service: Cdr['service']; billPeriod: string; amount: bigint; occurredAt: number } | undefined;
-  for (const priced of group) {
-    if (priced.cost === 0n) {
-      lines.push(priced.head, '\n');
-      continue;
-    }
-    const { service, startedAt } = priced;
-    let charge = last && last.service === service && last.billPeriod === priced.billPeriod ? last : charges.get(`${service}|${priced.billPeriod}`);
-    if (!charge) charges.set(`${service}|${priced.billPeriod}`, (charge = { id: newId('chg'), service, billPeriod: priced.billPeriod, amount: 0n, occurredAt: startedAt }));
-    last = charge;
-    charge.amount += priced.cost;
-    if (startedAt < charge.occurredAt) charge.occurredAt = startedAt;
-    amount += priced.cost;
-    lines.push(priced.head, charge.id, '\n');
-  }
-  return {
-    lines,
+/** An organization's charges of a chunk, for the next invoice, pointing at the posting that paid them. */
+function chargesOf(group: ChunkGroup, fileName: string | undefined, transferId: string, now: Date): Charge[] {
+  return group.charges.map(({ charge, amount, occurredAt }) => ({
+    id: charge.id,
+    organizationId: group.organization.id,
+    kind: chargeKindOf(charge.service),
+    description: `${fileName ?? 'CDR file'}: ${charge.service}`,
     amount,
-    charges: [...charges.values()].map((charge) => ({
-      id: charge.id,
-      organizationId: organization.id,
-      kind: chargeKindOf(charge.service),
-      description: `${fileName ?? 'CDR file'}: ${charge.service}`,
-      amount: charge.amount,
-      currency: organization.currency,
-      billPeriod: charge.billPeriod,
-      occurredAt: new Date(charge.occurredAt),
-      transferId: null,
-      invoiceId: null,
-      createdAt: now,
-    })),
-  };
+    currency: group.organization.currency,
+    billPeriod: charge.billPeriod,
+    occurredAt: new Date(occurredAt),
+    transferId,
+    invoiceId: null,
+    createdAt: now,
+  }));
 }

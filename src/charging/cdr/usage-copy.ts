@@ -42,11 +42,10 @@ export type UsageLine = Omit<UsageRecord, 'source' | 'chargeId' | 'createdAt'> &
 const fields: (string | number | bigint)[] = [];
 
 /**
- * A record's line up to its charge id (the last column), made once when the record is priced;
- * the charge id and the line break are added when it is stored. Ids, numbers, dates, currencies
- * and periods never need quoting; the rest may.
+ * A record's COPY line, line break included, pointing at its charge (none for a free record).
+ * Ids, numbers, dates, currencies and periods never need quoting; the rest may.
  */
-export function usageLineHead(record: UsageLine): string {
+export function usageLine(record: UsageLine, chargeId: string | null): string {
   fields[0] = record.id;
   fields[1] = record.organizationId;
   fields[2] = record.service;
@@ -63,6 +62,6 @@ export function usageLineHead(record: UsageLine): string {
   fields[13] = 'cdr';
   fields[14] = csvText(record.externalId);
   fields[15] = record.createdAt;
-  fields[16] = '';
+  fields[16] = chargeId === null ? '\n' : `${chargeId}\n`;
   return fields.join(',');
 }

@@ -2,10 +2,11 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseSwitchTime, SwitchTimes } from '../../../src/charging/cdr/cdr.ts';
 import { detached } from '../../../src/charging/cdr/parse-cdrs.ts';
-import { copyInPieces } from '../../../src/charging/cdr/rate-cdr-file.ts';
-import { csvText, USAGE_COPY_COLUMNS, usageLineHead } from '../../../src/charging/cdr/usage-copy.ts';
+import { PricedChunk } from '../../../src/charging/cdr/priced-chunk.ts';
+import { csvText, usageLine, type UsageLine } from '../../../src/charging/cdr/usage-copy.ts';
 import { UsageIds } from '../../../src/charging/cdr/usage-ids.ts';
 import { parseCurrency } from '../../../src/money/index.ts';
+import type { Organization } from '../../../src/organizations/organization.ts';
 
 describe('switch times read many at a time', () => {
   const zones = ['UTC', 'Asia/Singapore', 'America/New_York', 'Australia/Lord_Howe', 'Asia/Kolkata', 'Nowhere/Land'];
@@ -51,7 +52,7 @@ describe('usage lines for COPY', () => {
     expect(csvText('')).toBe('""');
     expect(csvText('Sales, "Desk" 2')).toBe('"Sales, ""Desk"" 2"');
     expect(csvText('a\nb')).toBe('"a\nb"');
-    const head = usageLineHead({
+    const record: UsageLine = {
       id: 'usg_1',
       organizationId: 'org',
       service: 'sms',
@@ -67,45 +68,137 @@ describe('usage lines for COPY', () => {
       billPeriod: '2026-11',
       externalId: 'm-1',
       createdAt: '2026-11-03T00:00:00.000Z',
-    });
-    expect(head).toBe('usg_1,org,sms,"","Singapore, Mobile",65,rdv_1,2026-11-02T01:15:04.000Z,2,2,60000,SGD,2026-11,cdr,m-1,2026-11-03T00:00:00.000Z,');
+    };
+    expect(usageLine(record, 'chg_1')).toBe('usg_1,org,sms,"","Singapore, Mobile",65,rdv_1,2026-11-02T01:15:04.000Z,2,2,60000,SGD,2026-11,cdr,m-1,2026-11-03T00:00:00.000Z,chg_1\n');
+    expect(usageLine({ ...record, cost: 0n }, null)).toBe('usg_1,org,sms,"","Singapore, Mobile",65,rdv_1,2026-11-02T01:15:04.000Z,2,2,0,SGD,2026-11,cdr,m-1,2026-11-03T00:00:00.000Z,\n');
   });
 });
 
-describe('usage records copied in pieces', () => {
-  it('send every line once, in order, at most pieceSize records per COPY', async () => {
+describe('a priced chunk', () => {
+  const sgd = parseCurrency('SGD')!;
+  const organization = (n: number) => ({ id: `org-${n}`, name: `Org ${n}`, currency: sgd }) as unknown as Organization;
+  const record = (n: number, organizationId: string, cost: bigint, service: 'voice' | 'sms', billPeriod: string): UsageLine => ({
+    id: `usg_${n}`,
+    organizationId,
+    service,
+    destination: `659${n}`,
+    destinationName: n % 3 === 0 ? 'Singapore, "Mobile"' : 'Singapore',
+    prefix: '65',
+    rateDeckVersionId: 'rdv_1',
+    startedAt: new Date(Date.UTC(2026, 10, 1) + n * 1000),
+    quantity: n,
+    billedQuantity: n,
+    cost,
+    currency: sgd,
+    billPeriod,
+    externalId: `x-${n}`,
+    createdAt: '2026-11-03T00:00:00.000Z',
+  });
+  const chargeOf = (line: string) => line.slice(line.lastIndexOf(',') + 1, -1);
+
+  it('copies the lines of the records kept, once, in order, at most pieceSize per piece, and adds them up per organization and charge', () => {
+    const entry = fc.record({ organization: fc.integer({ min: 0, max: 3 }), cost: fc.bigInt({ min: 0n, max: 5_000_000n }), service: fc.constantFrom('voice' as const, 'sms' as const), period: fc.constantFrom('2026-10', '2026-11'), dropped: fc.boolean() });
     fc.assert(
-      await fc.asyncProperty(
-        fc.array(fc.array(fc.boolean(), { maxLength: 8 }), { maxLength: 6 }),
-        fc.integer({ min: 1, max: 5 }),
-        async (shapes, pieceSize) => {
-          // Each record is its head, then its charge id when it has one, then the line break.
-          let n = 0;
-          const groups = shapes.map((group) => group.flatMap((charged) => (n++, charged ? [`r${n},`, `chg${n}`, '\n'] : [`r${n},`, '\n'])));
-          const copies: string[] = [];
-          const tx = {
-            query: () => Promise.reject(new Error('no queries')),
-            exec: () => Promise.reject(new Error('no statements')),
-            copyFromCsv: (table: string, columns: readonly string[], csv: string) => {
-              expect(table).toBe('usage_records');
-              expect(columns).toBe(USAGE_COPY_COLUMNS);
-              copies.push(csv);
-              return Promise.resolve();
-            },
-          };
-          await copyInPieces(tx, groups, pieceSize);
-          expect(copies.join('')).toBe(groups.flat().join(''));
-          for (const csv of copies) {
-            const records = csv.split('\n').length - 1;
-            expect(records).toBeGreaterThan(0);
-            expect(records).toBeLessThanOrEqual(pieceSize);
-            expect(csv.endsWith('\n')).toBe(true);
+      fc.property(fc.array(entry, { maxLength: 40 }), fc.integer({ min: 1, max: 7 }), fc.integer({ min: 1, max: 8 }), fc.subarray([0, 1, 2, 3]), (entries, capacity, pieceSize, excluded) => {
+        const organizations = [0, 1, 2, 3].map(organization);
+        const chunk = new PricedChunk(capacity);
+        const lines: string[] = [];
+        entries.forEach((e, n) => {
+          chunk.add(n + 1, organizations[e.organization]!, record(n, `org-${e.organization}`, e.cost, e.service, e.period));
+        });
+        // The line each record got, charge id included: recovered from a copy of everything.
+        const all = Buffer.concat([...chunk.copyPieces(() => true, entries.length + 1)]).toString('utf8');
+        lines.push(...all.split(/(?<=\n)/).filter((line) => line !== ''));
+        expect(lines).toHaveLength(entries.length);
+        entries.forEach((e, n) => {
+          expect(lines[n]!.startsWith(usageLine(record(n, `org-${e.organization}`, e.cost, e.service, e.period), null).slice(0, -1))).toBe(true);
+          if (e.cost === 0n) expect(chargeOf(lines[n]!)).toBe('');
+          else expect(chargeOf(lines[n]!)).toMatch(/^chg_[0-9A-Z]{26}$/);
+        });
+        // One charge per organization, service and period.
+        const chargeIds = new Map<string, string>();
+        entries.forEach((e, n) => {
+          if (e.cost === 0n) return;
+          const key = `${e.organization}|${e.service}|${e.period}`;
+          expect(chargeOf(lines[n]!)).toBe(chargeIds.get(key) ?? chargeOf(lines[n]!));
+          chargeIds.set(key, chargeOf(lines[n]!));
+        });
+        expect(new Set(chargeIds.values()).size).toBe(chargeIds.size);
+
+        entries.forEach((e, n) => e.dropped && chunk.drop(n));
+        const kept = entries.map((e, n) => ({ ...e, n })).filter((e) => !e.dropped && !excluded.includes(e.organization));
+        const pieces = [...chunk.copyPieces((index) => !excluded.includes(Number(chunk.organizations[index]!.id.slice(4))), pieceSize)].map((piece) => Buffer.from(piece).toString('utf8'));
+        expect(pieces.join('')).toBe(kept.map((e) => lines[e.n]).join(''));
+        for (const piece of pieces) {
+          const count = piece.split('\n').length - 1;
+          expect(count).toBeGreaterThan(0);
+          expect(count).toBeLessThanOrEqual(pieceSize);
+        }
+        expect(pieces.length).toBe(Math.ceil(kept.length / pieceSize));
+
+        const live = entries.map((e, n) => ({ ...e, n })).filter((e) => !e.dropped);
+        expect([...chunk.live()]).toEqual(live.map((e) => e.n));
+        const groups = chunk.groups();
+        expect(groups.map((group) => group.organization.id).sort()).toEqual([...new Set(live.map((e) => `org-${e.organization}`))].sort());
+        for (const group of groups) {
+          const mine = live.filter((e) => `org-${e.organization}` === group.organization.id);
+          expect(group.records).toBe(mine.length);
+          expect(group.amount).toBe(mine.reduce((sum, e) => sum + e.cost, 0n));
+          expect(group.charges.reduce((sum, c) => sum + c.amount, 0n)).toBe(group.amount);
+          for (const { charge, amount, occurredAt } of group.charges) {
+            const under = mine.filter((e) => e.cost > 0n && chargeOf(lines[e.n]!) === charge.id);
+            expect(under.length).toBeGreaterThan(0);
+            expect(amount).toBe(under.reduce((sum, e) => sum + e.cost, 0n));
+            expect(occurredAt).toBe(Math.min(...under.map((e) => Date.UTC(2026, 10, 1) + e.n * 1000)));
+            expect(under.every((e) => e.service === charge.service && e.period === charge.billPeriod)).toBe(true);
           }
-          expect(copies.length).toBe(Math.ceil(n / pieceSize));
-        },
-      ),
+        }
+      }),
       { numRuns: 300 },
     );
+  });
+
+  it('drops the repeats of a record earlier in the chunk, of the same organization', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 2 }), fc.constantFrom('a', 'b', 'é-1', 'c,"d"')), { maxLength: 30 }), fc.array(fc.nat(29)), (entries, dropped) => {
+        const chunk = new PricedChunk(3);
+        entries.forEach(([org, id], n) => chunk.add(n + 1, organization(org), { ...record(n, `org-${org}`, 10n, 'voice', '2026-11'), externalId: id }));
+        for (const n of dropped) if (n < entries.length) chunk.drop(n);
+        const before = [...chunk.live()];
+        const seen = new Set<string>();
+        const expected = before.filter((n) => {
+          const key = `${entries[n]![0]}|${entries[n]![1]}`;
+          if (seen.has(key)) return true;
+          seen.add(key);
+          return false;
+        });
+        expect(chunk.dropRepeats()).toEqual(expected);
+        expect([...chunk.live()]).toEqual(before.filter((n) => !expected.includes(n)));
+        for (const n of before) expect(chunk.externalId(n)).toBe(entries[n]![1]);
+        expect(chunk.dropRepeats()).toEqual([]);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('gives a record a chunk and a charge of its own, its line otherwise the same', () => {
+    const chunk = new PricedChunk(4);
+    const org = organization(1);
+    chunk.add(7, org, record(1, 'org-1', 120_000n, 'voice', '2026-11'));
+    chunk.add(8, org, record(2, 'org-1', 0n, 'voice', '2026-11'));
+    const [whole] = [...chunk.copyPieces(() => true, 10)].map((piece) => Buffer.from(piece).toString('utf8').split(/(?<=\n)/));
+    const alone = chunk.single(0);
+    const [line] = [...alone.copyPieces(() => true, 10)].map((piece) => Buffer.from(piece).toString('utf8'));
+    expect(alone.lines[0]).toBe(7);
+    expect(alone.externalId(0)).toBe('x-1');
+    const [group] = alone.groups();
+    expect(group!.amount).toBe(120_000n);
+    expect(group!.charges).toHaveLength(1);
+    expect(group!.charges[0]!.charge.id).not.toBe(chargeOf(whole![0]!));
+    expect(line).toBe(`${whole![0]!.slice(0, -31)}${group!.charges[0]!.charge.id}\n`);
+    const free = chunk.single(1);
+    expect([...free.copyPieces(() => true, 10)].map((piece) => Buffer.from(piece).toString('utf8'))).toEqual([whole![1]]);
+    expect(free.groups()[0]!.charges).toEqual([]);
   });
 });
 
