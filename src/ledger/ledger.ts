@@ -95,19 +95,23 @@ export class Ledger {
   }
 
   /**
-   * Runs many independent commands in one transaction of their own, outside the queue, then
-   * `afterAll` in the same transaction with every result: for bulk work (a chunk of a CDR file)
-   * whose side writes are cheaper done once for all. A rejected command does not affect the
-   * others. If `afterAll` throws, nothing is written and the error is thrown.
+   * Runs many independent commands in one transaction of their own, outside the queue, with the
+   * caller's own writes for bulk work (a chunk of a CDR file) whose side writes are cheaper done
+   * once for all: `before` ahead of the commands (it holds none of their locks yet), `after` with
+   * every result. A rejected command does not affect the others. If `before` or `after` throws,
+   * nothing is written and the error is thrown.
    */
-  async executeAll(commands: readonly LedgerCommand[], afterAll: (tx: Queryable, results: readonly CommandResult[]) => Promise<void>): Promise<CommandResult[]> {
-    if (commands.length === 0) return [];
+  async executeAll(
+    commands: readonly LedgerCommand[],
+    work: { before?: (tx: Queryable) => Promise<void>; after: (tx: Queryable, results: readonly CommandResult[]) => Promise<void> },
+  ): Promise<CommandResult[]> {
     const items: Queued[] = commands.map((command) => ({ command, requestHash: hashRequests(command.transfers), resolve: () => undefined, reject: () => undefined }));
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.db.transaction(async (tx) => {
-          const results = await this.writeBatch(tx, items, attempt > 0);
-          await afterAll(tx, results);
+          await work.before?.(tx);
+          const results = items.length === 0 ? [] : await this.writeBatch(tx, items, attempt > 0);
+          await work.after(tx, results);
           return results;
         });
       } catch (error) {

@@ -242,16 +242,21 @@ export async function loadCompiledDeck(db: Queryable, versionId: string, pageSiz
     dates.set(text, read.rows[0]!.at);
     return read.rows[0]!.at;
   };
-  let after = -1;
-  for (;;) {
-    const page = await db.query<{ rows: string | null; last: number | null }>(
-      `SELECT string_agg(${ROW_TEXT}, E'\\n') AS rows, max(line) AS last
-       FROM (SELECT * FROM rate_deck_rows WHERE version_id = $1 AND line > $2 ORDER BY line LIMIT $3) AS page`,
-      [versionId, after, pageSize],
-    );
-    const { rows, last } = page.rows[0]!;
-    if (rows === null || last === null) break;
-    after = last;
+  // Pages are ranges of line numbers, not ORDER BY line LIMIT: a deck just imported has no
+  // statistics yet, and the planner then sorted every row after the page's start for each page.
+  // The next page is asked for while this one is read.
+  const last = (await db.query<{ last: number | null }>('SELECT max(line) AS last FROM rate_deck_rows WHERE version_id = $1', [versionId])).rows[0]?.last ?? -1;
+  const page = (from: number) => {
+    const read = db.query<{ rows: string | null }>(`SELECT string_agg(${ROW_TEXT}, E'\\n') AS rows FROM rate_deck_rows WHERE version_id = $1 AND line >= $2 AND line < $3`, [versionId, from, from + pageSize]);
+    // Awaited in turn; should reading an earlier page fail, this one's failure is not also thrown.
+    read.catch(() => undefined);
+    return read;
+  };
+  let next = last >= 0 ? page(0) : undefined;
+  for (let from = 0; next; from += pageSize) {
+    const { rows } = (await next).rows[0]!;
+    next = from + pageSize <= last ? page(from + pageSize) : undefined;
+    if (rows === null) continue;
     for (const text of rows.split('\n')) {
       // The first 16 fields hold no commas; the destination (JSON) may.
       const fields: string[] = [];

@@ -55,6 +55,7 @@ export interface RateCdrOptions {
 }
 
 const CHUNK = 50_000;
+const FIRST_CHUNK = 10_000;
 const MAX_PROBLEMS = 1000;
 
 const DUPLICATE = 'was rated before (in this file or an earlier one)';
@@ -163,17 +164,26 @@ export async function rateCdrFile(deps: ChargingDeps, input: Readable, options: 
     }
   };
 
-  // A chunk is priced while the one before it is stored: on a database server, the two overlap.
-  let storing: Promise<void> = Promise.resolve();
+  // A chunk is priced while the ones before it are stored. On a database server the two overlap,
+  // and two chunks are stored at once: each copies its records while the other posts.
+  const parallel = deps.db.kind === 'postgres' ? 2 : 1;
+  const storing = new Set<Promise<void>>();
+  let failed: { error: unknown } | undefined;
   const flush = async (chunk: PricedChunk) => {
-    await storing;
-    storing = store(chunk);
-    // Awaited before the next chunk is stored, or at the end; a failure is seen there.
-    storing.catch(() => undefined);
+    while (storing.size >= parallel) await Promise.race(storing);
+    if (failed) throw failed.error;
+    const stored: Promise<void> = store(chunk)
+      .catch((error: unknown) => {
+        failed ??= { error };
+      })
+      .finally(() => storing.delete(stored));
+    storing.add(stored);
   };
 
   const chunkSize = options.chunkSize ?? CHUNK;
-  let chunk = new PricedChunk(chunkSize);
+  // The first chunk is smaller: nothing is stored until it is priced.
+  let limit = Math.min(chunkSize, FIRST_CHUNK);
+  let chunk = new PricedChunk(limit);
   for await (const batch of parseCdrBatches(input, { format: options.format, timeZone: options.timeZone })) {
     options.onProgress?.(batch.bytes);
     const cdrs: Cdr[] = [];
@@ -184,17 +194,19 @@ export async function rateCdrFile(deps: ChargingDeps, input: Readable, options: 
       else cdrs.push(line.cdr);
     }
     for (let from = 0; from < cdrs.length; ) {
-      const to = Math.min(cdrs.length, from + chunkSize - chunk.size);
+      const to = Math.min(cdrs.length, from + limit - chunk.size);
       await priceInto(chunk, from === 0 && to === cdrs.length ? cdrs : cdrs.slice(from, to));
       from = to;
-      if (chunk.size >= chunkSize) {
+      if (chunk.size >= limit) {
         await flush(chunk);
-        chunk = new PricedChunk(chunkSize);
+        limit = chunkSize;
+        chunk = new PricedChunk(limit);
       }
     }
   }
   if (chunk.size > 0) await flush(chunk);
-  await storing;
+  await Promise.all(storing);
+  if (failed) throw failed.error;
   report.totals = [...totals].map(([currency, total]) => ({ currency, ...total })).sort((a, b) => a.currency.localeCompare(b.currency));
   report.problems = firstProblems(report.problems);
   return report;
@@ -371,57 +383,72 @@ function accountsFor(deps: ChargingDeps, organization: Organization): Promise<{ 
   return found;
 }
 
+/** Thrown in a chunk's transaction when postings were refused after its records were copied: it rolls the copy back. */
+class Refused extends Error {
+  constructor(readonly organizations: ReadonlyMap<number, { reason: string }>) {
+    super('the credit does not cover some organizations’ records');
+  }
+}
+
 /**
  * Posts each organization's records of the chunk and, in the same transaction, stores the records
- * and charges of those whose posting succeeded; answers each organization's outcome.
+ * and charges of those whose posting succeeded; answers each organization's outcome. The records
+ * are copied before the postings lock accounts, so that chunks stored at the same time copy at
+ * the same time; an organization whose posting is refused (its credit does not cover its records)
+ * rolls that back, and the chunk goes again without it.
  */
 async function post(deps: ChargingDeps, chunk: PricedChunk, fileName: string | undefined, optimistic: boolean, problem: Problem): Promise<{ group: ChunkGroup; result: Posted }[]> {
   const now = deps.clock.now();
   const groups = chunk.groups();
-  const paying = await Promise.all(groups.filter((group) => group.amount > 0n).map(async (group) => ({ group, ...(await accountsFor(deps, group.organization)) })));
-  const commands = paying.map(({ group, spending, revenue }) => ({
-    transfers: [
-      {
-        kind: 'posted' as const,
-        debitAccountId: spending.id,
-        creditAccountId: revenue.id,
-        amount: group.amount,
-        code: 'usage:cdr',
-        metadata: { records: group.records, ...(fileName ? { file: fileName } : {}) },
-      },
-    ],
-  }));
-  try {
-    const results = await deps.ledger.executeAll(commands, async (tx, outcomes) => {
-      // Free records land whatever happens to the postings.
-      const landed = new Set(groups.filter((group) => group.amount === 0n).map((group) => group.index));
-      const charges: Charge[] = [];
-      outcomes.forEach((outcome, index) => {
-        if (!outcome.ok) return;
-        const { group } = paying[index]!;
-        landed.add(group.index);
-        charges.push(...chargesOf(group, fileName, outcome.value.transfers[0]!.id, now));
+  const refused = new Map<number, { reason: string }>();
+  for (;;) {
+    const paying = await Promise.all(groups.filter((group) => group.amount > 0n && !refused.has(group.index)).map(async (group) => ({ group, ...(await accountsFor(deps, group.organization)) })));
+    const commands = paying.map(({ group, spending, revenue }) => ({
+      transfers: [
+        {
+          kind: 'posted' as const,
+          debitAccountId: spending.id,
+          creditAccountId: revenue.id,
+          amount: group.amount,
+          code: 'usage:cdr',
+          metadata: { records: group.records, ...(fileName ? { file: fileName } : {}) },
+        },
+      ],
+    }));
+    try {
+      await deps.ledger.executeAll(commands, {
+        before: async (tx) => {
+          for (const piece of chunk.copyPieces((organization) => !refused.has(organization), COPY_PIECE)) {
+            await tx.copyFromCsv('usage_records', USAGE_COPY_COLUMNS, piece);
+          }
+        },
+        after: async (tx, outcomes) => {
+          const charges: Charge[] = [];
+          const short = new Map<number, { reason: string }>();
+          outcomes.forEach((outcome, index) => {
+            const { group } = paying[index]!;
+            if (outcome.ok) charges.push(...chargesOf(group, fileName, outcome.value.transfers[0]!.id, now));
+            else short.set(group.index, { reason: outcome.code === 'insufficient_credit' ? `${group.organization.name} does not have enough usable credit` : outcome.message });
+          });
+          if (short.size > 0) throw new Refused(short);
+          await insertCharges(tx, charges);
+        },
       });
-      for (const piece of chunk.copyPieces((organization) => landed.has(organization), COPY_PIECE)) {
-        await tx.copyFromCsv('usage_records', USAGE_COPY_COLUMNS, piece);
+      return groups.map((group) => ({ group, result: refused.get(group.index) ?? 'ok' }));
+    } catch (error) {
+      if (error instanceof Refused) {
+        for (const [organization, reason] of error.organizations) refused.set(organization, reason);
+        continue;
       }
-      await insertCharges(tx, charges);
-    });
-    const refused = new Map<number, Posted>();
-    results.forEach((result, index) => {
-      const { group } = paying[index]!;
-      if (!result.ok) refused.set(group.index, { reason: result.code === 'insufficient_credit' ? `${group.organization.name} does not have enough usable credit` : result.message });
-    });
-    return groups.map((group) => ({ group, result: refused.get(group.index) ?? 'ok' }));
-  } catch (error) {
-    // COPY fails on a record stored before, and with it the whole transaction.
-    if (!isUniqueViolation(error)) throw error;
-    // The file repeats a record within the chunk: take out the repeats, and charge the rest again.
-    if (dropRepeats(chunk, problem)) return post(deps, chunk, fileName, optimistic, problem);
-    if (optimistic) throw new StoredBefore('records of the chunk were stored before');
-    // Someone stored some of these records first: take them out, and charge the rest again.
-    if (!(await dropStored(deps, chunk, problem))) throw error;
-    return post(deps, chunk, fileName, false, problem);
+      // COPY fails on a record stored before, and with it the whole transaction.
+      if (!isUniqueViolation(error)) throw error;
+      // The file repeats a record within the chunk: take out the repeats, and charge the rest again.
+      if (dropRepeats(chunk, problem)) return post(deps, chunk, fileName, optimistic, problem);
+      if (optimistic) throw new StoredBefore('records of the chunk were stored before');
+      // Someone stored some of these records first: take them out, and charge the rest again.
+      if (!(await dropStored(deps, chunk, problem))) throw error;
+      return post(deps, chunk, fileName, false, problem);
+    }
   }
 }
 

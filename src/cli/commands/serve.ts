@@ -1,6 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { systemClock, TestClock } from '../../clock/clock.ts';
-import { buildApp } from '../../http/app.ts';
 import { createServices, type Services } from '../../services.ts';
 import { migrate } from '../../store/migrate.ts';
 import { describeLocation } from '../../store/open-database.ts';
@@ -41,6 +40,8 @@ export const serveCommand = new Command('serve')
     }
     const operatorKey = await prepareOperatorKey(services, opened.location);
     const demo = options.demo ? await prepareDemo(services, opened.location) : [];
+    // Loaded here, not with the CLI: the HTTP app is most of the CLI's start-up, and only `serve` needs it.
+    const { buildApp } = await import('../../http/app.ts');
     const app = await buildApp({
       services,
       testClock: options.testClock ?? false,

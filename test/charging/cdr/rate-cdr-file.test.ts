@@ -5,7 +5,7 @@ import { verifyLedger } from '../../../src/ledger/verify-ledger.ts';
 import { testDatabaseKind } from '../../helpers/database.ts';
 import { startTestApp, type TestApp } from '../../helpers/app.ts';
 
-const DECK = 'prefix,destination,rate,increments\n65,Singapore,0.06,60/60\n44,,0.12,1/1\n';
+const DECK = 'prefix,destination,rate,increments\n65,Singapore,0.06,60/60\n44,,0.12,1/1\n800,Toll free,0,60/60\n';
 
 /** Asterisk lines: [account code, number, start, billsec, uniqueid]. */
 function asterisk(lines: readonly [string, string, string, number, string][]): string {
@@ -65,6 +65,21 @@ describe(`rating a CDR file in several chunks on ${testDatabaseKind}`, () => {
       ['a3', 'Singapore', 60_000n, false],
       ['a4', 'Singapore', 60_000n, false],
       ['a7', 'Singapore', 60_000n, false],
+    ]);
+  });
+
+  it('stores free calls, also when a chunk has nothing to charge', async () => {
+    const report = await rate(asterisk([
+      ['RICH', '8001234567', '2026-11-04 09:00:00', 61, 'f1'],
+      ['RICH', '8001234567', '2026-11-04 09:01:00', 20, 'f2'],
+      ['TIGHT', '8001234567', '2026-11-04 09:02:00', 600, 'f3'],
+    ]));
+    expect(report).toMatchObject({ rated: 3, rejected: 0, duplicates: 0, totals: [{ currency: 'SGD', amount: 0n, records: 3 }] });
+    const usage = (await t.services.db.query<{ external_id: string; cost: bigint; charge_id: string | null }>("SELECT external_id, cost, charge_id FROM usage_records WHERE external_id LIKE 'f%' ORDER BY external_id")).rows;
+    expect(usage).toEqual([
+      { external_id: 'f1', cost: 0n, charge_id: null },
+      { external_id: 'f2', cost: 0n, charge_id: null },
+      { external_id: 'f3', cost: 0n, charge_id: null },
     ]);
   });
 
