@@ -119,7 +119,18 @@ function needsCsvParse(line: string): boolean {
  * way), the rest of the input goes to csv-parse itself, preceded by as many empty lines as
  * were read, so that its line numbers, and its errors, are the ones it would have given.
  */
-export async function* readCsvRecords(input: Readable): AsyncGenerator<CsvBatch> {
+/** A piece of the input as a Buffer: a text as UTF-8, bytes (a Buffer, or a Uint8Array from another thread) as they are. */
+function asBuffer(chunk: unknown): Buffer {
+  if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
+  if (Buffer.isBuffer(chunk)) return chunk;
+  const bytes = chunk as Uint8Array;
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** A stream of the file's bytes (a Readable, or pieces handed over from another thread). */
+export type CsvInput = AsyncIterable<Uint8Array | string>;
+
+export async function* readCsvRecords(input: CsvInput): AsyncGenerator<CsvBatch> {
   const source = input[Symbol.asyncIterator]();
   let pending: Buffer = Buffer.alloc(0);
   /** Bytes before `pending`, and lines before it. */
@@ -136,7 +147,7 @@ export async function* readCsvRecords(input: Readable): AsyncGenerator<CsvBatch>
     const read = await source.next();
     if (read.done) return undefined;
     const chunk: unknown = read.value;
-    return typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : (chunk as Buffer);
+    return asBuffer(chunk);
   };
 
   while (!done) {
@@ -211,7 +222,7 @@ async function* fallBack(head: Buffer, source: AsyncIterator<unknown>, skippedLi
       const read = await source.next();
       if (read.done) return;
       const chunk: unknown = read.value;
-      yield typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : (chunk as Buffer);
+      yield asBuffer(chunk);
     }
   }
   let records: string[][] = [];

@@ -1,7 +1,6 @@
-import type { Readable } from 'node:stream';
 import { SERVICES, type Service } from '../../rating/rate-plan.ts';
 import { fingerprint, parseCount, SwitchTimes, type CdrFormat, type CdrLine } from './cdr.ts';
-import { readCsvRecords } from './csv-reader.ts';
+import { readCsvRecords, type CsvInput } from './csv-reader.ts';
 
 export interface ParseOptions {
   format: CdrFormat;
@@ -66,7 +65,7 @@ export interface CdrBatch {
  * Reads CDR lines from a stream, in batches, with the line number each ended on. A line the CSV
  * parser itself cannot read ends the file with a malformed line: what came before stands.
  */
-export async function* parseCdrBatches(input: Readable, options: ParseOptions): AsyncGenerator<CdrBatch> {
+export async function* parseCdrBatches(input: CsvInput, options: ParseOptions): AsyncGenerator<CdrBatch> {
   const times = new SwitchTimes(options.timeZone);
   let header: string[] | undefined;
   for await (const batch of readCsvRecords(input)) {
@@ -96,7 +95,7 @@ export async function* parseCdrBatches(input: Readable, options: ParseOptions): 
 }
 
 /** The lines of `parseCdrBatches` one at a time. */
-export async function* parseCdrs(input: Readable, options: ParseOptions, onBytes?: (bytes: number) => void): AsyncGenerator<CdrLine> {
+export async function* parseCdrs(input: CsvInput, options: ParseOptions, onBytes?: (bytes: number) => void): AsyncGenerator<CdrLine> {
   for await (const batch of parseCdrBatches(input, options)) {
     onBytes?.(batch.bytes);
     yield* batch.lines;

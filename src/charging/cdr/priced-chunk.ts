@@ -53,9 +53,9 @@ export class PricedChunk {
   private startedAt: Float64Array;
   private dropped: Uint8Array;
   /** Each record's COPY line. */
-  private readonly text: TextColumn;
+  private text: TextColumn;
   /** Each record's id in its source. */
-  private readonly ids: TextColumn;
+  private ids: TextColumn;
   private readonly organizationIndex = new Map<string, number>();
   private readonly chargeIndex = new Map<string, number>();
   /** Each organization's last charge: a run of its records mostly has one service and period. */
@@ -71,6 +71,54 @@ export class PricedChunk {
     this.dropped = new Uint8Array(records);
     this.text = new TextColumn(records, 300);
     this.ids = new TextColumn(records, 24);
+  }
+
+  /**
+   * The chunk as a message to another thread, and the memory to transfer with it (not copied):
+   * the sender must not use the chunk after.
+   */
+  toMessage(): { message: PricedChunkMessage; transfer: ArrayBuffer[] } {
+    const text = this.text.toMessage();
+    const ids = this.ids.toMessage();
+    const columns = [this.lines, this.organizationOf, this.chargeOf, this.costs, this.startedAt, this.dropped];
+    return {
+      message: {
+        size: this.size,
+        count: this.count,
+        organizations: this.organizations,
+        charges: this.charges,
+        lines: this.lines,
+        organizationOf: this.organizationOf,
+        chargeOf: this.chargeOf,
+        costs: this.costs,
+        startedAt: this.startedAt,
+        dropped: this.dropped,
+        text,
+        ids,
+      },
+      transfer: [...columns.map((column) => column.buffer as ArrayBuffer), text.buffer.buffer as ArrayBuffer, text.ends.buffer as ArrayBuffer, ids.buffer.buffer as ArrayBuffer, ids.ends.buffer as ArrayBuffer],
+    };
+  }
+
+  /** The chunk a `toMessage` message describes. */
+  static fromMessage(message: PricedChunkMessage): PricedChunk {
+    const chunk = new PricedChunk(0);
+    chunk.size = message.size;
+    chunk.count = message.count;
+    chunk.lines = message.lines;
+    chunk.organizationOf = message.organizationOf;
+    chunk.chargeOf = message.chargeOf;
+    chunk.costs = message.costs;
+    chunk.startedAt = message.startedAt;
+    chunk.dropped = message.dropped;
+    chunk.text = TextColumn.fromMessage(message.text);
+    chunk.ids = TextColumn.fromMessage(message.ids);
+    for (const organization of message.organizations) chunk.indexOf(organization);
+    message.charges.forEach((charge, index) => {
+      chunk.charges.push(charge);
+      chunk.chargeIndex.set(`${charge.organization}|${charge.service}|${charge.billPeriod}`, index);
+    });
+    return chunk;
   }
 
   /** The record's id in its source. */
@@ -254,6 +302,29 @@ export class PricedChunk {
   }
 }
 
+/** A chunk as `PricedChunk.toMessage` sends it to another thread. */
+export interface PricedChunkMessage {
+  readonly size: number;
+  readonly count: number;
+  readonly organizations: Organization[];
+  readonly charges: ChunkCharge[];
+  readonly lines: Int32Array;
+  readonly organizationOf: Int32Array;
+  readonly chargeOf: Int32Array;
+  readonly costs: BigInt64Array;
+  readonly startedAt: Float64Array;
+  readonly dropped: Uint8Array;
+  readonly text: TextColumnMessage;
+  readonly ids: TextColumnMessage;
+}
+
+interface TextColumnMessage {
+  readonly buffer: Uint8Array;
+  readonly length: number;
+  readonly ends: Int32Array;
+  readonly settled: number;
+}
+
 /** Texts per UTF-8 encoding call: one call per text cost more than the encoding. */
 const ENCODE_BATCH = 128;
 
@@ -270,8 +341,23 @@ class TextColumn {
   private pending: string[] = [];
 
   constructor(records: number, bytesPerRecord: number) {
-    this.buffer = Buffer.allocUnsafe(records * bytesPerRecord);
+    // Never from Node's shared pool: the buffer may be transferred to another thread.
+    this.buffer = Buffer.allocUnsafeSlow(records * bytesPerRecord);
     this.ends = new Int32Array(records);
+  }
+
+  toMessage(): TextColumnMessage {
+    this.settle();
+    return { buffer: this.buffer, length: this.length, ends: this.ends, settled: this.settled };
+  }
+
+  static fromMessage(message: TextColumnMessage): TextColumn {
+    const column = new TextColumn(0, 0);
+    column.buffer = Buffer.from(message.buffer.buffer, message.buffer.byteOffset, message.buffer.byteLength);
+    column.length = message.length;
+    column.ends = message.ends;
+    column.settled = message.settled;
+    return column;
   }
 
   push(text: string): void {
@@ -318,7 +404,7 @@ class TextColumn {
   }
 
   private growBuffer(needed: number): void {
-    const bigger = Buffer.allocUnsafe(Math.max(needed, this.buffer.length * 2));
+    const bigger = Buffer.allocUnsafeSlow(Math.max(needed, this.buffer.length * 2));
     this.buffer.copy(bigger, 0, 0, this.length);
     this.buffer = bigger;
   }

@@ -1,32 +1,21 @@
+import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { BillPeriods, type Charge } from '../../billing/charge.ts';
+import type { Charge } from '../../billing/charge.ts';
 import { insertCharges } from '../../billing/charge-store.ts';
-import { isUniqueViolation } from '../../store/database.ts';
-import type { Currency } from '../../money/index.ts';
-import { findOrganizationsByCodes, findTimeZones } from '../../organizations/organization-store.ts';
 import { listAccountsOfOrganizations } from '../../ledger/ledger-store.ts';
-import { spendingAccountCode } from '../../organizations/organization.ts';
-import type { Organization } from '../../organizations/organization.ts';
-import { parseWalletId } from '../../organizations/wallet-id.ts';
-import type { CompiledDeck } from '../../rating/compiled-deck.ts';
-import { callCost, priceEvent } from '../../rating/price.ts';
-import type { RatePlan } from '../../rating/rate-plan.ts';
-import type { RateDeck, RateDeckVersion } from '../../rating/rate-deck-store.ts';
-import { versionInForce } from '../../rating/rating.ts';
+import type { Currency } from '../../money/index.ts';
+import { spendingAccountCode, type Organization } from '../../organizations/organization.ts';
+import { isUniqueViolation } from '../../store/database.ts';
 import { usageAccounts, type ChargingDeps } from '../charging-deps.ts';
 import { chargeKindOf } from '../usage-record.ts';
 import { existingUsageKeys } from '../usage-store.ts';
-import type { Cdr, CdrFormat } from './cdr.ts';
-import { parseCdrBatches } from './parse-cdrs.ts';
-import { MAX_RECORD_COST, PricedChunk, type ChunkGroup } from './priced-chunk.ts';
+import type { CdrFormat } from './cdr.ts';
+import { priceCdrs, type CdrProblem, type PricingSource } from './cdr-pricer.ts';
+import { PricedChunk, type ChunkGroup } from './priced-chunk.ts';
+import { priceCdrsInWorker } from './pricing-thread.ts';
 import { USAGE_COPY_COLUMNS } from './usage-copy.ts';
-import { UsageIds } from './usage-ids.ts';
 
-export interface CdrProblem {
-  readonly line: number;
-  readonly outcome: 'rejected' | 'duplicate';
-  readonly reason: string;
-}
+export type { CdrProblem } from './cdr-pricer.ts';
 
 export interface CdrReport {
   format: CdrFormat;
@@ -52,10 +41,13 @@ export interface RateCdrOptions {
   onProgress?: (bytes: number) => void;
   /** CDRs per chunk (tests make it small). */
   chunkSize?: number;
+  /**
+   * Where lines are parsed and priced: in this thread, or in a worker thread of their own, beside
+   * the storing (for a large file on PGlite, whose database runs in this thread).
+   */
+  pricing?: 'here' | 'worker';
 }
 
-const CHUNK = 50_000;
-const FIRST_CHUNK = 10_000;
 const MAX_PROBLEMS = 1000;
 
 const DUPLICATE = 'was rated before (in this file or an earlier one)';
@@ -67,12 +59,8 @@ const DUPLICATE = 'was rated before (in this file or an earlier one)';
  * enough credit). Good lines land exactly once, whatever the bad lines are; importing a file
  * twice charges nothing the second time.
  */
-export async function rateCdrFile(deps: ChargingDeps, input: Readable, options: RateCdrOptions): Promise<CdrReport> {
+export async function rateCdrFile(deps: ChargingDeps, input: Readable | { readonly file: string }, options: RateCdrOptions): Promise<CdrReport> {
   const report: CdrReport = { format: options.format, dryRun: options.dryRun ?? false, lines: 0, rated: 0, skipped: 0, rejected: 0, duplicates: 0, totals: [], problems: [] };
-  const organizations = new Map<string, Organization | null>();
-  const zones = new Map<string, string>();
-  const periods = new SlotPeriods();
-  const ids = new UsageIds();
   const totals = new Map<Currency, { amount: bigint; records: number }>();
   const problem = (line: number, outcome: CdrProblem['outcome'], reason: string) => {
     if (outcome === 'rejected') report.rejected++;
@@ -88,58 +76,6 @@ export async function rateCdrFile(deps: ChargingDeps, input: Readable, options: 
       total.amount += group.amount;
       total.records += group.records;
     } else totals.set(group.organization.currency, { amount: group.amount, records: group.records });
-  };
-
-  /**
-   * Prices CDRs into a chunk: each organization's records, without the lines that cannot be
-   * priced (the file's repeats are found when the chunk is stored). Done a batch at a time, so
-   * that the CDRs themselves never outlive a young-generation collection.
-   */
-  const priceInto = async (chunk: PricedChunk, cdrs: readonly Cdr[]): Promise<void> => {
-    chunk.size += cdrs.length;
-    const added = await resolveOrganizations(deps, cdrs, organizations);
-    for (const [id, zone] of await findTimeZones(deps.db, added.map((organization) => organization.id))) zones.set(id, zone);
-    await prefetchAccounts(deps, added);
-    const pricing = await pricingFor(deps, cdrs, organizations, zones);
-    const createdAt = deps.clock.now().toISOString();
-    for (const cdr of cdrs) {
-      const organization = organizations.get(cdr.accountCode);
-      if (!organization) {
-        problem(cdr.line, 'rejected', `no organization has the account code or wallet ID "${cdr.accountCode}"`);
-        continue;
-      }
-      if (organization.status !== 'active') {
-        problem(cdr.line, 'rejected', `organization ${organization.name} is ${organization.status}`);
-        continue;
-      }
-      const found = pricing.plan(organization, cdr);
-      if (!found.ok) {
-        problem(cdr.line, 'rejected', found.reason);
-        continue;
-      }
-      const price = cdr.service === 'voice' ? callCost(found.plan, cdr.quantity) : priceEvent(found.plan, cdr.quantity);
-      if (price.cost > MAX_RECORD_COST) {
-        problem(cdr.line, 'rejected', `its cost (${price.cost} micro-units) is more than a usage record can hold`);
-        continue;
-      }
-      chunk.add(cdr.line, organization, {
-        id: ids.next(),
-        organizationId: organization.id,
-        service: cdr.service,
-        destination: cdr.destination,
-        destinationName: found.plan.destination,
-        prefix: found.plan.prefix,
-        rateDeckVersionId: found.versionId,
-        startedAt: cdr.startedAt,
-        quantity: cdr.quantity,
-        billedQuantity: price.billedSeconds,
-        cost: price.cost,
-        currency: organization.currency,
-        billPeriod: periods.of(cdr.startedAt.getTime(), zones.get(organization.id)!),
-        externalId: cdr.externalId,
-        createdAt,
-      });
-    }
   };
 
   /** Whether the last chunk found records stored before: then the next looks for them first. */
@@ -180,58 +116,24 @@ export async function rateCdrFile(deps: ChargingDeps, input: Readable, options: 
     storing.add(stored);
   };
 
-  const chunkSize = options.chunkSize ?? CHUNK;
-  // The first chunk is smaller: nothing is stored until it is priced.
-  let limit = Math.min(chunkSize, FIRST_CHUNK);
-  let chunk = new PricedChunk(limit);
-  for await (const batch of parseCdrBatches(input, { format: options.format, timeZone: options.timeZone })) {
-    options.onProgress?.(batch.bytes);
-    const cdrs: Cdr[] = [];
-    for (const line of batch.lines) {
-      report.lines++;
-      if (line.kind === 'malformed') problem(line.line, 'rejected', `malformed: ${line.reason}`);
-      else if (line.kind === 'unanswered') report.skipped++;
-      else cdrs.push(line.cdr);
-    }
-    for (let from = 0; from < cdrs.length; ) {
-      const to = Math.min(cdrs.length, from + limit - chunk.size);
-      await priceInto(chunk, from === 0 && to === cdrs.length ? cdrs : cdrs.slice(from, to));
-      from = to;
-      if (chunk.size >= limit) {
-        await flush(chunk);
-        limit = chunkSize;
-        chunk = new PricedChunk(limit);
-      }
+  const source: PricingSource = { db: deps.db, rating: deps.rating, now: () => deps.clock.now() };
+  const pricingOptions = { format: options.format, timeZone: options.timeZone, chunkSize: options.chunkSize };
+  const events = options.pricing === 'worker' ? priceCdrsInWorker(source, input, pricingOptions) : priceCdrs(source, 'file' in input ? createReadStream(input.file) : input, pricingOptions);
+  for await (const event of events) {
+    options.onProgress?.(event.bytes);
+    report.lines += event.lines;
+    report.skipped += event.skipped;
+    for (const { line, outcome, reason } of event.problems) problem(line, outcome, reason);
+    if (event.chunk && event.chunk.count > 0) {
+      await prefetchAccounts(deps, event.chunk.organizations);
+      await flush(event.chunk);
     }
   }
-  if (chunk.size > 0) await flush(chunk);
   await Promise.all(storing);
   if (failed) throw failed.error;
   report.totals = [...totals].map(([currency, total]) => ({ currency, ...total })).sort((a, b) => a.currency.localeCompare(b.currency));
   report.problems = firstProblems(report.problems);
   return report;
-}
-
-/**
- * Bill periods as BillPeriods works them out (once per zone and 15-minute slot), found by zone and
- * slot number: no text key made per record.
- */
-class SlotPeriods {
-  private readonly periods = new BillPeriods();
-  private readonly zones = new Map<string, Map<number, string>>();
-
-  of(time: number, timeZone: string): string {
-    let slots = this.zones.get(timeZone);
-    if (!slots) this.zones.set(timeZone, (slots = new Map()));
-    const slot = Math.floor(time / 900_000);
-    let period = slots.get(slot);
-    if (period === undefined) {
-      if (slots.size > 100_000) slots.clear();
-      period = this.periods.of(new Date(time), timeZone);
-      slots.set(slot, period);
-    }
-    return period;
-  }
 }
 
 /** The problems of the first lines, in line order, up to MAX_PROBLEMS. */
@@ -269,60 +171,6 @@ async function dropStored(deps: ChargingDeps, chunk: PricedChunk, problem: Probl
 /** A chunk charged without looking for stored records first found some: nothing of it landed. */
 class StoredBefore extends Error {}
 
-interface Pricing {
-  plan(organization: Organization, cdr: Cdr): { ok: true; plan: RatePlan; versionId: string } | { ok: false; reason: string };
-}
-
-/**
- * Looks up, for a chunk, each organization's deck, its versions and the compiled versions the
- * chunk's call times need, so that pricing each line is then a synchronous prefix lookup.
- */
-async function pricingFor(deps: ChargingDeps, cdrs: readonly Cdr[], organizations: ReadonlyMap<string, Organization | null>, zones: Map<string, string>): Promise<Pricing> {
-  const decks = new Map<string, { deck: RateDeck | undefined; versions: RateDeckVersion[] } | undefined>();
-  const compiled = new Map<string, CompiledDeck>();
-  const deckOf = new Map<string, string | undefined>();
-  for (const cdr of cdrs) {
-    const organization = organizations.get(cdr.accountCode);
-    if (!organization) continue;
-    if (!zones.has(organization.id)) zones.set(organization.id, 'UTC');
-    if (!deckOf.has(organization.id)) deckOf.set(organization.id, await deps.rating.deckIdFor(organization));
-    const deckId = deckOf.get(organization.id);
-    if (!deckId) continue;
-    if (!decks.has(deckId)) decks.set(deckId, await deps.rating.deck(deckId));
-    const version = versionInForce(decks.get(deckId)?.versions ?? [], cdr.startedAt);
-    if (version && !compiled.has(version.id)) compiled.set(version.id, await deps.rating.compile(version.id));
-  }
-  return {
-    plan(organization, cdr) {
-      const deckId = deckOf.get(organization.id);
-      if (!deckId) return { ok: false, reason: 'the organization has no rate deck, and there is no default deck' };
-      const listed = decks.get(deckId);
-      if (!listed?.deck) return { ok: false, reason: `the organization’s rate deck ${deckId} does not exist` };
-      if (listed.deck.currency && listed.deck.currency !== organization.currency) {
-        return { ok: false, reason: `the rate deck "${listed.deck.name}" is in ${listed.deck.currency}; the organization is billed in ${organization.currency}` };
-      }
-      const version = versionInForce(listed.versions, cdr.startedAt);
-      if (!version) return { ok: false, reason: `the rate deck "${listed.deck.name}" has no version in force at ${cdr.startedAt.toISOString()}` };
-      const plan = compiled.get(version.id)!.plan(cdr.service, cdr.destination, cdr.startedAt);
-      if (!plan) return { ok: false, reason: `the rate deck "${listed.deck.name}" has no ${cdr.service} price for "${cdr.destination}"` };
-      return { ok: true, plan, versionId: version.id };
-    },
-  };
-}
-
-/** Finds the organizations the chunk names that were not known yet; answers the ones found. */
-async function resolveOrganizations(deps: ChargingDeps, cdrs: readonly Cdr[], known: Map<string, Organization | null>): Promise<Organization[]> {
-  const missing = [...new Set(cdrs.map((cdr) => cdr.accountCode))].filter((code) => !known.has(code));
-  if (missing.length === 0) return [];
-  const lookups = missing.flatMap((code) => [code, parseWalletId(code) ?? code]);
-  const found = await findOrganizationsByCodes(deps.db, [...new Set(lookups)]);
-  for (const code of missing) {
-    const wallet = parseWalletId(code);
-    known.set(code, found.find((organization) => organization.accountCode === code) ?? found.find((organization) => wallet !== undefined && organization.walletId === wallet) ?? null);
-  }
-  return found;
-}
-
 /**
  * Charges a chunk: one ledger posting per organization, all in one transaction with every usage
  * record and charge of the chunk. An organization whose credit does not cover its records is then
@@ -356,11 +204,13 @@ type Posted = 'ok' | { reason: string };
 /** Account ids never change, so one import looks each organization's up once. */
 const accountIds = new WeakMap<ChargingDeps, Map<string, Promise<{ spending: { id: string }; revenue: { id: string } }>>>();
 
-/** Looks up the accounts of newly met organizations in one query, so charging them needs none. */
-async function prefetchAccounts(deps: ChargingDeps, organizations: readonly Organization[]): Promise<void> {
-  if (organizations.length === 0) return;
+/** Looks up the accounts of organizations met for the first time in one query, so charging them needs none. */
+async function prefetchAccounts(deps: ChargingDeps, chunkOrganizations: readonly Organization[]): Promise<void> {
   let cache = accountIds.get(deps);
   if (!cache) accountIds.set(deps, (cache = new Map()));
+  const known = cache;
+  const organizations = chunkOrganizations.filter((organization) => !known.has(`${organization.id}\u0000${organization.paymentScheme}`));
+  if (organizations.length === 0) return;
   const accounts = await listAccountsOfOrganizations(deps.db, organizations.map((organization) => organization.id));
   for (const organization of organizations) {
     const spending = accounts.find((account) => account.organizationId === organization.id && account.code === spendingAccountCode(organization.paymentScheme) && account.currency === organization.currency);

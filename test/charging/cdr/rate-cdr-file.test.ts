@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rateCdrFile } from '../../../src/charging/cdr/rate-cdr-file.ts';
@@ -14,9 +17,9 @@ function asterisk(lines: readonly [string, string, string, number, string][]): s
     .join('\n');
 }
 
-describe(`rating a CDR file in several chunks on ${testDatabaseKind}`, () => {
+describe.each(['here', 'worker'] as const)(`rating a CDR file in several chunks on ${testDatabaseKind}, priced %s`, (pricing) => {
   let t: TestApp;
-  const rate = (text: string, chunkSize = 3) => rateCdrFile(t.services, Readable.from([text]), { format: 'asterisk', timeZone: 'UTC', fileName: 'Master.csv', chunkSize });
+  const rate = (text: string, chunkSize = 3) => rateCdrFile(t.services, Readable.from([text]), { format: 'asterisk', timeZone: 'UTC', fileName: 'Master.csv', chunkSize, pricing });
 
   beforeAll(async () => {
     t = await startTestApp({ start: new Date('2026-12-10T00:00:00Z') });
@@ -103,6 +106,32 @@ describe(`rating a CDR file in several chunks on ${testDatabaseKind}`, () => {
       [2, 'duplicate'],
       [5, 'rejected'],
     ]);
+  });
+
+  it('rates a file by its path, reading it where the lines are priced', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'ringbill-cdrs-'));
+    const file = path.join(dir, 'Master.csv');
+    writeFileSync(file, asterisk([
+      ['RICH', '6591234567', '2026-11-05 09:00:00', 61, `p-${pricing}-1`],
+      ['NOBODY', '6591234567', '2026-11-05 09:01:00', 61, `p-${pricing}-2`],
+      ['RICH', '447700900123', '2026-11-05 09:02:00', 10, `p-${pricing}-3`],
+    ]));
+    try {
+      const report = await rateCdrFile(t.services, { file }, { format: 'asterisk', timeZone: 'UTC', fileName: 'Master.csv', chunkSize: 2, pricing });
+      expect(report).toMatchObject({ lines: 3, rated: 2, rejected: 1, totals: [{ currency: 'SGD', amount: 140_000n, records: 2 }] });
+      expect(report.problems).toEqual([{ line: 2, outcome: 'rejected', reason: 'no organization has the account code or wallet ID "NOBODY"' }]);
+      const stored = await t.services.db.query<{ external_id: string }>("SELECT external_id FROM usage_records WHERE external_id LIKE $1 ORDER BY external_id", [`p-${pricing}-%`]);
+      expect(stored.rows.map((row) => row.external_id)).toEqual([`p-${pricing}-1`, `p-${pricing}-3`]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('fails, charging nothing, when the file cannot be read', async () => {
+    const before = await t.services.db.query<{ count: number }>('SELECT count(*)::int AS count FROM usage_records');
+    await expect(rateCdrFile(t.services, { file: path.join(tmpdir(), 'no-such-dir', 'Master.csv') }, { format: 'asterisk', timeZone: 'UTC', pricing })).rejects.toThrow(/ENOENT/);
+    const after = await t.services.db.query<{ count: number }>('SELECT count(*)::int AS count FROM usage_records');
+    expect(after.rows[0]!.count).toBe(before.rows[0]!.count);
   });
 
   it('leaves the ledger balanced', async () => {
