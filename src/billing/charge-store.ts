@@ -1,5 +1,5 @@
 import type { Currency } from '../money/index.ts';
-import { queryWith, type Queryable, type SqlParam, type SqlValue } from '../store/database.ts';
+import { arrayColumns, queryWith, type Queryable, type SqlParam } from '../store/database.ts';
 import type { Charge, ChargeKind } from './charge.ts';
 
 export function insertCharge(db: Queryable, charge: Charge): Promise<void> {
@@ -8,7 +8,7 @@ export function insertCharge(db: Queryable, charge: Charge): Promise<void> {
 
 /** Inserts many charges in one statement. */
 export function insertChargesStatement(charges: readonly Charge[], param: SqlParam): string {
-  const column = (pick: (charge: Charge) => SqlValue, type: string) => `${param(charges.map(pick))}::${type}[]`;
+  const column = arrayColumns(charges, param);
   return `INSERT INTO charges (id, organization_id, kind, description, amount, currency, bill_period, occurred_at, transfer_id, invoice_id, created_at)
      SELECT * FROM unnest(${[
        column((c) => c.id, 'text'),

@@ -1,4 +1,4 @@
-import { queryWith, type Queryable, type SqlParam, type SqlValue } from '../store/database.ts';
+import { arrayColumns, queryWith, type Queryable, type SqlParam } from '../store/database.ts';
 import { formatDecimal, parseDecimal, type Rational } from '../rating/rational.ts';
 import type { RatePlan, RateRow } from '../rating/rate-plan.ts';
 import type { ChargingSession } from './session.ts';
@@ -114,7 +114,7 @@ const STATE_NAMES = STATE_COLUMNS.split(',').map((name) => name.trim());
 
 /** The STATE_COLUMNS of many sessions as typed array parameters, in order, for a multi-row write to unnest. */
 function stateArrays(sessions: readonly ChargingSession[], param: SqlParam): string[] {
-  const column = (pick: (session: ChargingSession) => SqlValue, type: string) => `${param(sessions.map(pick))}::${type}[]`;
+  const column = arrayColumns(sessions, param);
   return [
     column((s) => s.state, 'text'),
     column((s) => s.endReason, 'text'),
@@ -134,7 +134,7 @@ function stateArrays(sessions: readonly ChargingSession[], param: SqlParam): str
 
 /** Inserts new sessions in one statement. */
 export function insertSessionsStatement(sessions: readonly ChargingSession[], param: SqlParam): string {
-  const column = (pick: (session: ChargingSession) => SqlValue, type: string) => `${param(sessions.map(pick))}::${type}[]`;
+  const column = arrayColumns(sessions, param);
   return `INSERT INTO charging_sessions (id, organization_id, call_id, service, destination, prefix, destination_name, rate_deck_version_id,
        rate_plan, interval_seconds, ttl_seconds, started_at, ${STATE_COLUMNS})
      SELECT id, organization_id, call_id, service, destination, prefix, destination_name, rate_deck_version_id, rate_plan::jsonb,

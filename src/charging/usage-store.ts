@@ -1,5 +1,5 @@
 import type { Currency } from '../money/index.ts';
-import { queryWith, type Queryable, type SqlParam, type SqlValue } from '../store/database.ts';
+import { arrayColumns, queryWith, type Queryable, type SqlParam } from '../store/database.ts';
 import type { Service } from '../rating/rate-plan.ts';
 import type { UsageRecord } from './usage-record.ts';
 
@@ -53,7 +53,7 @@ function toUsage(row: UsageRow): UsageRecord {
  * stored; returns the external id of each one it inserted.
  */
 export function insertUsageStatement(records: readonly UsageRecord[], param: SqlParam): string {
-  const column = (pick: (record: UsageRecord) => SqlValue, type: string) => `${param(records.map(pick))}::${type}[]`;
+  const column = arrayColumns(records, param);
   return `INSERT INTO usage_records (${COLUMNS})
      SELECT * FROM unnest(${[
        column((r) => r.id, 'text'),

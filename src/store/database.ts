@@ -4,6 +4,14 @@ export type SqlValue = string | number | bigint | boolean | Date | null | readon
 /** Adds a value to a statement's parameters and answers its placeholder (`$3`). */
 export type SqlParam = (value: SqlValue) => string;
 
+/**
+ * For `INSERT ... SELECT * FROM unnest(...)`, many rows in one statement: a column of `rows` as one
+ * array parameter of the given type.
+ */
+export function arrayColumns<T>(rows: readonly T[], param: SqlParam): (pick: (row: T) => SqlValue, type: string) => string {
+  return (pick, type) => `${param(rows.map(pick))}::${type}[]`;
+}
+
 /** Runs a statement whose text places its own parameters, for statements also composed into larger ones. */
 export function queryWith<Row = Record<string, unknown>>(db: Queryable, build: (param: SqlParam) => string): Promise<QueryResult<Row>> {
   const params: SqlValue[] = [];
