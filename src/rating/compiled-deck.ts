@@ -1,5 +1,6 @@
 import type { Rational } from './rational.ts';
 import type { RatePlan, RateRow, Rounding, Service } from './rate-plan.ts';
+import { grown } from '../typed-arrays.ts';
 
 const ALL_DIGITS = /^\d*$/;
 const SERVICE_CODES: readonly Service[] = ['voice', 'sms', 'fax', 'number_activation'];
@@ -246,29 +247,24 @@ export class CompiledDeck {
 
   private growRows(): void {
     const size = this.line.length * 2;
-    this.line = grow(this.line, new Int32Array(size));
-    this.service = grow(this.service, new Uint8Array(size));
-    this.rounding = grow(this.rounding, new Uint8Array(size));
-    this.strategy = grow(this.strategy, new Uint8Array(size));
-    this.rateUnit = grow(this.rateUnit, new Int32Array(size));
-    this.firstIncrement = grow(this.firstIncrement, new Int32Array(size));
-    this.nextIncrement = grow(this.nextIncrement, new Int32Array(size));
-    this.intervalStart = grow(this.intervalStart, new Int32Array(size));
-    this.minDuration = grow(this.minDuration, new Int32Array(size));
-    this.effectiveFrom = grow(this.effectiveFrom, new Float64Array(size));
-    this.effectiveTo = grow(this.effectiveTo, new Float64Array(size));
+    this.line = grown(this.line, size);
+    this.service = grown(this.service, size);
+    this.rounding = grown(this.rounding, size);
+    this.strategy = grown(this.strategy, size);
+    this.rateUnit = grown(this.rateUnit, size);
+    this.firstIncrement = grown(this.firstIncrement, size);
+    this.nextIncrement = grown(this.nextIncrement, size);
+    this.intervalStart = grown(this.intervalStart, size);
+    this.minDuration = grown(this.minDuration, size);
+    this.effectiveFrom = grown(this.effectiveFrom, size);
+    this.effectiveTo = grown(this.effectiveTo, size);
   }
 
   private growVersions(): void {
     const size = this.versionFrom.length * 2;
-    this.versionFrom = grow(this.versionFrom, new Float64Array(size));
-    this.versionTo = grow(this.versionTo, new Float64Array(size));
-    this.versionNext = grow(this.versionNext, new Int32Array(size));
-    this.versionRow = grow(this.versionRow, new Int32Array(size));
+    this.versionFrom = grown(this.versionFrom, size);
+    this.versionTo = grown(this.versionTo, size);
+    this.versionNext = grown(this.versionNext, size);
+    this.versionRow = grown(this.versionRow, size);
   }
-}
-
-function grow<T extends Int32Array | Uint8Array | Float64Array>(from: T, to: T): T {
-  to.set(from);
-  return to;
 }

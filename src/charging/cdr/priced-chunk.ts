@@ -1,6 +1,7 @@
 import { newId } from '../../ids.ts';
 import type { Organization } from '../../organizations/organization.ts';
 import type { Service } from '../../rating/rate-plan.ts';
+import { grown } from '../../typed-arrays.ts';
 import { usageLine, type UsageLine } from './usage-copy.ts';
 
 /** The largest cost a usage record can store (its column is a PostgreSQL BIGINT). */
@@ -288,17 +289,13 @@ export class PricedChunk {
   }
 
   private growRecords(): void {
-    const grown = <T extends Int32Array | BigInt64Array | Float64Array | Uint8Array>(column: T, make: (length: number) => T): T => {
-      const bigger = make(column.length * 2);
-      bigger.set(column as never);
-      return bigger;
-    };
-    this.lines = grown(this.lines, (n) => new Int32Array(n));
-    this.organizationOf = grown(this.organizationOf, (n) => new Int32Array(n));
-    this.chargeOf = grown(this.chargeOf, (n) => new Int32Array(n));
-    this.costs = grown(this.costs, (n) => new BigInt64Array(n));
-    this.startedAt = grown(this.startedAt, (n) => new Float64Array(n));
-    this.dropped = grown(this.dropped, (n) => new Uint8Array(n));
+    const size = this.lines.length * 2;
+    this.lines = grown(this.lines, size);
+    this.organizationOf = grown(this.organizationOf, size);
+    this.chargeOf = grown(this.chargeOf, size);
+    this.costs = grown(this.costs, size);
+    this.startedAt = grown(this.startedAt, size);
+    this.dropped = grown(this.dropped, size);
   }
 }
 
@@ -387,11 +384,7 @@ class TextColumn {
     const joined = texts.join('');
     // UTF-8 takes at most three bytes per UTF-16 unit.
     if (this.length + joined.length * 3 > this.buffer.length) this.growBuffer(this.length + joined.length * 3);
-    if (this.settled + texts.length > this.ends.length) {
-      const ends = new Int32Array(Math.max(this.settled + texts.length, this.ends.length * 2));
-      ends.set(this.ends);
-      this.ends = ends;
-    }
+    if (this.settled + texts.length > this.ends.length) this.ends = grown(this.ends, Math.max(this.settled + texts.length, this.ends.length * 2));
     const written = this.buffer.write(joined, this.length);
     // As many bytes as units: all ASCII, and each text's bytes are its units.
     const ascii = written === joined.length;
