@@ -19,7 +19,7 @@ const ORGANIZATIONS = 1000;
 const SGD = parseCurrency('SGD')!;
 
 /** A deck of `count` distinct prefixes of 3 to 8 digits, under 1 to 999 country codes. */
-export function generateDeck(count: number, random: () => number): { csv: string; prefixes: string[] } {
+function generateDeck(count: number, random: () => number): { csv: string; prefixes: string[] } {
   const prefixes = new Set<string>();
   while (prefixes.size < count) {
     const length = 3 + Math.floor(random() * 6);
@@ -37,7 +37,7 @@ export function generateDeck(count: number, random: () => number): { csv: string
 }
 
 /** Writes Asterisk Master.csv lines for calls to numbers under the deck's prefixes, in pieces. */
-export function writeCdrs(file: string, count: number, prefixes: readonly string[], random: () => number): void {
+function writeCdrs(file: string, count: number, prefixes: readonly string[], random: () => number): void {
   const fd = openSync(file, 'w');
   let out: string[] = [];
   const base = Date.UTC(2026, 10, 1);

@@ -6,7 +6,7 @@ import { listAccountsOfOrganizations } from '../../ledger/ledger-store.ts';
 import type { Currency } from '../../money/index.ts';
 import { spendingAccountCode, type Organization } from '../../organizations/organization.ts';
 import { isUniqueViolation } from '../../store/database.ts';
-import { usageAccounts, type ChargingDeps } from '../charging-deps.ts';
+import { usageAccountIds, type ChargingDeps } from '../charging-deps.ts';
 import { chargeKindOf } from '../usage-record.ts';
 import { existingUsageKeys } from '../usage-store.ts';
 import type { CdrFormat } from './cdr.ts';
@@ -201,34 +201,40 @@ async function charge(deps: ChargingDeps, chunk: PricedChunk, fileName: string |
 
 type Posted = 'ok' | { reason: string };
 
+type AccountIds = Awaited<ReturnType<typeof usageAccountIds>>;
+
 /** Account ids never change, so one import looks each organization's up once. */
-const accountIds = new WeakMap<ChargingDeps, Map<string, Promise<{ spending: { id: string }; revenue: { id: string } }>>>();
+const accountIds = new WeakMap<ChargingDeps, Map<string, Promise<AccountIds>>>();
+
+function accountCache(deps: ChargingDeps): Map<string, Promise<AccountIds>> {
+  let cache = accountIds.get(deps);
+  if (!cache) accountIds.set(deps, (cache = new Map()));
+  return cache;
+}
+
+const accountKey = (organization: Organization) => `${organization.id}\u0000${organization.paymentScheme}`;
 
 /** Looks up the accounts of organizations met for the first time in one query, so charging them needs none. */
 async function prefetchAccounts(deps: ChargingDeps, chunkOrganizations: readonly Organization[]): Promise<void> {
-  let cache = accountIds.get(deps);
-  if (!cache) accountIds.set(deps, (cache = new Map()));
-  const known = cache;
-  const organizations = chunkOrganizations.filter((organization) => !known.has(`${organization.id}\u0000${organization.paymentScheme}`));
+  const cache = accountCache(deps);
+  const organizations = chunkOrganizations.filter((organization) => !cache.has(accountKey(organization)));
   if (organizations.length === 0) return;
   const accounts = await listAccountsOfOrganizations(deps.db, organizations.map((organization) => organization.id));
   for (const organization of organizations) {
     const spending = accounts.find((account) => account.organizationId === organization.id && account.code === spendingAccountCode(organization.paymentScheme) && account.currency === organization.currency);
     if (!spending) continue;
     const revenue = deps.ledger.providerAccount('revenue:usage', organization.currency);
-    cache.set(`${organization.id}\u0000${organization.paymentScheme}`, revenue.then((found) => ({ spending, revenue: found })));
+    cache.set(accountKey(organization), revenue.then((found) => ({ spendingId: spending.id, revenueId: found.id })));
   }
 }
 
-function accountsFor(deps: ChargingDeps, organization: Organization): Promise<{ spending: { id: string }; revenue: { id: string } }> {
-  let cache = accountIds.get(deps);
-  if (!cache) accountIds.set(deps, (cache = new Map()));
-  const key = `${organization.id}\u0000${organization.paymentScheme}`;
-  let found = cache.get(key);
+function accountsFor(deps: ChargingDeps, organization: Organization): Promise<AccountIds> {
+  const cache = accountCache(deps);
+  let found = cache.get(accountKey(organization));
   if (!found) {
-    found = usageAccounts(deps, organization);
+    found = usageAccountIds(deps, organization);
     if (cache.size > 10_000) cache.clear();
-    cache.set(key, found);
+    cache.set(accountKey(organization), found);
   }
   return found;
 }
@@ -253,12 +259,12 @@ async function post(deps: ChargingDeps, chunk: PricedChunk, fileName: string | u
   const refused = new Map<number, { reason: string }>();
   for (;;) {
     const paying = await Promise.all(groups.filter((group) => group.amount > 0n && !refused.has(group.index)).map(async (group) => ({ group, ...(await accountsFor(deps, group.organization)) })));
-    const commands = paying.map(({ group, spending, revenue }) => ({
+    const commands = paying.map(({ group, spendingId, revenueId }) => ({
       transfers: [
         {
           kind: 'posted' as const,
-          debitAccountId: spending.id,
-          creditAccountId: revenue.id,
+          debitAccountId: spendingId,
+          creditAccountId: revenueId,
           amount: group.amount,
           code: 'usage:cdr',
           metadata: { records: group.records, ...(fileName ? { file: fileName } : {}) },
