@@ -63,11 +63,11 @@ export async function* priceCdrs(source: PricingSource, input: CsvInput, options
   let problems: CdrProblem[] = [];
   const problem = (line: number, outcome: CdrProblem['outcome'], reason: string) => problems.push({ line, outcome, reason });
 
-  const priceInto = async (chunk: PricedChunk, cdrs: readonly Cdr[]): Promise<void> => {
+  const priceInto = async (chunk: PricedChunk, pricing: ChunkPricing, cdrs: readonly Cdr[]): Promise<void> => {
     chunk.size += cdrs.length;
     const added = await resolveOrganizations(source.db, cdrs, organizations);
     for (const [id, zone] of await findTimeZones(source.db, added.map((organization) => organization.id))) zones.set(id, zone);
-    const pricing = await pricingFor(source.rating, cdrs, organizations, zones);
+    await pricing.prepare(cdrs, organizations, zones);
     const createdAt = source.now().toISOString();
     for (const cdr of cdrs) {
       const organization = organizations.get(cdr.accountCode);
@@ -112,6 +112,7 @@ export async function* priceCdrs(source: PricingSource, input: CsvInput, options
   const chunkSize = options.chunkSize ?? CHUNK;
   let limit = Math.min(chunkSize, FIRST_CHUNK);
   let chunk = new PricedChunk(limit);
+  let pricing = new ChunkPricing(source.rating);
   let bytes = 0;
   for await (const batch of parseCdrBatches(input, { format: options.format, timeZone: options.timeZone })) {
     const cdrs: Cdr[] = [];
@@ -124,7 +125,7 @@ export async function* priceCdrs(source: PricingSource, input: CsvInput, options
     let full: PricedChunk | undefined;
     for (let from = 0; from < cdrs.length; ) {
       const to = Math.min(cdrs.length, from + limit - chunk.size);
-      await priceInto(chunk, from === 0 && to === cdrs.length ? cdrs : cdrs.slice(from, to));
+      await priceInto(chunk, pricing, from === 0 && to === cdrs.length ? cdrs : cdrs.slice(from, to));
       from = to;
       if (chunk.size >= limit) {
         // A reader's batch fills at most one chunk: batches are smaller than the first chunk.
@@ -132,6 +133,7 @@ export async function* priceCdrs(source: PricingSource, input: CsvInput, options
         full = chunk;
         limit = chunkSize;
         chunk = new PricedChunk(limit);
+        pricing = new ChunkPricing(source.rating);
       }
     }
     const found = problems;
@@ -164,45 +166,47 @@ class SlotPeriods {
   }
 }
 
-interface Pricing {
-  plan(organization: Organization, cdr: Cdr): { ok: true; plan: RatePlan; versionId: string } | { ok: false; reason: string };
-}
-
 /**
- * Looks up, for a chunk, each organization's deck, its versions and the compiled versions the
- * chunk's call times need, so that pricing each line is then a synchronous prefix lookup.
+ * For a chunk: each organization's deck, its versions and the compiled versions the chunk's call
+ * times need, looked up as its batches come (read once per chunk, so a deck imported meanwhile
+ * is used from the next chunk on), so that pricing each line is a synchronous prefix lookup.
  */
-async function pricingFor(rating: Rating, cdrs: readonly Cdr[], organizations: ReadonlyMap<string, Organization | null>, zones: Map<string, string>): Promise<Pricing> {
-  const decks = new Map<string, { deck: RateDeck | undefined; versions: RateDeckVersion[] } | undefined>();
-  const compiled = new Map<string, CompiledDeck>();
-  const deckOf = new Map<string, string | undefined>();
-  for (const cdr of cdrs) {
-    const organization = organizations.get(cdr.accountCode);
-    if (!organization) continue;
-    if (!zones.has(organization.id)) zones.set(organization.id, 'UTC');
-    if (!deckOf.has(organization.id)) deckOf.set(organization.id, await rating.deckIdFor(organization));
-    const deckId = deckOf.get(organization.id);
-    if (!deckId) continue;
-    if (!decks.has(deckId)) decks.set(deckId, await rating.deck(deckId));
-    const version = versionInForce(decks.get(deckId)?.versions ?? [], cdr.startedAt);
-    if (version && !compiled.has(version.id)) compiled.set(version.id, await rating.compile(version.id));
+class ChunkPricing {
+  private readonly decks = new Map<string, { deck: RateDeck | undefined; versions: RateDeckVersion[] } | undefined>();
+  private readonly compiled = new Map<string, CompiledDeck>();
+  private readonly deckOf = new Map<string, string | undefined>();
+
+  constructor(private readonly rating: Rating) {}
+
+  /** Looks up what pricing the CDRs needs and was not looked up yet. */
+  async prepare(cdrs: readonly Cdr[], organizations: ReadonlyMap<string, Organization | null>, zones: Map<string, string>): Promise<void> {
+    for (const cdr of cdrs) {
+      const organization = organizations.get(cdr.accountCode);
+      if (!organization) continue;
+      if (!zones.has(organization.id)) zones.set(organization.id, 'UTC');
+      if (!this.deckOf.has(organization.id)) this.deckOf.set(organization.id, await this.rating.deckIdFor(organization));
+      const deckId = this.deckOf.get(organization.id);
+      if (!deckId) continue;
+      if (!this.decks.has(deckId)) this.decks.set(deckId, await this.rating.deck(deckId));
+      const version = versionInForce(this.decks.get(deckId)?.versions ?? [], cdr.startedAt);
+      if (version && !this.compiled.has(version.id)) this.compiled.set(version.id, await this.rating.compile(version.id));
+    }
   }
-  return {
-    plan(organization, cdr) {
-      const deckId = deckOf.get(organization.id);
-      if (!deckId) return { ok: false, reason: 'the organization has no rate deck, and there is no default deck' };
-      const listed = decks.get(deckId);
-      if (!listed?.deck) return { ok: false, reason: `the organization’s rate deck ${deckId} does not exist` };
-      if (listed.deck.currency && listed.deck.currency !== organization.currency) {
-        return { ok: false, reason: `the rate deck "${listed.deck.name}" is in ${listed.deck.currency}; the organization is billed in ${organization.currency}` };
-      }
-      const version = versionInForce(listed.versions, cdr.startedAt);
-      if (!version) return { ok: false, reason: `the rate deck "${listed.deck.name}" has no version in force at ${cdr.startedAt.toISOString()}` };
-      const plan = compiled.get(version.id)!.plan(cdr.service, cdr.destination, cdr.startedAt);
-      if (!plan) return { ok: false, reason: `the rate deck "${listed.deck.name}" has no ${cdr.service} price for "${cdr.destination}"` };
-      return { ok: true, plan, versionId: version.id };
-    },
-  };
+
+  plan(organization: Organization, cdr: Cdr): { ok: true; plan: RatePlan; versionId: string } | { ok: false; reason: string } {
+    const deckId = this.deckOf.get(organization.id);
+    if (!deckId) return { ok: false, reason: 'the organization has no rate deck, and there is no default deck' };
+    const listed = this.decks.get(deckId);
+    if (!listed?.deck) return { ok: false, reason: `the organization’s rate deck ${deckId} does not exist` };
+    if (listed.deck.currency && listed.deck.currency !== organization.currency) {
+      return { ok: false, reason: `the rate deck "${listed.deck.name}" is in ${listed.deck.currency}; the organization is billed in ${organization.currency}` };
+    }
+    const version = versionInForce(listed.versions, cdr.startedAt);
+    if (!version) return { ok: false, reason: `the rate deck "${listed.deck.name}" has no version in force at ${cdr.startedAt.toISOString()}` };
+    const plan = this.compiled.get(version.id)!.plan(cdr.service, cdr.destination, cdr.startedAt);
+    if (!plan) return { ok: false, reason: `the rate deck "${listed.deck.name}" has no ${cdr.service} price for "${cdr.destination}"` };
+    return { ok: true, plan, versionId: version.id };
+  }
 }
 
 /** Finds the organizations the chunk names that were not known yet; answers the ones found. */
