@@ -29,7 +29,7 @@ export interface Row {
   measurements: Record<string, number>;
 }
 
-/** PGlite always; the PostgreSQL server in BENCH_DATABASE_URL or TEST_DATABASE_URL when set. */
+/** PGlite always; the PostgreSQL server in BENCH_DATABASE_URL or TEST_DATABASE_URL when set; only one of them with BENCH_ONLY=PGlite|PostgreSQL. */
 export function benchDatabases(): BenchDatabase[] {
   const databases: BenchDatabase[] = [
     {
@@ -88,7 +88,8 @@ export function benchDatabases(): BenchDatabase[] {
   } else {
     console.log('(set BENCH_DATABASE_URL to a PostgreSQL server to measure it too)');
   }
-  return databases;
+  const only = process.env.BENCH_ONLY;
+  return only ? databases.filter((database) => database.name === only) : databases;
 }
 
 async function admin(url: string, sql: string): Promise<void> {

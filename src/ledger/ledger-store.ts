@@ -170,13 +170,33 @@ export async function listAccountsOfOrganizations(db: Queryable, organizationIds
   return result.rows.map(toAccount);
 }
 
-/** Locks accounts in id order: every writer locks in the same order, so none can deadlock. */
+/**
+ * A provider account that no balance rule guards (revenue, bank, adjustments): no command is ever
+ * refused for its totals, so a batch needs only to add to them, not to read them under a lock.
+ * Locking it with the batch's other rows would make every batch that touches it (nearly all:
+ * usage revenue is one account per currency) wait for the one before to commit; it is locked
+ * only by the batch's write instead, just before its commit. Its flags are set when it is created
+ * and never change, and a provider account never changes currency, so an unlocked read of it
+ * stays true for the whole transaction. This SQL and `isUnguarded` must agree.
+ */
+const UNGUARDED = 'organization_id IS NULL AND NOT debits_must_not_exceed_credits AND NOT credits_must_not_exceed_debits';
+
+export function isUnguarded(account: Account): boolean {
+  return account.organizationId === null && !account.debitsMustNotExceedCredits && !account.creditsMustNotExceedDebits;
+}
+
+/**
+ * Locks accounts in id order (every writer locks in the same order, so none can deadlock); with
+ * row locks, the unguarded ones are read without a lock.
+ */
 export async function lockAccounts(db: Queryable, ids: readonly string[], locking: Locking): Promise<Account[]> {
   if (ids.length === 0) return [];
-  const result = await db.query<AccountRow>(
-    `SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ANY($1::text[]) ORDER BY id${locking === 'row_locks' ? ' FOR UPDATE' : ''}`,
-    [ids],
-  );
+  const sql =
+    locking === 'row_locks'
+      ? `WITH locked AS MATERIALIZED (SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ANY($1::text[]) AND NOT (${UNGUARDED}) ORDER BY id FOR UPDATE)
+         SELECT * FROM locked UNION ALL SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ANY($1::text[]) AND ${UNGUARDED}`
+      : `SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ANY($1::text[])`;
+  const result = await db.query<AccountRow>(sql, [ids]);
   return result.rows.map(toAccount);
 }
 
@@ -210,14 +230,19 @@ export async function lockHoldsAndAccounts(db: Queryable, holdIds: readonly stri
   const result = await db.query<TransferRow & AccountRow & { row_kind: 'hold' | 'account' }>(
     `WITH holds AS MATERIALIZED (
        SELECT ${TRANSFER_COLUMNS} FROM ledger_transfers WHERE id = ANY($1::text[]) ORDER BY id${lock}
+     ), involved AS (
+       SELECT debit_account_id AS id FROM holds UNION SELECT credit_account_id FROM holds UNION SELECT unnest($2::text[])
      ), accounts AS MATERIALIZED (
-       SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts
-       WHERE id = ANY($2::text[]) OR id IN (SELECT debit_account_id FROM holds UNION SELECT credit_account_id FROM holds)
+       SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id IN (SELECT id FROM involved)${locking === 'row_locks' ? ` AND NOT (${UNGUARDED})` : ''}
        ORDER BY id${lock}
      )
      SELECT 'hold' AS row_kind, ${columns('hold')} FROM holds
      UNION ALL
-     SELECT 'account', ${columns('account')} FROM accounts`,
+     SELECT 'account', ${columns('account')} FROM accounts${
+       locking === 'row_locks' ? `
+     UNION ALL
+     SELECT 'account', ${columns('account')} FROM ledger_accounts WHERE id IN (SELECT id FROM involved) AND ${UNGUARDED}` : ''
+     }`,
     [holdIds, accountIds],
   );
   return {
@@ -265,6 +290,8 @@ export interface BatchWrites {
   /** Holds leaving `pending`, with their new state. */
   resolved: readonly Transfer[];
   deltas: readonly AccountDelta[];
+  /** Accounts among the deltas that were not locked ahead (unguarded ones): locked here, in id order, before any total changes. */
+  lockFirst: readonly string[];
   results: readonly StoredResult[];
   now: Date;
 }
@@ -313,6 +340,7 @@ export async function writeBatch(
       // Ids never contain a comma, so a joined string carries the list through unnest.
       r.map((x) => x.transferIds.join(',')),
       writes.now,
+      writes.lockFirst,
   ];
   const statements = alongside((value) => `$${params.push(value)}`);
   const counted = statements.flatMap((statement, i) => (statement.check ? [`(SELECT count(*) FROM alongside_${i})::text AS alongside_${i}`] : []));
@@ -327,12 +355,16 @@ export async function writeBatch(
        FROM unnest($15::text[], $16::text[], $17::timestamptz[]) AS v(id, state, resolved_at)
        WHERE t.id = v.id AND t.state = 'pending'
        RETURNING t.id
+     ), locked_first AS MATERIALIZED (
+       SELECT id FROM ledger_accounts WHERE id = ANY($29::text[]) ORDER BY id FOR UPDATE
      ), totals AS (
+       -- The uncorrelated count runs once, before the first row is updated: every unguarded
+       -- account is locked in id order first, so two batches cannot deadlock on them.
        UPDATE ledger_accounts a SET
          debits_posted = a.debits_posted + v.dp, credits_posted = a.credits_posted + v.cp,
          debits_pending = a.debits_pending + v.dq, credits_pending = a.credits_pending + v.cq
        FROM unnest($18::text[], $19::bigint[], $20::bigint[], $21::bigint[], $22::bigint[]) AS v(id, dp, cp, dq, cq)
-       WHERE a.id = v.id
+       WHERE a.id = v.id AND (SELECT count(*) FROM locked_first) >= 0
      ), stored AS (
        INSERT INTO idempotency_keys (scope, key, request_hash, command_id, transfer_ids, created_at)
        SELECT scope, key, request_hash, command_id, string_to_array(transfer_ids, ','), $28

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestClock } from '../../src/clock/clock.ts';
 import { Ledger } from '../../src/ledger/ledger.ts';
+import { lockAccounts } from '../../src/ledger/ledger-store.ts';
 import { verifyLedger } from '../../src/ledger/verify-ledger.ts';
 import type { Account } from '../../src/ledger/types.ts';
 import { parseCurrency } from '../../src/money/index.ts';
@@ -85,6 +86,45 @@ describe(`ledger on ${testDatabaseKind}`, () => {
     );
     expect(new Set(same.map((r) => (r.ok ? r.value.transfers[0]!.id : r.code))).size).toBe(1);
     expect((await ledger.getAccount(account.id))!.creditsPosted).toBe(101n * ONE);
+    expect((await verifyLedger(test.db)).ok).toBe(true);
+  });
+
+  it.skipIf(testDatabaseKind !== 'postgres')('does not keep a posting waiting while another transaction has locked its accounts to credit the same revenue account', async () => {
+    const [busy, other] = [await wallet(10n * ONE), await wallet(10n * ONE)];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let holding!: () => void;
+    const locked = new Promise<void>((resolve) => (holding = resolve));
+    // What a batch for another organization holds between its lock and its write.
+    const open = test.db.transaction(async (tx) => {
+      const accounts = await lockAccounts(tx, [busy.id, revenue.id], 'row_locks');
+      expect(accounts.map((account) => account.id).sort()).toEqual([busy.id, revenue.id].sort());
+      holding();
+      await gate;
+    });
+    await locked;
+    const posting = ledger.execute({ transfers: [{ kind: 'posted', debitAccountId: other.id, creditAccountId: revenue.id, amount: ONE, code: 'usage' }] });
+    const outcome = await Promise.race([posting, new Promise((resolve) => setTimeout(() => resolve('still waiting'), 3000))]);
+    release();
+    await open;
+    expect(outcome).toMatchObject({ ok: true });
+    expect((await verifyLedger(test.db)).ok).toBe(true);
+  });
+
+  it('credits several provider accounts from several ledgers at once, in any order, without losing a posting', async () => {
+    const ledgers = Array.from({ length: 4 }, () => new Ledger(test.db, clock, { maxBatch: 8 }));
+    const [fees, tax] = [await ledger.providerAccount('revenue:fees', SGD), await ledger.providerAccount('tax', SGD)];
+    const before = [(await ledger.getAccount(fees.id))!.creditsPosted, (await ledger.getAccount(tax.id))!.creditsPosted];
+    const payer = await wallet(1000n * ONE);
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => {
+        const legs = [fees.id, tax.id].map((creditAccountId) => ({ kind: 'posted' as const, debitAccountId: payer.id, creditAccountId, amount: ONE, code: 'usage' }));
+        return ledgers[i % 4]!.execute({ transfers: i % 2 ? legs : legs.reverse() });
+      }),
+    );
+    expect(results.every((result) => result.ok)).toBe(true);
+    expect((await ledger.getAccount(fees.id))!.creditsPosted - before[0]!).toBe(200n * ONE);
+    expect((await ledger.getAccount(tax.id))!.creditsPosted - before[1]!).toBe(200n * ONE);
     expect((await verifyLedger(test.db)).ok).toBe(true);
   });
 
