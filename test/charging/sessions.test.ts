@@ -110,6 +110,23 @@ describe(`live charging on ${testDatabaseKind}`, () => {
     expect((await credits(org.id)).usableCredits).toBe('0.016');
   });
 
+  it('grants a postpaid organization’s calls from its credit limit minus its unbilled usage', async () => {
+    const org = await organization('0', { paymentScheme: 'postpaid', creditLimit: { amount: '0.10' } });
+    // 6591234567: 0.021 a minute, 60/60. The first call leaves 0.042 unbilled.
+    const first = (await authorize(org.id, '6591234567', 'postpaid-1')).json() as SessionJson;
+    expect((await update(first.id, 60)).json()).toMatchObject({ grantedSeconds: 60 });
+    expect((await terminate(first.id, 120)).json()).toMatchObject({ cost: '0.042' });
+    expect(await credits(org.id)).toMatchObject({ usableCredits: '0.058', expectingInvoice: '-0.042' });
+    // The second is granted minute by minute until the limit is reached: 0.016 pays no third.
+    const second = (await authorize(org.id, '6591234567', 'postpaid-2')).json() as SessionJson;
+    expect(second.grantedSeconds).toBe(60);
+    expect((await update(second.id, 60)).json()).toMatchObject({ grantedSeconds: 60 });
+    expect((await update(second.id, 120)).json()).toMatchObject({ grantedSeconds: 0 });
+    expect((await terminate(second.id, 120)).json()).toMatchObject({ cost: '0.042' });
+    expect(await credits(org.id)).toMatchObject({ usableCredits: '0.016', reservedCredits: '0.00', expectingInvoice: '-0.084' });
+    expect((await authorize(org.id, '6591234567', 'postpaid-3')).statusCode).toBe(422);
+  });
+
   it('refuses a call it cannot pay the first second of, granting 0', async () => {
     const org = await organization('0.49');
     const refused = await authorize(org.id, '881812345678', 'satellite');
