@@ -168,14 +168,17 @@ export async function insertSessions(db: Queryable, sessions: readonly ChargingS
  * caller's transaction must then roll back and retry).
  */
 export function saveSessionsStatement(steps: readonly { session: ChargingSession; expectedVersion: number }[], param: SqlParam): string {
+  const ids = param(steps.map((step) => step.session.id));
+  // The ANY finds the sessions by key: joined to the unnest alone, the planner scans the whole
+  // table while it is small enough to look cheap (the ledger store's accounts, likewise).
   return `UPDATE charging_sessions AS s SET (${STATE_COLUMNS}) = (${STATE_NAMES.map((name) => `n.${name}`).join(', ')})
-     FROM unnest(${param(steps.map((step) => step.session.id))}::text[], ${param(steps.map((step) => step.expectedVersion))}::int[],
+     FROM unnest(${ids}::text[], ${param(steps.map((step) => step.expectedVersion))}::int[],
        ${stateArrays(
          steps.map((step) => step.session),
          param,
        ).join(', ')})
        AS n (id, expected_version, ${STATE_COLUMNS})
-     WHERE s.id = n.id AND s.version = n.expected_version
+     WHERE s.id = n.id AND s.id = ANY(${ids}::text[]) AND s.version = n.expected_version
      RETURNING s.id`;
 }
 
