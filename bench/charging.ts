@@ -28,7 +28,21 @@ function load(spec: { url: string; organizations: string[]; concurrency: number;
   });
 }
 
-export async function chargingBench(databases: BenchDatabase[], seconds: number): Promise<void> {
+type Round = Awaited<ReturnType<typeof load>> & { rate: number; base: number };
+
+/** The median round by its ratio to its own baseline, with every round's ratio beside it. */
+function describe(database: string, label: string, baselineLabel: string, rounds: readonly Round[]): string {
+  const ratio = (round: Round) => round.rate / round.base;
+  const sorted = [...rounds].sort((a, b) => ratio(a) - ratio(b));
+  const median = sorted[Math.floor((sorted.length - 1) / 2)]!;
+  const errors = rounds.reduce((sum, round) => sum + round.errors, 0);
+  return (
+    `${database.padEnd(10)}  ${label.padEnd(34)}  ${String(Math.round(median.rate)).padStart(6)} pairs/s  ${ratio(median).toFixed(2)}x ${baselineLabel} UPDATE (${Math.round(median.base)}/s)` +
+    `  [${rounds.map((round) => ratio(round).toFixed(2)).join(', ')}]  authorize p50 ${median.p50.toFixed(1)} ms, p99 ${median.p99.toFixed(1)} ms${errors ? `, ${errors} errors` : ''}`
+  );
+}
+
+export async function chargingBench(databases: BenchDatabase[], seconds: number, rounds: number): Promise<void> {
   const lines: string[] = [];
   for (const database of databases) {
     const { db, close } = await database.open();
@@ -48,21 +62,26 @@ export async function chargingBench(databases: BenchDatabase[], seconds: number)
       await app.listen({ port: 0, host: '127.0.0.1' });
       const address = app.server.address();
       const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-      console.log(`  ${database.name}: 64 calls over 1,000 organizations...`);
-      const spread = await load({ url, organizations: organizations.slice(0, 1000), concurrency: 64, seconds });
-      console.log(`  ${database.name}: 50 calls on one organization...`);
-      const one = await load({ url, organizations: [organizations[1000]!], concurrency: 50, seconds });
+      // Each load right beside its baseline, round after round: on a shared machine the speed
+      // drifts over a minute, and a baseline taken at the end would be set beside other weather.
+      const workloads = [
+        { label: '64 calls over 1,000 organizations', organizations: organizations.slice(0, 1000), concurrency: 64, baseline: 'uniform' as const, rounds: [] as Round[] },
+        { label: '50 calls on one organization', organizations: [organizations[1000]!], concurrency: 50, baseline: 'hot' as const, rounds: [] as Round[] },
+      ];
+      for (let round = 1; round <= rounds; round++) {
+        for (const workload of workloads) {
+          console.log(`  ${database.name}, round ${round}/${rounds}: ${workload.label}, then its baseline...`);
+          const result = await load({ url, organizations: workload.organizations, concurrency: workload.concurrency, seconds });
+          const base = await baseline(db, workload.baseline, seconds, workload.concurrency);
+          workload.rounds.push({ ...result, rate: result.pairs / result.seconds, base });
+        }
+      }
       await app.close();
-      console.log(`  ${database.name}: baselines...`);
-      const uniform = await baseline(db, 'uniform', seconds, 64);
-      const hot = await baseline(db, 'hot', seconds, 50);
-      const row = (label: string, result: Awaited<ReturnType<typeof load>>, base: number, baseLabel: string) =>
-        `${database.name.padEnd(10)}  ${label.padEnd(34)}  ${String(Math.round(result.pairs / result.seconds)).padStart(6)} pairs/s  ${(result.pairs / result.seconds / base).toFixed(2)}x ${baseLabel} (${Math.round(base)}/s)  authorize p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms${result.errors ? `, ${result.errors} errors` : ''}`;
-      lines.push(row('64 calls over 1,000 organizations', spread, uniform, 'uniform UPDATE'), row('50 calls on one organization', one, hot, 'hot UPDATE'));
+      for (const workload of workloads) lines.push(describe(database.name, workload.label, workload.baseline, workload.rounds));
     } finally {
       await close();
     }
   }
-  console.log(`\nauthorize + terminate pairs over HTTP, ${seconds} s each; baselines: UPDATE accounts SET balance = balance + $1 WHERE id = $2 at the same concurrency`);
+  console.log(`\nauthorize + terminate pairs over HTTP, ${seconds} s each, ${rounds} rounds (median round, by ratio; all ratios in brackets); baselines: UPDATE accounts SET balance = balance + $1 WHERE id = $2 at the same concurrency, right after each load`);
   for (const line of lines) console.log(line);
 }

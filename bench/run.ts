@@ -10,7 +10,7 @@ const benches: Record<string, (seconds: number) => Promise<unknown>> = {
   ledger: (seconds) => ledgerBench(benchDatabases(), seconds),
   organizations: () => organizationsBench(benchDatabases()),
   rating: () => ratingBench(benchDatabases()),
-  charging: (seconds) => chargingBench(benchDatabases(), seconds),
+  charging: (seconds) => chargingBench(benchDatabases(), seconds, Number(process.env.BENCH_ROUNDS ?? 3)),
 };
 
 const name = process.argv[2];
