@@ -356,7 +356,7 @@ export async function writeBatch(
        -- The state guard makes a second resolution of a hold impossible, even for buggy callers.
        UPDATE ledger_transfers t SET state = v.state, resolved_at = v.resolved_at
        FROM unnest($15::text[], $16::text[], $17::timestamptz[]) AS v(id, state, resolved_at)
-       WHERE t.id = v.id AND t.state = 'pending'
+       WHERE t.id = v.id AND t.id = ANY($15::text[]) AND t.state = 'pending'
        RETURNING t.id
      ), locked_first AS MATERIALIZED (
        SELECT id FROM ledger_accounts WHERE id = ANY($29::text[]) ORDER BY id FOR UPDATE
