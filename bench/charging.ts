@@ -64,15 +64,26 @@ export async function chargingBench(databases: BenchDatabase[], seconds: number,
       const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
       // Each load right beside its baseline, round after round: on a shared machine the speed
       // drifts over a minute, and a baseline taken at the end would be set beside other weather.
+      // Which of the two goes first alternates, so that neither always runs in the wake of the
+      // other (the server's background writes after a load, say).
       const workloads = [
         { label: '64 calls over 1,000 organizations', organizations: organizations.slice(0, 1000), concurrency: 64, baseline: 'uniform' as const, rounds: [] as Round[] },
         { label: '50 calls on one organization', organizations: [organizations[1000]!], concurrency: 50, baseline: 'hot' as const, rounds: [] as Round[] },
       ];
       for (let round = 1; round <= rounds; round++) {
         for (const workload of workloads) {
-          console.log(`  ${database.name}, round ${round}/${rounds}: ${workload.label}, then its baseline...`);
-          const result = await load({ url, organizations: workload.organizations, concurrency: workload.concurrency, seconds });
-          const base = await baseline(db, workload.baseline, seconds, workload.concurrency);
+          console.log(`  ${database.name}, round ${round}/${rounds}: ${workload.label} and its baseline...`);
+          const measureLoad = () => load({ url, organizations: workload.organizations, concurrency: workload.concurrency, seconds });
+          const measureBaseline = () => baseline(db, workload.baseline, seconds, workload.concurrency);
+          let result: Awaited<ReturnType<typeof load>>;
+          let base: number;
+          if (round % 2 === 1) {
+            result = await measureLoad();
+            base = await measureBaseline();
+          } else {
+            base = await measureBaseline();
+            result = await measureLoad();
+          }
           workload.rounds.push({ ...result, rate: result.pairs / result.seconds, base });
         }
       }
@@ -82,6 +93,6 @@ export async function chargingBench(databases: BenchDatabase[], seconds: number,
       await close();
     }
   }
-  console.log(`\nauthorize + terminate pairs over HTTP, ${seconds} s each, ${rounds} rounds (median round, by ratio; all ratios in brackets); baselines: UPDATE accounts SET balance = balance + $1 WHERE id = $2 at the same concurrency, right after each load`);
+  console.log(`\nauthorize + terminate pairs over HTTP, ${seconds} s each, ${rounds} rounds (median round, by ratio; all ratios in brackets); baselines: UPDATE accounts SET balance = balance + $1 WHERE id = $2 at the same concurrency, beside each load (after it in odd rounds, before it in even ones)`);
   for (const line of lines) console.log(line);
 }
