@@ -115,10 +115,12 @@ describe(`ledger on ${testDatabaseKind}`, () => {
     const ledgers = Array.from({ length: 4 }, () => new Ledger(test.db, clock, { maxBatch: 8 }));
     const [fees, tax] = [await ledger.providerAccount('revenue:fees', SGD), await ledger.providerAccount('tax', SGD)];
     const before = [(await ledger.getAccount(fees.id))!.creditsPosted, (await ledger.getAccount(tax.id))!.creditsPosted];
-    const payer = await wallet(1000n * ONE);
+    // Payers of their own, so that batches from different ledgers do not wait for each other
+    // on a payer and do meet on the two provider accounts.
+    const payers = await Promise.all(Array.from({ length: 16 }, () => wallet(100n * ONE)));
     const results = await Promise.all(
       Array.from({ length: 200 }, (_, i) => {
-        const legs = [fees.id, tax.id].map((creditAccountId) => ({ kind: 'posted' as const, debitAccountId: payer.id, creditAccountId, amount: ONE, code: 'usage' }));
+        const legs = [fees.id, tax.id].map((creditAccountId) => ({ kind: 'posted' as const, debitAccountId: payers[i % 16]!.id, creditAccountId, amount: ONE, code: 'usage' }));
         return ledgers[i % 4]!.execute({ transfers: i % 2 ? legs : legs.reverse() });
       }),
     );
