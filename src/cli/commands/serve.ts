@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { systemClock, TestClock } from '../../clock/clock.ts';
 import { createServices, type Services } from '../../services.ts';
+import { startEmbeddedMaintenance } from '../../store/embedded-maintenance.ts';
 import { migrate } from '../../store/migrate.ts';
 import { describeLocation } from '../../store/open-database.ts';
 import { prepareDemo, prepareOperatorKey } from '../credentials.ts';
@@ -61,6 +62,7 @@ export const serveCommand = new Command('serve')
     }
     opened.lock?.setUrl(url);
     services.scheduler.start();
+    const maintenance = opened.db.kind === 'pglite' ? startEmbeddedMaintenance(opened.db, { onError: (error) => console.error('vacuum failed:', error) }) : undefined;
 
     const lines = [
       `Ringbill is serving ${url} on ${describeLocation(opened.location)}`,
@@ -79,6 +81,7 @@ export const serveCommand = new Command('serve')
       stopping = true;
       console.log(`${signal}: stopping`);
       await services.scheduler.stop();
+      await maintenance?.stop();
       await app.close();
       await opened.close();
       process.exit(0);
