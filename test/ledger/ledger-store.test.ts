@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lockHoldsAndAccounts, writeBatch, type Locking } from '../../src/ledger/ledger-store.ts';
+import { listTransfersOfAccounts, lockHoldsAndAccounts, writeBatch, type Locking } from '../../src/ledger/ledger-store.ts';
 import type { Queryable, QueryResult, SqlValue } from '../../src/store/database.ts';
 import { openTestDatabase, testDatabaseKind, type TestDatabase } from '../helpers/database.ts';
 
 const ACCOUNTS = 5000;
+const TRANSFERS = 100_000;
 const NOW = new Date('2026-11-01T00:00:00Z');
 
 /** A stand-in for a transaction that keeps each statement it is sent, to be EXPLAINed. */
@@ -33,7 +34,15 @@ describe(`ledger store on ${testDatabaseKind}`, () => {
        SELECT 'acc_bulk_' || lpad(i::text, 6, '0'), NULL, 'bulk:' || i, 'SGD', i % 2 = 0, false, 0, $1 FROM generate_series(1, $2::int) AS i`,
       [NOW, ACCOUNTS],
     );
-    await test.db.exec('ANALYZE ledger_accounts');
+    // 100,000 transfers, most between accounts other than the ones a page below asks for.
+    await test.db.query(
+      `INSERT INTO ledger_transfers (id, kind, state, debit_account_id, credit_account_id, amount, currency, code, command_id, created_at)
+       SELECT 'txf_bulk_' || lpad(i::text, 7, '0'), 'posted', 'posted', 'acc_bulk_' || lpad((1 + i % 4999)::text, 6, '0'),
+         'acc_bulk_' || lpad((1 + (i % 4999 + 1 + i % 97) % 4999)::text, 6, '0'), 1, 'SGD', 'usage', 'cmd_bulk', $1
+       FROM generate_series(1, $2::int) AS i`,
+      [NOW, TRANSFERS],
+    );
+    await test.db.exec('ANALYZE ledger_accounts; ANALYZE ledger_transfers');
   });
 
   afterAll(async () => {
@@ -63,5 +72,18 @@ describe(`ledger store on ${testDatabaseKind}`, () => {
     const explained = await plans([...lock.sent, ...write.sent]);
     expect(explained).toHaveLength(3);
     for (const plan of explained) expect(plan).not.toMatch(/Seq Scan on ledger_accounts/);
+  });
+
+  // An organization's ledger page: newest first, a few rows. Read backwards along the whole
+  // table's key until enough rows match, it costs as much as the table is large.
+  it('pages an organization’s transfers through the account indexes, however many transfers there are', async () => {
+    const page = recorder({});
+    await listTransfersOfAccounts(page.tx, [id(10), id(20), id(30), id(40)], { limit: 20 });
+    await listTransfersOfAccounts(page.tx, [id(10), id(20), id(30), id(40)], { limit: 20, before: 'txf_bulk_0050000' });
+    for (const plan of await plans(page.sent)) {
+      expect(plan).not.toMatch(/Seq Scan on ledger_transfers|Index Scan Backward using ledger_transfers_pkey/);
+      expect(plan).toMatch(/ledger_transfers_debit/);
+      expect(plan).toMatch(/ledger_transfers_credit/);
+    }
   });
 });
