@@ -177,13 +177,9 @@ export async function listAccountsOfOrganizations(db: Queryable, organizationIds
  * usage revenue is one account per currency) wait for the one before to commit; it is locked
  * only by the batch's write instead, just before its commit. Its flags are set when it is created
  * and never change, and a provider account never changes currency, so an unlocked read of it
- * stays true for the whole transaction. This SQL and `isUnguarded` must agree.
+ * stays true for the whole transaction.
  */
 const UNGUARDED = 'organization_id IS NULL AND NOT debits_must_not_exceed_credits AND NOT credits_must_not_exceed_debits';
-
-export function isUnguarded(account: Account): boolean {
-  return account.organizationId === null && !account.debitsMustNotExceedCredits && !account.creditsMustNotExceedDebits;
-}
 
 /**
  * Locks accounts in id order (every writer locks in the same order, so none can deadlock); with
@@ -293,8 +289,8 @@ export interface BatchWrites {
   /** Holds leaving `pending`, with their new state. */
   resolved: readonly Transfer[];
   deltas: readonly AccountDelta[];
-  /** Accounts among the deltas that were not locked ahead (unguarded ones): locked here, in id order, before any total changes. */
-  lockFirst: readonly string[];
+  /** With row locks, the unguarded accounts among the deltas (not locked ahead) are locked here, in id order, before any total changes. */
+  locking: Locking;
   results: readonly StoredResult[];
   now: Date;
 }
@@ -343,7 +339,6 @@ export async function writeBatch(
       // Ids never contain a comma, so a joined string carries the list through unnest.
       r.map((x) => x.transferIds.join(',')),
       writes.now,
-      writes.lockFirst,
   ];
   const statements = alongside((value) => `$${params.push(value)}`);
   const counted = statements.flatMap((statement, i) => (statement.check ? [`(SELECT count(*) FROM alongside_${i})::text AS alongside_${i}`] : []));
@@ -359,7 +354,8 @@ export async function writeBatch(
        WHERE t.id = v.id AND t.id = ANY($15::text[]) AND t.state = 'pending'
        RETURNING t.id
      ), locked_first AS MATERIALIZED (
-       SELECT id FROM ledger_accounts WHERE id = ANY($29::text[]) ORDER BY id FOR UPDATE
+       SELECT id FROM ledger_accounts
+       WHERE id = ANY($18::text[]) AND ${writes.locking === 'row_locks' ? UNGUARDED : 'false'} ORDER BY id FOR UPDATE
      ), totals AS (
        -- The uncorrelated count runs once, before the first row is updated: every unguarded
        -- account is locked in id order first, so two batches cannot deadlock on them. The

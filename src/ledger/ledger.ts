@@ -245,9 +245,7 @@ export class Ledger {
         else records.set(writer, [row]);
       }
     }
-    const changes = deltas(original, accounts);
-    const lockFirst = this.locking === 'row_locks' ? changes.flatMap((delta) => (store.isUnguarded(original.get(delta.id)!) ? [delta.id] : [])) : [];
-    const written = await store.writeBatch(tx, { created, resolved: [...resolved.values()], deltas: changes, lockFirst, results: toStore, now }, (param) =>
+    const written = await store.writeBatch(tx, { created, resolved: [...resolved.values()], deltas: deltas(original, accounts), locking: this.locking, results: toStore, now }, (param) =>
       [...records].map(([writer, rows]) => writer.statement(rows, param)),
     );
     if (written.storedKeys !== toStore.length) throw new KeyTakenError();

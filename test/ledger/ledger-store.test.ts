@@ -68,7 +68,7 @@ describe(`ledger store on ${testDatabaseKind}`, () => {
     await lockHoldsAndAccounts(lock.tx, ['txf_none'], accountIds, locking);
     const write = recorder({ resolved: '0', stored: '0' });
     const deltas = accountIds.map((accountId) => ({ id: accountId, debitsPosted: 1n, creditsPosted: 0n, debitsPending: 0n, creditsPending: 0n }));
-    await writeBatch(write.tx, { created: [], resolved: [], deltas, lockFirst: locking === 'row_locks' ? accountIds.filter((_, i) => i % 2 === 1) : [], results: [], now: NOW });
+    await writeBatch(write.tx, { created: [], resolved: [], deltas, locking, results: [], now: NOW });
     const explained = await plans([...lock.sent, ...write.sent]);
     expect(explained).toHaveLength(3);
     for (const plan of explained) expect(plan).not.toMatch(/Seq Scan on ledger_accounts/);
