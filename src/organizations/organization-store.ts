@@ -68,23 +68,30 @@ export async function findOrganization(db: Queryable, id: string, options: { loc
   return result.rows[0] && toOrganization(result.rows[0]);
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export interface OrganizationForCharging {
+  organization: Organization;
+  timeZone: string;
+  accountIds: Record<string, string>;
+}
+
 /**
- * An organization with what the charging path needs beside it, in one read: its time zone and
- * the ids of its ledger accounts in its currency, by code.
+ * Organizations with what the charging path needs beside each, in one read: the time zone and
+ * the ids of the ledger accounts in the organization's currency, by code. Ids not found are
+ * absent from the answer; so are strings that are no UUID, which would fail the whole statement.
  */
-export async function findOrganizationForCharging(
-  db: Queryable,
-  id: string,
-): Promise<{ organization: Organization; timeZone: string; accountIds: Record<string, string> } | undefined> {
+export async function findOrganizationsForCharging(db: Queryable, ids: readonly string[]): Promise<Map<string, OrganizationForCharging>> {
+  ids = ids.filter((id) => UUID.test(id));
+  if (ids.length === 0) return new Map();
   const result = await db.query<OrganizationRow & { time_zone: string | null; account_ids: Record<string, string> | null }>(
     `SELECT ${ORGANIZATION_COLUMNS.split(', ').map((column) => `o.${column}`).join(', ')}, b.time_zone,
        (SELECT jsonb_object_agg(a.code, a.id) FROM ledger_accounts a WHERE a.organization_id = o.id AND a.currency = o.currency) AS account_ids
      FROM organizations o LEFT JOIN billing_profiles b ON b.organization_id = o.id
-     WHERE o.id = $1`,
-    [id],
+     WHERE o.id = ANY($1::uuid[])`,
+    [ids],
   );
-  const row = result.rows[0];
-  return row && { organization: toOrganization(row), timeZone: row.time_zone ?? 'UTC', accountIds: row.account_ids ?? {} };
+  return new Map(result.rows.map((row) => [row.id, { organization: toOrganization(row), timeZone: row.time_zone ?? 'UTC', accountIds: row.account_ids ?? {} }]));
 }
 
 export async function findOrganizationByAccountCode(db: Queryable, code: string): Promise<Organization | undefined> {

@@ -38,6 +38,24 @@ describe(`the charging path's organization cache on ${testDatabaseKind}`, () => 
     expect(await new OrganizationCache(test.db).get('00000000-0000-4000-8000-000000000000')).toBeUndefined();
   });
 
+  it('reads the organizations asked for on one turn of the event loop in one statement', async () => {
+    const organizations = await Promise.all(['North', 'South', 'East'].map(async (name) => unwrap(await createOrganization(services, { name: `${name} Pte Ltd`, currency: 'SGD', actor: 'test' }))));
+    const statements: string[] = [];
+    const counting: Queryable = Object.create(test.db, {
+      query: { value: (sql: string, params?: readonly SqlValue[]) => (statements.push(sql), test.db.query(sql, params)) },
+    }) as Queryable;
+    const cache = new OrganizationCache(counting);
+    const missing = '00000000-0000-4000-8000-000000000000';
+    // A string that is no UUID must not fail its neighbours' read.
+    const found = await Promise.all([...organizations.map((organization) => cache.get(organization.id)), cache.get(missing), cache.get('not-a-uuid')]);
+    expect(statements).toHaveLength(1);
+    expect(found.map((entry) => entry?.organization.name)).toEqual(['North Pte Ltd', 'South Pte Ltd', 'East Pte Ltd', undefined, undefined]);
+    expect(found[1]!.spendingAccountId).toBe(found[1]!.accountIds.credit);
+    // Asked again within their time, they come from the cache.
+    await Promise.all(organizations.map((organization) => cache.get(organization.id)));
+    expect(statements).toHaveLength(1);
+  });
+
   it('serves a stale entry once while it reads again, and never one older than twice its time', async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     const organization = unwrap(await createOrganization(services, { name: 'Renamed Pte Ltd', currency: 'SGD', actor: 'test' }));
