@@ -1,5 +1,6 @@
 // A load generator run as its own process: authorize + terminate pairs over HTTP.
-// Input: one JSON argument; output: one JSON line with pairs/s and authorize latencies.
+// Input: one JSON argument; output: a line `counting` when the counted part begins, then one JSON
+// line with pairs, authorize latencies and the generator's own CPU time.
 // node:http with a keep-alive agent rather than fetch: on two cores the generator shares the
 // machine with the server, and fetch cost it about twice the CPU per request.
 import http from 'node:http';
@@ -68,6 +69,8 @@ async function worker(): Promise<void> {
 deadline = performance.now() + spec.warmupSeconds * 1000;
 await Promise.all(Array.from({ length: spec.concurrency }, worker));
 [latencies, pairs, errors] = [[], 0, 0];
+// Tells the parent the counted part begins, so that it can measure the server over the same time.
+console.log('counting');
 const start = performance.now();
 const cpuBefore = process.cpuUsage();
 deadline = start + spec.seconds * 1000;

@@ -1,3 +1,4 @@
+import Fastify from 'fastify';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -5,6 +6,7 @@ import { seedEnvironmentOperatorKey } from '../src/auth/api-keys.ts';
 import { systemClock } from '../src/clock/clock.ts';
 import { unwrap } from '../src/errors.ts';
 import { buildApp } from '../src/http/app.ts';
+import { newId } from '../src/ids.ts';
 import { parseCurrency } from '../src/money/index.ts';
 import { accountsOf } from '../src/organizations/organization-accounts.ts';
 import { createOrganization } from '../src/organizations/create-organization.ts';
@@ -17,18 +19,67 @@ const KEY = 'rb_op_bench_operator_key_0000000000';
 const SGD = parseCurrency('SGD')!;
 const DECK = readFileSync(new URL('../test/fixtures/rate-deck.csv', import.meta.url), 'utf8');
 
-function load(spec: { url: string; organizations: string[]; concurrency: number; seconds: number }): Promise<{ pairs: number; seconds: number; errors: number; p50: number; p99: number }> {
+interface LoadResult {
+  pairs: number;
+  seconds: number;
+  errors: number;
+  p50: number;
+  p99: number;
+  generatorCpuSeconds: number;
+  /** This process's CPU time over the counted part: the server, and on PGlite its database too. */
+  serverCpuSeconds: number;
+}
+
+function load(spec: { url: string; organizations: string[]; concurrency: number; seconds: number }): Promise<LoadResult> {
   const script = fileURLToPath(new URL('./charging-load.ts', import.meta.url));
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify({ ...spec, key: KEY, warmupSeconds: Math.min(3, spec.seconds) })], { stdio: ['ignore', 'pipe', 'inherit'] });
     let text = '';
-    child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    let cpuBefore: NodeJS.CpuUsage | undefined;
+    let cpu: NodeJS.CpuUsage | undefined;
+    child.stdout.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      if (!cpuBefore && text.includes('counting\n')) cpuBefore = process.cpuUsage();
+      // The result line comes the moment the counted part ends.
+      if (cpuBefore && !cpu && text.trimEnd().endsWith('}')) cpu = process.cpuUsage(cpuBefore);
+    });
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(text.trim().split('\n').at(-1)!)) : reject(new Error(`load generator exited with ${code}`))));
+    child.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`load generator exited with ${code}`));
+      const result = JSON.parse(text.trim().split('\n').at(-1)!) as Omit<LoadResult, 'serverCpuSeconds'>;
+      resolve({ ...result, serverCpuSeconds: cpu ? (cpu.user + cpu.system) / 1e6 : Number.NaN });
+    });
   });
 }
 
-type Round = Awaited<ReturnType<typeof load>> & { rate: number; base: number };
+/** CPU time per pair, in microseconds. */
+function perPair(cpuSeconds: number, pairs: number): string {
+  return pairs > 0 ? `${Math.round((cpuSeconds / pairs) * 1e6)} µs` : '-';
+}
+
+/**
+ * The ceiling HTTP alone sets on this machine: the same load against a server whose two routes
+ * answer at once, with no database, no rating and no ledger.
+ */
+async function httpFloor(seconds: number): Promise<string> {
+  const app = Fastify();
+  app.post('/v1/charging/sessions', async (_request, reply) => reply.code(201).send({ id: newId('ses'), grantedSeconds: 60 }));
+  app.post('/v1/charging/sessions/:id/terminate', async () => ({ cost: '0.010000', billedSeconds: 30 }));
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  try {
+    const address = app.server.address();
+    const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    const result = await load({ url, organizations: ['00000000-0000-4000-8000-000000000000'], concurrency: 64, seconds });
+    return (
+      `${'HTTP alone'.padEnd(10)}  ${'64 calls, answered at once'.padEnd(34)}  ${String(Math.round(result.pairs / result.seconds)).padStart(6)} pairs/s` +
+      `  CPU per pair: server ${perPair(result.serverCpuSeconds, result.pairs)}, load generator ${perPair(result.generatorCpuSeconds, result.pairs)}`
+    );
+  } finally {
+    await app.close();
+  }
+}
+
+type Round = LoadResult & { rate: number; base: number };
 
 /** The median round by its ratio to its own baseline, with every round's ratio beside it. */
 function describe(database: string, label: string, baselineLabel: string, rounds: readonly Round[]): string {
@@ -38,12 +89,14 @@ function describe(database: string, label: string, baselineLabel: string, rounds
   const errors = rounds.reduce((sum, round) => sum + round.errors, 0);
   return (
     `${database.padEnd(10)}  ${label.padEnd(34)}  ${String(Math.round(median.rate)).padStart(6)} pairs/s  ${ratio(median).toFixed(2)}x ${baselineLabel} UPDATE (${Math.round(median.base)}/s)` +
-    `  [${rounds.map((round) => ratio(round).toFixed(2)).join(', ')}]  authorize p50 ${median.p50.toFixed(1)} ms, p99 ${median.p99.toFixed(1)} ms${errors ? `, ${errors} errors` : ''}`
+    `  [${rounds.map((round) => ratio(round).toFixed(2)).join(', ')}]  authorize p50 ${median.p50.toFixed(1)} ms, p99 ${median.p99.toFixed(1)} ms` +
+    `  CPU per pair: server ${perPair(median.serverCpuSeconds, median.pairs)}, load generator ${perPair(median.generatorCpuSeconds, median.pairs)}${errors ? `, ${errors} errors` : ''}`
   );
 }
 
 export async function chargingBench(databases: BenchDatabase[], seconds: number, rounds: number): Promise<void> {
-  const lines: string[] = [];
+  console.log('  HTTP alone: the same load against routes that answer at once...');
+  const lines: string[] = [await httpFloor(seconds)];
   for (const database of databases) {
     const { db, close } = await database.open();
     try {
@@ -75,7 +128,7 @@ export async function chargingBench(databases: BenchDatabase[], seconds: number,
           console.log(`  ${database.name}, round ${round}/${rounds}: ${workload.label} and its baseline...`);
           const measureLoad = () => load({ url, organizations: workload.organizations, concurrency: workload.concurrency, seconds });
           const measureBaseline = () => baseline(db, workload.baseline, seconds, workload.concurrency);
-          let result: Awaited<ReturnType<typeof load>>;
+          let result: LoadResult;
           let base: number;
           if (round % 2 === 1) {
             result = await measureLoad();
@@ -93,6 +146,6 @@ export async function chargingBench(databases: BenchDatabase[], seconds: number,
       await close();
     }
   }
-  console.log(`\nauthorize + terminate pairs over HTTP, ${seconds} s each, ${rounds} rounds (median round, by ratio; all ratios in brackets); baselines: UPDATE accounts SET balance = balance + $1 WHERE id = $2 at the same concurrency, beside each load (after it in odd rounds, before it in even ones)`);
+  console.log(`\nauthorize + terminate pairs over HTTP, ${seconds} s each, ${rounds} rounds (median round, by ratio; all ratios in brackets); baselines: UPDATE accounts SET balance = balance + $1 WHERE id = $2 at the same concurrency, beside each load (after it in odd rounds, before it in even ones); CPU per pair: this process (the server, and PGlite with it) and the load generator's, over the counted seconds`);
   for (const line of lines) console.log(line);
 }
