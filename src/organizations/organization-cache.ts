@@ -44,7 +44,8 @@ export class OrganizationCache {
       async (ids) => {
         const found = await findOrganizationsForCharging(db, ids);
         return ids.map((id) => {
-          const row = found.get(id);
+          // PostgreSQL answers a UUID in lower case, whatever case it was asked in.
+          const row = found.get(id.toLowerCase());
           return row && { ...row, spendingAccountId: row.accountIds[spendingAccountCode(row.organization.paymentScheme)]! };
         });
       },

@@ -47,9 +47,14 @@ describe(`the charging path's organization cache on ${testDatabaseKind}`, () => 
     const cache = new OrganizationCache(counting);
     const missing = '00000000-0000-4000-8000-000000000000';
     // A string that is no UUID must not fail its neighbours' read.
-    const found = await Promise.all([...organizations.map((organization) => cache.get(organization.id)), cache.get(missing), cache.get('not-a-uuid')]);
+    const found = await Promise.all([
+      ...organizations.map((organization) => cache.get(organization.id)),
+      cache.get(organizations[0]!.id.toUpperCase()),
+      cache.get(missing),
+      cache.get('not-a-uuid'),
+    ]);
     expect(statements).toHaveLength(1);
-    expect(found.map((entry) => entry?.organization.name)).toEqual(['North Pte Ltd', 'South Pte Ltd', 'East Pte Ltd', undefined, undefined]);
+    expect(found.map((entry) => entry?.organization.name)).toEqual(['North Pte Ltd', 'South Pte Ltd', 'East Pte Ltd', 'North Pte Ltd', undefined, undefined]);
     expect(found[1]!.spendingAccountId).toBe(found[1]!.accountIds.credit);
     // Asked again within their time, they come from the cache.
     await Promise.all(organizations.map((organization) => cache.get(organization.id)));
