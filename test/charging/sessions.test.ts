@@ -82,6 +82,21 @@ describe(`live charging on ${testDatabaseKind}`, () => {
     expect(usage.totals).toEqual([{ service: 'voice', records: 1, quantity: 360, billedQuantity: 360, cost: '1.17' }]);
   });
 
+  it('charges nothing twice when the switch retries an update with the same seconds', async () => {
+    const org = await organization('10.00');
+    const session = (await authorize(org.id, '2348031234567', 'retried')).json() as SessionJson;
+    const first = (await update(session.id, 60)).json() as SessionJson;
+    expect(first).toMatchObject({ usedSeconds: 60, grantedTotalSeconds: 120, charged: '0.22', reservedCredits: '0.20' });
+    const before = await credits(org.id);
+    // The answer was lost; the switch asks again with the same cumulative seconds.
+    const retried = (await update(session.id, 60)).json() as SessionJson;
+    expect(retried).toMatchObject({ usedSeconds: 60, grantedTotalSeconds: 120, charged: '0.22', reservedCredits: '0.20' });
+    expect(await credits(org.id)).toMatchObject({ usableCredits: before.usableCredits, reservedCredits: '0.20' });
+    // 90 s bill as two 60 s blocks: 0.02 + 2 x 0.20, once.
+    expect((await terminate(session.id, 90)).json()).toMatchObject({ cost: '0.42', billedSeconds: 120 });
+    expect(await credits(org.id)).toMatchObject({ usableCredits: '9.58', reservedCredits: '0.00' });
+  });
+
   it('charges a short call exactly, however the blocks fall', async () => {
     const org = await organization('10.00');
     const session = (await authorize(org.id, '61298765432', 'short', { intervalSeconds: 120 })).json() as SessionJson;
