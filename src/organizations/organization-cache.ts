@@ -41,14 +41,10 @@ export class OrganizationCache {
 
   constructor(db: Queryable) {
     this.reads = new DataLoader(
-      async (ids) => {
-        const found = await findOrganizationsForCharging(db, ids);
-        return ids.map((id) => {
-          // PostgreSQL answers a UUID in lower case, whatever case it was asked in.
-          const row = found.get(id.toLowerCase());
-          return row && { ...row, spendingAccountId: row.accountIds[spendingAccountCode(row.organization.paymentScheme)]! };
-        });
-      },
+      async (ids) =>
+        (await findOrganizationsForCharging(db, ids)).map(
+          (found) => found && { ...found, spendingAccountId: found.accountIds[spendingAccountCode(found.organization.paymentScheme)]! },
+        ),
       // This class keeps the entries; the loader only gathers the reads of one turn, as the
       // ledger gathers its commands.
       { cache: false, batchScheduleFn: (run) => setImmediate(run), maxBatchSize: 500 },

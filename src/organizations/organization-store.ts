@@ -78,20 +78,23 @@ export interface OrganizationForCharging {
 
 /**
  * Organizations with what the charging path needs beside each, in one read: the time zone and
- * the ids of the ledger accounts in the organization's currency, by code. Ids not found are
- * absent from the answer; so are strings that are no UUID, which would fail the whole statement.
+ * the ids of the ledger accounts in the organization's currency, by code. Answers one entry per
+ * id asked for, in the same order: undefined where none was found, and for a string that is no
+ * UUID (it would fail the whole statement). A UUID matches in either case, as PostgreSQL's do.
  */
-export async function findOrganizationsForCharging(db: Queryable, ids: readonly string[]): Promise<Map<string, OrganizationForCharging>> {
-  ids = ids.filter((id) => UUID.test(id));
-  if (ids.length === 0) return new Map();
+export async function findOrganizationsForCharging(db: Queryable, ids: readonly string[]): Promise<(OrganizationForCharging | undefined)[]> {
+  const uuids = ids.filter((id) => UUID.test(id));
+  if (uuids.length === 0) return ids.map(() => undefined);
   const result = await db.query<OrganizationRow & { time_zone: string | null; account_ids: Record<string, string> | null }>(
     `SELECT ${ORGANIZATION_COLUMNS.split(', ').map((column) => `o.${column}`).join(', ')}, b.time_zone,
        (SELECT jsonb_object_agg(a.code, a.id) FROM ledger_accounts a WHERE a.organization_id = o.id AND a.currency = o.currency) AS account_ids
      FROM organizations o LEFT JOIN billing_profiles b ON b.organization_id = o.id
      WHERE o.id = ANY($1::uuid[])`,
-    [ids],
+    [uuids],
   );
-  return new Map(result.rows.map((row) => [row.id, { organization: toOrganization(row), timeZone: row.time_zone ?? 'UTC', accountIds: row.account_ids ?? {} }]));
+  // PostgreSQL answers a UUID in lower case, whatever case it was asked in.
+  const found = new Map(result.rows.map((row) => [row.id, { organization: toOrganization(row), timeZone: row.time_zone ?? 'UTC', accountIds: row.account_ids ?? {} }]));
+  return ids.map((id) => found.get(id.toLowerCase()));
 }
 
 export async function findOrganizationByAccountCode(db: Queryable, code: string): Promise<Organization | undefined> {
