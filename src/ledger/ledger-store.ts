@@ -183,11 +183,17 @@ const UNGUARDED = 'organization_id IS NULL AND NOT debits_must_not_exceed_credit
 
 /**
  * Locks accounts in id order (every writer locks in the same order, so none can deadlock); with
- * row locks, the unguarded ones are read without a lock. The same statement as a batch with holds.
+ * row locks, the unguarded ones are read without a lock.
  */
 export async function lockAccounts(db: Queryable, ids: readonly string[], locking: Locking): Promise<Account[]> {
   if (ids.length === 0) return [];
-  return (await lockHoldsAndAccounts(db, [], ids, locking)).accounts;
+  const sql =
+    locking === 'row_locks'
+      ? `WITH locked AS MATERIALIZED (SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ANY($1::text[]) AND NOT (${UNGUARDED}) ORDER BY id FOR UPDATE)
+         SELECT * FROM locked UNION ALL SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ANY($1::text[]) AND ${UNGUARDED}`
+      : `SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ANY($1::text[])`;
+  const result = await db.query<AccountRow>(sql, [ids]);
+  return result.rows.map(toAccount);
 }
 
 /** What a transfer row has that an account row has not, and the other way round, with their SQL types. */
@@ -211,6 +217,7 @@ const SHARED = ['id', 'code', 'currency', 'created_at'];
  * than the rest of the batch on PGlite and grows with every organization.
  */
 export async function lockHoldsAndAccounts(db: Queryable, holdIds: readonly string[], accountIds: readonly string[], locking: Locking): Promise<{ holds: Transfer[]; accounts: Account[] }> {
+  if (holdIds.length === 0) return { holds: [], accounts: await lockAccounts(db, accountIds, locking) };
   const lock = locking === 'row_locks' ? ' FOR UPDATE' : '';
   // One column list for both kinds of row: each fills its own columns and leaves the other's null.
   const columns = (kind: 'hold' | 'account') =>
