@@ -24,7 +24,7 @@ export interface EventRequest {
 export async function chargeEvent(deps: ChargingDeps, request: EventRequest): Promise<Result<{ usage: UsageRecord; replayed: boolean }, ErrorCode>> {
   const { organization } = request;
   const existing = await findUsageByExternalId(deps.db, organization.id, 'event', request.eventId);
-  if (existing) return { ok: true, value: { usage: existing, replayed: true } };
+  if (existing) return replayOf(existing, request);
   if (organization.status !== 'active') return failure('organization_not_active');
   if (!Number.isInteger(request.quantity) || request.quantity < 1) return failure('invalid_input', 'quantity must be a whole number of at least 1');
   const now = deps.clock.now();
@@ -70,12 +70,26 @@ export async function chargeEvent(deps: ChargingDeps, request: EventRequest): Pr
       return usageRecords(written);
     },
   });
-  if (!result.ok) return failure(result.code, result.message);
-  if (result.value.replayed || !written) {
-    // Charged by a concurrent request with the same event id.
+  if (!result.ok && result.code !== 'idempotency_conflict') return failure(result.code, result.message);
+  if (!result.ok || result.value.replayed || !written) {
+    // Charged by a concurrent request with the same event id (the ledger's conflict means it
+    // asked for something else: the stored record says what).
     const stored = await findUsageByExternalId(deps.db, organization.id, 'event', request.eventId);
-    return { ok: true, value: { usage: stored!, replayed: true } };
+    return replayOf(stored!, request);
   }
   await checkLowCredit(deps, organization, usable);
   return { ok: true, value: { usage: written.record, replayed: false } };
+}
+
+/**
+ * The same event id again answers the first charge; with another service, destination or
+ * quantity it is refused, as a reused Idempotency-Key is: answering the first charge would
+ * tell the sender its other event was charged.
+ */
+function replayOf(stored: UsageRecord, request: EventRequest): Result<{ usage: UsageRecord; replayed: boolean }, ErrorCode> {
+  if (stored.service === request.service && stored.destination === request.destination && stored.quantity === request.quantity) {
+    return { ok: true, value: { usage: stored, replayed: true } };
+  }
+  const charged = `${stored.quantity} ${stored.service}${stored.destination ? ` to ${stored.destination}` : ''}`;
+  return failure('idempotency_conflict', `event ${request.eventId} was charged as ${charged}; this request asks for something else`);
 }

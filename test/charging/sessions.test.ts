@@ -241,6 +241,9 @@ describe(`live charging on ${testDatabaseKind}`, () => {
     expect([sms.statusCode, sms.json().cost]).toEqual([201, '0.03']);
     const again = await event({ service: 'sms', destination: '6591234567', eventId: 'sms-1' });
     expect([again.statusCode, again.json().id]).toEqual([200, sms.json().id]);
+    // The id again with another quantity is another event under a used id: refused, not answered as charged.
+    const reused = await event({ service: 'sms', destination: '6591234567', quantity: 2, eventId: 'sms-1' });
+    expect([reused.statusCode, reused.json().error]).toEqual([409, { code: 'idempotency_conflict', message: 'event sms-1 was charged as 1 sms to 6591234567; this request asks for something else' }]);
     expect((await event({ service: 'fax', quantity: 3, eventId: 'fax-1' })).json()).toMatchObject({ cost: '0.30', quantity: 3 });
     expect((await event({ service: 'number_activation', eventId: 'num-1' })).json()).toMatchObject({ cost: '5.00' });
     const refused = await event({ service: 'number_activation', eventId: 'num-2' });

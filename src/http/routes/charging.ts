@@ -219,7 +219,8 @@ export function chargingRoutes(services: Services): FastifyPluginAsyncTypebox {
       {
         schema: {
           summary: 'Charge an SMS, fax or number activation',
-          description: 'Charged at once, or 422 insufficient_credit. The same eventId again charges nothing more and answers the first result.',
+          description:
+            'Charged at once, or 422 insufficient_credit. The same eventId again charges nothing more and answers the first result; with another service, destination or quantity it answers 409 idempotency_conflict.',
           tags: ['charging'],
           body: Type.Object(
             {
@@ -231,7 +232,7 @@ export function chargingRoutes(services: Services): FastifyPluginAsyncTypebox {
             },
             { additionalProperties: false },
           ),
-          response: { 200: Type.Ref('UsageRecord'), 201: Type.Ref('UsageRecord'), ...errors(404, 422) },
+          response: { 200: Type.Ref('UsageRecord'), 201: Type.Ref('UsageRecord'), ...errors(404, 409, 422) },
         },
       },
       async (request, reply) => {
