@@ -44,5 +44,8 @@ function describeValidation(context: string, issues: readonly ValidationIssue[])
   }
   if (issue.keyword === 'additionalProperties') return `${field} has an unknown field "${String(issue.params.additionalProperty)}"`;
   if (issue.keyword === 'required') return `${field} is missing the field "${String(issue.params.missingProperty)}"`;
+  // Ajv's own words for these ("must be equal to one of the allowed values") leave the caller guessing which.
+  if (issue.keyword === 'enum' && Array.isArray(issue.params.allowedValues)) return `${field} must be one of ${issue.params.allowedValues.map((value) => JSON.stringify(value)).join(', ')}`;
+  if (issue.keyword === 'const') return `${field} must be ${JSON.stringify(issue.params.allowedValue)}`;
   return `${field} ${issue.message ?? 'is not valid'}`;
 }

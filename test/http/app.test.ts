@@ -39,6 +39,13 @@ describe('the HTTP app', () => {
     expect([text.statusCode, text.json().error.code]).toEqual([415, 'unsupported_media_type']);
   });
 
+  it('names the values a field may take when it takes another', async () => {
+    const format = await t.call({ method: 'POST', url: '/v1/cdr-files?format=csv', payload: 'x', headers: { 'content-type': 'text/csv' } });
+    expect([format.statusCode, format.json().error.message]).toEqual([400, 'querystring/format must be one of "asterisk", "freeswitch", "ringbill"']);
+    const service = await t.call({ method: 'POST', url: '/v1/charging/sessions', payload: { organizationId: '00000000-0000-4000-8000-000000000000', service: 'sms', destination: '65', callId: 'c' } });
+    expect([service.statusCode, service.json().error.message]).toEqual([400, 'body/service must be "voice"']);
+  });
+
   it('requires a valid key on every /v1 route', async () => {
     expect((await t.call({ method: 'GET', url: '/v1/accounts', key: null })).json().error.code).toBe('unauthenticated');
     expect((await t.call({ method: 'GET', url: '/v1/accounts', key: null, headers: { authorization: 'Basic abc' } })).statusCode).toBe(401);
