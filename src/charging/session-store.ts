@@ -1,4 +1,4 @@
-import { arrayColumns, queryWith, type Queryable, type SqlParam } from '../store/database.ts';
+import { arrayColumns, queryWith, type Queryable, type SqlParam, type SqlValue } from '../store/database.ts';
 import { formatDecimal, parseDecimal, type Rational } from '../rating/rational.ts';
 import type { RatePlan, RateRow } from '../rating/rate-plan.ts';
 import type { ChargingSession } from './session.ts';
@@ -196,6 +196,27 @@ export async function findSession(db: Queryable, id: string): Promise<ChargingSe
 export async function findSessionByCall(db: Queryable, organizationId: string, callId: string): Promise<ChargingSession | undefined> {
   const result = await db.query<SessionRow>(`SELECT ${COLUMNS} FROM charging_sessions WHERE organization_id = $1 AND call_id = $2`, [organizationId, callId]);
   return result.rows[0] && toSession(result.rows[0]);
+}
+
+/**
+ * Live calls, oldest first: sessions still active (one past its TTL shows until the expiry job
+ * ends it). Ended calls are usage records. The active sessions are few (the calls going on), so
+ * the partial index of active sessions finds them whatever the organization.
+ */
+export async function listActiveSessions(
+  db: Queryable,
+  filter: { organizationId?: string; after?: { startedAt: Date; id: string }; limit: number },
+): Promise<ChargingSession[]> {
+  const params: SqlValue[] = [];
+  const param: SqlParam = (value) => `$${params.push(value)}`;
+  const conditions = ["state = 'active'"];
+  if (filter.organizationId !== undefined) conditions.push(`organization_id = ${param(filter.organizationId)}::uuid`);
+  if (filter.after) conditions.push(`(started_at, id) > (${param(filter.after.startedAt)}, ${param(filter.after.id)})`);
+  const result = await db.query<SessionRow>(
+    `SELECT ${COLUMNS} FROM charging_sessions WHERE ${conditions.join(' AND ')} ORDER BY started_at, id LIMIT ${param(filter.limit)}`,
+    params,
+  );
+  return result.rows.map(toSession);
 }
 
 export async function findExpiredSessions(db: Queryable, now: Date, limit: number): Promise<string[]> {

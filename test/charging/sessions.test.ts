@@ -273,6 +273,38 @@ describe(`live charging on ${testDatabaseKind}`, () => {
     expect(event!.data).toEqual({ usableCredits: '0.95', threshold: '0.95', currency: 'SGD' });
   });
 
+  it('lists live calls oldest first, page by page, and each organization key only its own', async () => {
+    const [a, b] = [await organization('5.00'), await organization('5.00')];
+    const tick = () => t.call({ method: 'POST', url: '/v1/test-clock/advance', payload: { seconds: 1 } });
+    const a1 = (await authorize(a.id, '6591234567', 'live-a1')).json() as SessionJson;
+    await tick();
+    const b1 = (await authorize(b.id, '6591234567', 'live-b1')).json() as SessionJson;
+    await tick();
+    const a2 = (await authorize(a.id, '6591234567', 'live-a2')).json() as SessionJson;
+    const list = async (query: string, key?: string) => {
+      const response = await t.call({ method: 'GET', url: `/v1/charging/sessions${query}`, ...(key ? { key } : {}) });
+      expect(response.statusCode, response.body).toBe(200);
+      return response.json() as { data: (SessionJson & { startedAt: string; endedAt: string | null })[]; nextCursor: string | null };
+    };
+    const first = await list(`?organizationId=${a.id}&limit=1`);
+    expect(first.data.map((s) => s.id)).toEqual([a1.id]);
+    const second = await list(`?organizationId=${a.id}&limit=1&cursor=${first.nextCursor}`);
+    expect(second.data.map((s) => s.id)).toEqual([a2.id]);
+    expect((await list(`?organizationId=${a.id}&limit=1&cursor=${second.nextCursor}`)).data).toEqual([]);
+    // The operator sees every organization's, by start time.
+    const all = (await list('?limit=200')).data.map((s) => s.id).filter((id) => [a1.id, b1.id, a2.id].includes(id));
+    expect(all).toEqual([a1.id, b1.id, a2.id]);
+    const key = (await t.call({ method: 'POST', url: `/v1/organizations/${b.id}/api-keys` })).json().key as string;
+    expect((await list('', key)).data.map((s) => [s.id, s.reservedCredits])).toEqual([[b1.id, b1.reservedCredits]]);
+    expect((await t.call({ method: 'GET', url: `/v1/charging/sessions?organizationId=${a.id}`, key })).statusCode).toBe(404);
+    // An ended call leaves the list; it is in the usage now.
+    const ended = (await terminate(a1.id, 30)).json();
+    expect(ended.endedAt).not.toBeNull();
+    expect((await list(`?organizationId=${a.id}`)).data.map((s) => s.id)).toEqual([a2.id]);
+    const bad = await t.call({ method: 'GET', url: '/v1/charging/sessions?cursor=nonsense' });
+    expect([bad.statusCode, bad.json().error.code]).toEqual([400, 'invalid_input']);
+  });
+
   it('keeps another organization’s sessions out of reach of an organization key', async () => {
     const mine = await organization('1.00');
     const theirs = await organization('1.00');

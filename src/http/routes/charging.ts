@@ -5,7 +5,7 @@ import { Type } from 'typebox';
 import { authorizeSession } from '../../charging/authorize-session.ts';
 import { chargeEvent } from '../../charging/charge-event.ts';
 import type { ChargingSession } from '../../charging/session.ts';
-import { findSession } from '../../charging/session-store.ts';
+import { findSession, listActiveSessions } from '../../charging/session-store.ts';
 import { terminateSession, updateSession } from '../../charging/update-session.ts';
 import type { UsageRecord } from '../../charging/usage-record.ts';
 import { listUsage, totalUsage, type UsageFilter } from '../../charging/usage-store.ts';
@@ -36,6 +36,8 @@ const SessionSchema = Type.Object(
     cost: Type.Union([MoneyString, Type.Null()], { description: 'The final cost, once ended.' }),
     billedSeconds: Type.Union([Type.Integer(), Type.Null()]),
     currency: Type.String(),
+    startedAt: Timestamp,
+    endedAt: Type.Union([Timestamp, Type.Null()]),
   },
   { $id: 'ChargingSession' },
 );
@@ -83,6 +85,8 @@ function presentSession(session: ChargingSession, currency: Currency) {
     cost: session.cost === null ? null : formatMicros(session.cost, currency),
     billedSeconds: session.billedSeconds,
     currency,
+    startedAt: session.startedAt.toISOString(),
+    endedAt: session.endedAt?.toISOString() ?? null,
   };
 }
 
@@ -164,6 +168,33 @@ export function chargingRoutes(services: Services): FastifyPluginAsyncTypebox {
         }
         const { session, created } = unwrap(result);
         return reply.code(created ? 201 : 200).send(presentSession(session, organization.currency));
+      },
+    );
+
+    app.get(
+      '/charging/sessions',
+      {
+        schema: {
+          summary: 'Live calls: the charging sessions still active, oldest first',
+          description:
+            'What holds credit right now, call by call. An organization key sees its own; the operator sees every organization’s, or one’s with organizationId. ' +
+            'Ended calls are in the organization’s usage.',
+          tags: ['charging'],
+          querystring: Type.Object({ ...PageQuery.properties, organizationId: Type.Optional(Uuid) }, { additionalProperties: false }),
+          response: { 200: page(Type.Ref('ChargingSession')), ...errors(404) },
+        },
+      },
+      async (request) => {
+        const { cursor } = request.query;
+        if (request.query.organizationId !== undefined) requireOrganization(request, request.query.organizationId);
+        const organizationId = request.query.organizationId ?? scope(request).organizationId;
+        const limit = request.query.limit ?? 50;
+        const sessions = await listActiveSessions(services.db, { ...(organizationId ? { organizationId } : {}), ...(cursor ? { after: decodeCursor(cursor) } : {}), limit });
+        const last = sessions.at(-1);
+        return {
+          data: await Promise.all(sessions.map(async (session) => presentSession(session, await currencyOf(session)))),
+          nextCursor: sessions.length === limit && last ? encodeCursor(last) : null,
+        };
       },
     );
 
@@ -320,8 +351,9 @@ export function chargingRoutes(services: Services): FastifyPluginAsyncTypebox {
   };
 }
 
-function encodeCursor(usage: UsageRecord): string {
-  return Buffer.from(JSON.stringify([usage.startedAt.toISOString(), usage.id])).toString('base64url');
+/** Both lists page by start time, then id. */
+function encodeCursor(item: { startedAt: Date; id: string }): string {
+  return Buffer.from(JSON.stringify([item.startedAt.toISOString(), item.id])).toString('base64url');
 }
 
 function decodeCursor(text: string): { startedAt: Date; id: string } {
