@@ -6,6 +6,7 @@ import { authorizeSession } from '../../charging/authorize-session.ts';
 import { chargeEvent } from '../../charging/charge-event.ts';
 import type { ChargingSession } from '../../charging/session.ts';
 import { findSession, listActiveSessions } from '../../charging/session-store.ts';
+import { MAX_CALL_SECONDS } from '../../rating/price.ts';
 import { terminateSession, updateSession } from '../../charging/update-session.ts';
 import type { UsageRecord } from '../../charging/usage-record.ts';
 import { listUsage, totalUsage, type UsageFilter } from '../../charging/usage-store.ts';
@@ -63,7 +64,7 @@ const UsageSchema = Type.Object(
 );
 
 const SessionParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
-const Seconds = Type.Integer({ minimum: 0, maximum: 86_400 });
+const Seconds = Type.Integer({ minimum: 0, maximum: MAX_CALL_SECONDS });
 
 function presentSession(session: ChargingSession, currency: Currency) {
   return {

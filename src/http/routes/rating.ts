@@ -7,6 +7,7 @@ import { findOrganization } from '../../organizations/organization-store.ts';
 import { formatDecimal } from '../../rating/rational.ts';
 import { importRateDeck } from '../../rating/import-rate-deck.ts';
 import { quote } from '../../rating/quote.ts';
+import { MAX_CALL_SECONDS } from '../../rating/price.ts';
 import { SERVICES, type RateRow, type Service } from '../../rating/rate-plan.ts';
 import { findDeck, listDecks, listVersions, setDefaultDeck, type RateDeck, type RateDeckVersion } from '../../rating/rate-deck-store.ts';
 import type { Services } from '../../services.ts';
@@ -218,7 +219,7 @@ export function ratingRoutes(services: Services): FastifyPluginAsyncTypebox {
               rateDeckId: Type.Optional(Type.String({ maxLength: 64 })),
               service: Type.Optional(ServiceSchema),
               destination: Type.String({ maxLength: 32 }),
-              seconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 86_400 })),
+              seconds: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_CALL_SECONDS })),
               quantity: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000 })),
               at: Type.Optional(Timestamp),
             },
