@@ -11,7 +11,8 @@ export interface DeckProblem {
 
 export type ParsedDeck = { ok: true; rows: RateRow[] } | { ok: false; problems: DeckProblem[] };
 
-const COLUMNS = [
+/** The columns of Ringbill's deck CSV, in the order an export writes them. */
+export const RATE_DECK_COLUMNS = [
   'service',
   'prefix',
   'destination',
@@ -48,8 +49,8 @@ export function parseRateDeck(csv: string, defaultEffectiveFrom: Date): ParsedDe
   const problems: DeckProblem[] = [];
   const first = records[0];
   if (!first) return { ok: false, problems: [{ line: 1, field: 'csv', message: 'the deck has no rows' }] };
-  const unknown = Object.keys(first.record).filter((name) => !(COLUMNS as readonly string[]).includes(name));
-  for (const name of unknown) problems.push({ line: 1, field: name, message: `unknown column "${name}"; the columns are ${COLUMNS.join(', ')}` });
+  const unknown = Object.keys(first.record).filter((name) => !(RATE_DECK_COLUMNS as readonly string[]).includes(name));
+  for (const name of unknown) problems.push({ line: 1, field: name, message: `unknown column "${name}"; the columns are ${RATE_DECK_COLUMNS.join(', ')}` });
   for (const name of REQUIRED) if (!(name in first.record)) problems.push({ line: 1, field: name, message: `the column "${name}" is missing` });
   if (problems.length > 0) return { ok: false, problems };
 
@@ -67,27 +68,27 @@ export function parseRateDeck(csv: string, defaultEffectiveFrom: Date): ParsedDe
 function parseRow(record: Record<string, string>, line: number, defaultEffectiveFrom: Date, problems: DeckProblem[]): RateRow | undefined {
   const before = problems.length;
   const problem = (field: string, message: string) => problems.push({ line, field, message });
-  const text = (field: (typeof COLUMNS)[number]) => record[field]?.trim() ?? '';
+  const text = (field: (typeof RATE_DECK_COLUMNS)[number]) => record[field]?.trim() ?? '';
 
   const service = (text('service') || 'voice') as Service;
   if (!SERVICES.includes(service)) problem('service', `"${service}" is not one of ${SERVICES.join(', ')}`);
   const prefix = text('prefix').replace(/[+\s]/g, '');
   if (!/^\d{0,20}$/.test(prefix)) problem('prefix', `"${text('prefix')}" is not E.164 digits`);
-  const decimal = (field: (typeof COLUMNS)[number], fallback: string | null): Rational | null => {
+  const decimal = (field: (typeof RATE_DECK_COLUMNS)[number], fallback: string | null): Rational | null => {
     const value = text(field) || fallback;
     if (value === null) return null;
     const parsed = parseDecimal(value);
     if (!parsed) problem(field, `"${value}" is not a non-negative decimal number (up to 12 decimals)`);
     return parsed ?? null;
   };
-  const integer = (field: (typeof COLUMNS)[number], fallback: number, minimum: number): number => {
+  const integer = (field: (typeof RATE_DECK_COLUMNS)[number], fallback: number, minimum: number): number => {
     const value = text(field);
     if (value === '') return fallback;
     const parsed = /^\d+s?$/.test(value) ? Number.parseInt(value, 10) : Number.NaN;
     if (!Number.isSafeInteger(parsed) || parsed < minimum) problem(field, `"${value}" is not a whole number of at least ${minimum}`);
     return Number.isSafeInteger(parsed) ? parsed : fallback;
   };
-  const date = (field: (typeof COLUMNS)[number], fallback: Date | null): Date | null => {
+  const date = (field: (typeof RATE_DECK_COLUMNS)[number], fallback: Date | null): Date | null => {
     const value = text(field);
     if (value === '') return fallback;
     const parsed = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2}))?$/.test(value) ? new Date(value.length === 10 ? `${value}T00:00:00Z` : value) : new Date(Number.NaN);

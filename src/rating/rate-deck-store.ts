@@ -169,12 +169,13 @@ interface StoredRateRow {
   effective_to: Date | null;
 }
 
-export async function loadRows(db: Queryable, versionId: string): Promise<RateRow[]> {
+/** A version's rows in line order, all or a page of them (those after `afterLine`). */
+export async function loadRows(db: Queryable, versionId: string, page?: { afterLine: number; limit: number }): Promise<RateRow[]> {
   const result = await db.query<StoredRateRow>(
     `SELECT line, service, prefix, destination, connect_fee, rate, rate_unit, first_increment, next_increment, interval_start,
        min_duration, rounding_method, rounding_decimals, max_cost, max_cost_strategy, effective_from, effective_to
-     FROM rate_deck_rows WHERE version_id = $1`,
-    [versionId],
+     FROM rate_deck_rows WHERE version_id = $1${page ? ' AND line > $2' : ''} ORDER BY line${page ? ' LIMIT $3' : ''}`,
+    page ? [versionId, page.afterLine, page.limit] : [versionId],
   );
   return result.rows.map((row) => ({
     line: row.line,

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,6 +37,14 @@ describe(`rates and CDRs on the command line, on ${testDatabaseKind}`, () => {
     const deck = await runCli(['rates', 'import', fixture('rate-deck.csv'), '--name', 'retail', '--effective-from', '2026-01-01T00:00:00Z', '--default'], env);
     expect(deck.code, deck.stderr).toBe(0);
     expect(deck.stdout).toMatch(/retail: version 1 .*20 rows.*the default deck/);
+    const exported = path.join(dir, 'retail-export.csv');
+    const exportRun = await runCli(['rates', 'export', 'retail', '--output', exported], env);
+    expect(exportRun.code, exportRun.stderr).toBe(0);
+    expect(readFileSync(exported, 'utf8').trimEnd().split('\n')).toHaveLength(21);
+    const copy = await runCli(['rates', 'import', exported, '--name', 'retail-copy'], env);
+    expect(copy.stdout).toMatch(/retail-copy: version 1 .*20 rows/);
+    const unknown = await runCli(['rates', 'export', 'wholesale'], env);
+    expect([unknown.code, unknown.stderr.trim()]).toEqual([2, 'ringbill: no rate deck is named "wholesale"']);
     const cgrates = await runCli(['rates', 'import-cgrates', fixture('cgrates-tp')], env);
     expect(cgrates.code, cgrates.stderr).toBe(0);
     expect(cgrates.stdout).toContain('RP_RETAIL: version 1');

@@ -79,10 +79,35 @@ describe(`rate decks and quotes over HTTP on ${testDatabaseKind}`, () => {
     expect([missing.statusCode, missing.json().error.code]).toEqual([404, 'rate_deck_not_found']);
   });
 
+  it('exports a version as CSV that imports back as the same prices', async () => {
+    // Version 1 is in force today (version 2 starts on the 5th): the default export.
+    const exported = await t.call({ method: 'GET', url: `/v1/rate-decks/${retail.id}/export` });
+    expect(exported.statusCode, exported.body).toBe(200);
+    expect(exported.headers['content-type']).toContain('text/csv');
+    expect(exported.headers['content-disposition']).toBe('attachment; filename="retail-v1.csv"');
+    const lines = exported.body.trimEnd().split('\n');
+    expect(lines).toHaveLength(21);
+    expect(lines[1]).toBe('voice,44,United Kingdom - Fixed,0,0.012,60,1/1,0,0,half_up,6,,,2026-01-01T00:00:00.000Z,');
+    const copy = await importDeck('name=copy&effectiveFrom=2026-01-01T00:00:00Z', exported.body);
+    expect(copy.statusCode, copy.body).toBe(201);
+    const at = '2026-11-04T00:00:00Z';
+    for (const [destination, seconds] of [['2348031234567', 361], ['447700900123', 61], ['6591234567', 1], ['1', 30]] as const) {
+      const [original, copied] = [(await quote({ rateDeckId: retail.id, destination, seconds, at })).json(), (await quote({ rateDeckId: copy.json().id, destination, seconds, at })).json()];
+      expect([copied.cost, copied.billedSeconds, copied.prefix], destination).toEqual([original.cost, original.billedSeconds, original.prefix]);
+    }
+    // The row dated December came along with its date: 66 s at 0.08 a minute.
+    expect((await quote({ rateDeckId: copy.json().id, destination: '447700900123', seconds: 61, at: '2026-12-02T10:00:00Z' })).json().cost).toBe('0.088');
+    const second = await t.call({ method: 'GET', url: `/v1/rate-decks/${retail.id}/export?version=2` });
+    expect(second.body).toBe(`${lines[0]}\nvoice,659,Singapore - Mobile,0,0.03,60,60/60,0,0,half_up,6,,,2026-11-05T00:00:00.000Z,\n`);
+    const missing = await t.call({ method: 'GET', url: `/v1/rate-decks/${retail.id}/export?version=3` });
+    expect([missing.statusCode, missing.json().error.code]).toEqual([404, 'rate_deck_not_found']);
+  });
+
   it('keeps deck management for the operator', async () => {
     const org = (await t.call({ method: 'POST', url: '/v1/organizations', payload: { name: 'Customer', currency: 'SGD' } })).json();
     const key = (await t.call({ method: 'POST', url: `/v1/organizations/${org.id}/api-keys` })).json().key as string;
     expect((await t.call({ method: 'GET', url: '/v1/rate-decks', key })).statusCode).toBe(403);
+    expect((await t.call({ method: 'GET', url: `/v1/rate-decks/${retail.id}/export`, key })).statusCode).toBe(403);
     expect((await t.call({ method: 'POST', url: '/v1/rating/quote', key, payload: { organizationId: org.id, destination: '6591234567', seconds: 60 } })).statusCode).toBe(200);
   });
 });

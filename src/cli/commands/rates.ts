@@ -1,6 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { Command } from 'commander';
+import { exportRateDeck, versionToExport } from '../../rating/export-rate-deck.ts';
 import { importRateDeck, storeRateDeck } from '../../rating/import-rate-deck.ts';
+import { findDeckByName, listVersions } from '../../rating/rate-deck-store.ts';
 import { readCgratesTariffPlan } from '../../rating/import-cgrates.ts';
 import { parseCurrency } from '../../money/index.ts';
 import { CliError, dataDirOption, withServices } from '../context.ts';
@@ -61,6 +65,31 @@ const importCgrates = new Command('import-cgrates')
     });
   });
 
+const exportDeck = new Command('export')
+  .description('write a version of a rate deck as CSV in the import format (importing it gives the same prices)')
+  .argument('<name>', 'the deck’s name')
+  // Not --version: the program's own option, which prints Ringbill's version, would take it.
+  .option('--deck-version <n>', 'the version number (default: the one in force now, else the newest)')
+  .option('--output <file>', 'write to this file instead of standard output')
+  .addOption(dataDirOption())
+  .action(async (name: string, options: { deckVersion?: string; output?: string; dataDir?: string }) => {
+    const number = options.deckVersion === undefined ? undefined : Number(options.deckVersion);
+    if (number !== undefined && !(Number.isSafeInteger(number) && number >= 1)) throw new CliError(`--deck-version: "${options.deckVersion}" is not a version number`, 2);
+    await withServices(options, 'rates export', async (services) => {
+      const deck = await findDeckByName(services.db, name);
+      if (!deck) throw new CliError(`no rate deck is named "${name}"`, 2);
+      const version = versionToExport(await listVersions(services.db, deck.id), { ...(number ? { version: number } : {}), at: services.clock.now() });
+      if (!version) throw new CliError(`${name} has no version ${number ?? ''}`.trim(), 2);
+      try {
+        await pipeline(Readable.from(exportRateDeck(services.db, version.id)), options.output ? createWriteStream(options.output) : process.stdout);
+      } catch (error) {
+        if (options.output && (error as NodeJS.ErrnoException).syscall) throw new CliError(`${options.output}: ${(error as Error).message}`, 1);
+        throw error;
+      }
+      if (options.output) console.error(`${name}: version ${version.version}, ${version.rowCount} rows, written to ${options.output}`);
+    });
+  });
+
 function readCsv(file: string): string {
   try {
     return readFileSync(file, 'utf8');
@@ -69,5 +98,5 @@ function readCsv(file: string): string {
   }
 }
 
-export const ratesCommand = new Command('rates').description('rate decks').addCommand(importDeck).addCommand(importCgrates);
+export const ratesCommand = new Command('rates').description('rate decks').addCommand(importDeck).addCommand(importCgrates).addCommand(exportDeck);
 

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
@@ -5,6 +6,7 @@ import { RingbillError, unwrap } from '../../errors.ts';
 import { formatMicros, formatPlainMicros, parseCurrency } from '../../money/index.ts';
 import { findOrganization } from '../../organizations/organization-store.ts';
 import { formatDecimal } from '../../rating/rational.ts';
+import { exportRateDeck, versionToExport } from '../../rating/export-rate-deck.ts';
 import { importRateDeck } from '../../rating/import-rate-deck.ts';
 import { quote } from '../../rating/quote.ts';
 import { MAX_CALL_SECONDS } from '../../rating/price.ts';
@@ -182,6 +184,33 @@ export function ratingRoutes(services: Services): FastifyPluginAsyncTypebox {
     );
 
     app.get(
+      '/rate-decks/:id/export',
+      {
+        schema: {
+          summary: 'Download a version of a rate deck as CSV',
+          description:
+            'Every row in the import format, every column written out, in the order imported: importing the file gives the same prices. ' +
+            'The version numbered, else the one in force now (at), else the newest.',
+          tags: ['rating'],
+          params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
+          querystring: Type.Object({ version: Type.Optional(Type.Integer({ minimum: 1 })), at: Type.Optional(Timestamp) }, { additionalProperties: false }),
+          response: { 200: Type.String({ description: 'text/csv' }), ...errors(403, 404) },
+        },
+      },
+      async (request, reply) => {
+        requireOperator(request);
+        const deck = await deckOr404(request.params.id);
+        const version = versionToExport(await listVersions(services.db, deck.id), { ...(request.query.version ? { version: request.query.version } : {}), at: at(request, request.query.at) });
+        if (!version) throw new RingbillError('rate_deck_not_found', `${deck.name} has no version ${request.query.version ?? ''}`.trim());
+        // A stream goes out as it is, page by page; the response schema only documents it.
+        return reply
+          .type('text/csv; charset=utf-8')
+          .header('content-disposition', `attachment; filename="${fileName(deck.name)}-v${version.version}.csv"`)
+          .send(Readable.from(exportRateDeck(services.db, version.id)) as never);
+      },
+    );
+
+    app.get(
       '/rate-decks/:id/lookup',
       {
         schema: {
@@ -277,3 +306,8 @@ export function ratingRoutes(services: Services): FastifyPluginAsyncTypebox {
 }
 
 export const ratingSchemas = [DeckSchema];
+
+/** A deck's name as a file name: what a header and a file system accept. */
+function fileName(name: string): string {
+  return name.replace(/[^A-Za-z0-9._-]+/g, '_') || 'rate-deck';
+}
