@@ -51,7 +51,10 @@ export async function updateSession(deps: ChargingDeps, input: { sessionId: stri
     const post: LedgerRequest[] = session.holdId ? [{ kind: 'post_pending', pendingId: session.holdId, amount: costUsed - session.postedAmount }] : [];
     let usableBefore: bigint | undefined;
     const hold: LedgerRequest[] = [];
-    if (whole.costGranted > costUsed) {
+    // A suspended or closed organization's calls get no more time than is paid for: the seconds
+    // used are posted and the call ends with its block (a free call, such as an emergency
+    // number, holds nothing and goes on).
+    if (whole.costGranted > costUsed && organization.status === 'active') {
       const { spendingId, revenueId } = await usageAccountIds(deps, organization);
       hold.push({
         kind: 'pending',

@@ -273,6 +273,21 @@ describe(`live charging on ${testDatabaseKind}`, () => {
     expect(event!.data).toEqual({ usableCredits: '0.95', threshold: '0.95', currency: 'SGD' });
   });
 
+  it('grants a suspended organization’s calls no more time than is paid for', async () => {
+    const org = await organization('5.00');
+    // Singapore mobile: 0.021 a minute, billed 60/60.
+    const session = (await authorize(org.id, '6591234567', 'suspended-1')).json() as SessionJson;
+    expect(session.grantedSeconds).toBe(60);
+    const suspended = await t.call({ method: 'PATCH', url: `/v1/organizations/${org.id}`, payload: { status: 'suspended' } });
+    expect(suspended.statusCode, suspended.body).toBe(200);
+    // 30 s used: the first block is posted and paid; the call may finish it, no more is held.
+    expect((await update(session.id, 30)).json()).toMatchObject({ grantedSeconds: 30, grantedTotalSeconds: 60, charged: '0.021', reservedCredits: '0.00' });
+    expect((await update(session.id, 60)).json()).toMatchObject({ grantedSeconds: 0, charged: '0.021' });
+    expect((await terminate(session.id, 60)).json()).toMatchObject({ cost: '0.021', billedSeconds: 60 });
+    expect((await authorize(org.id, '6591234567', 'suspended-2')).json().error.code).toBe('organization_not_active');
+    expect(await credits(org.id)).toMatchObject({ reservedCredits: '0.00' });
+  });
+
   it('lists live calls oldest first, page by page, and each organization key only its own', async () => {
     const [a, b] = [await organization('5.00'), await organization('5.00')];
     const tick = () => t.call({ method: 'POST', url: '/v1/test-clock/advance', payload: { seconds: 1 } });
