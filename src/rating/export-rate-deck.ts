@@ -1,6 +1,8 @@
 import type { Queryable } from '../store/database.ts';
+import { csvPages, pages } from '../store/pages.ts';
 import { formatRateDeckRows } from './format-rate-deck.ts';
 import { loadRows, type RateDeckVersion } from './rate-deck-store.ts';
+import type { RateRow } from './rate-plan.ts';
 import { versionInForce } from './rating.ts';
 
 /** Rows per statement: a 300,000-row deck leaves in pages instead of one 100 MB array. */
@@ -16,12 +18,7 @@ export function versionToExport(versions: readonly RateDeckVersion[], choice: { 
 }
 
 /** A version's rows as deck CSV (the import format, header first), a page at a time, in the order they were imported. */
-export async function* exportRateDeck(db: Queryable, versionId: string): AsyncGenerator<string> {
-  let afterLine = -1;
-  for (let header = true; ; header = false) {
-    const rows = await loadRows(db, versionId, { afterLine, limit: EXPORT_PAGE });
-    if (rows.length > 0 || header) yield formatRateDeckRows(rows, { header });
-    if (rows.length < EXPORT_PAGE) return;
-    afterLine = rows.at(-1)!.line;
-  }
+export function exportRateDeck(db: Queryable, versionId: string): AsyncGenerator<string> {
+  const rows = pages<RateRow>((last) => loadRows(db, versionId, { afterLine: last?.line ?? -1, limit: EXPORT_PAGE }), EXPORT_PAGE);
+  return csvPages(rows, formatRateDeckRows);
 }

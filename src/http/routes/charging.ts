@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { stringify } from 'csv-stringify/sync';
@@ -14,6 +15,7 @@ import { formatMicros, type Currency } from '../../money/index.ts';
 import type { Organization } from '../../organizations/organization.ts';
 import { MAX_CALL_SECONDS } from '../../rating/price.ts';
 import type { Services } from '../../services.ts';
+import { csvPages, pages } from '../../store/pages.ts';
 import { requireOrganization } from '../auth.ts';
 import { errors, MoneyString, page, PageQuery, Timestamp, Uuid } from '../schemas.ts';
 
@@ -62,6 +64,9 @@ const UsageSchema = Type.Object(
   },
   { $id: 'UsageRecord' },
 );
+
+/** Usage records per statement of a CSV export. */
+const EXPORT_PAGE = 5000;
 
 const SessionParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
 const Seconds = Type.Integer({ minimum: 0, maximum: MAX_CALL_SECONDS });
@@ -325,18 +330,10 @@ export function chargingRoutes(services: Services): FastifyPluginAsyncTypebox {
           ...(query.source ? { source: query.source as UsageFilter['source'] } : {}),
         };
         if (query.format === 'csv') {
-          const rows: UsageRecord[] = [];
-          let before: { startedAt: Date; id: string } | undefined;
-          // Bounded: an export of more than a million lines belongs in a report job, not a request.
-          for (let round = 0; round < 200; round++) {
-            const batch = await listUsage(services.db, filter, { ...(before ? { before } : {}), limit: 5000 });
-            rows.push(...batch);
-            if (batch.length < 5000) break;
-            before = { startedAt: batch.at(-1)!.startedAt, id: batch.at(-1)!.id };
-          }
-          const csv = stringify(rows.map(presentUsage), { header: true, columns: Object.keys(UsageSchema.properties) });
-          // A string with its own content type goes out as it is; the JSON schema describes the default format.
-          return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="usage-${organization.walletId}.csv"`).send(csv as never);
+          const records = pages<UsageRecord>((last) => listUsage(services.db, filter, { ...(last ? { before: last } : {}), limit: EXPORT_PAGE }), EXPORT_PAGE);
+          const csv = csvPages(records, (rows, { header }) => stringify(rows.map(presentUsage), header ? { header: true, columns: Object.keys(UsageSchema.properties) } : {}));
+          // A stream goes out as it is, a page at a time, however long the usage; the JSON schema describes the default format.
+          return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="usage-${organization.walletId}.csv"`).send(Readable.from(csv) as never);
         }
         const limit = query.limit ?? 50;
         const before = query.cursor ? decodeCursor(query.cursor) : undefined;
