@@ -172,6 +172,20 @@ describe(`live charging on ${testDatabaseKind}`, () => {
     expect(await credits(org.id)).toMatchObject({ usableCredits: '4.958', reservedCredits: '0.00' });
   });
 
+  it('ends every call of a switch that went away, each charged its granted time, the credit all released', async () => {
+    const orgs = await Promise.all(Array.from({ length: 5 }, () => organization('5.00')));
+    const sessions = await Promise.all(orgs.flatMap((org, o) => Array.from({ length: 8 }, (_, i) => authorize(org.id, '6591234567', `crashed-${o}-${i}`))));
+    const ids = sessions.map((response) => (response.json() as SessionJson).id);
+    const advanced = await t.call({ method: 'POST', url: '/v1/test-clock/advance', payload: { seconds: 180 } });
+    expect(advanced.json().jobs.find((job: { name: string }) => job.name === 'expire_sessions').handled).toBeGreaterThanOrEqual(40);
+    for (const id of ids) {
+      expect((await t.call({ method: 'GET', url: `/v1/charging/sessions/${id}` })).json()).toMatchObject({ state: 'ended', endReason: 'expired', cost: '0.021', billedSeconds: 60 });
+    }
+    // Eight calls of one granted minute each: 8 x 0.021.
+    for (const org of orgs) expect(await credits(org.id)).toMatchObject({ usableCredits: '4.832', reservedCredits: '0.00' });
+    expect((await verifyLedger(t.database.db)).problems).toEqual([]);
+  });
+
   it('never lets 100 concurrent 40-minute calls spend more than the credit', async () => {
     // 0.021 a minute: 5.00 pays for 238 call-minutes, far fewer than 100 calls x 40 minutes.
     const org = await organization('5.00');
