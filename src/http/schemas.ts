@@ -43,6 +43,11 @@ export function errors(...statuses: (400 | 401 | 403 | 404 | 409 | 413 | 415 | 4
   return out;
 }
 
+/** A response that is a CSV file: documented as text/csv, sent as a stream the schema does not serialize. */
+export function CsvResponse(description: string) {
+  return { description, content: { 'text/csv': { schema: Type.String() } } };
+}
+
 export const IdempotencyHeaders = Type.Object({
   'idempotency-key': Type.Optional(
     Type.String({

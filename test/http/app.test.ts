@@ -25,6 +25,11 @@ describe('the HTTP app', () => {
       expect(document.paths, route).toHaveProperty([route]);
     }
     expect(JSON.stringify(document.paths['/v1/transfers'].post)).toContain('Idempotency-Key'.toLowerCase());
+    // CSV goes in and out as text/csv, not as a JSON string.
+    expect(Object.keys(document.paths['/v1/cdr-files'].post.requestBody.content)).toEqual(['text/csv']);
+    expect(Object.keys(document.paths['/v1/rate-decks'].post.requestBody.content)).toEqual(['text/csv']);
+    expect(Object.keys(document.paths['/v1/rate-decks/{id}/export'].get.responses['200'].content)).toEqual(['text/csv']);
+    expect(Object.keys(document.paths['/v1/organizations/{id}/usage'].get.responses['200'].content)).toEqual(['application/json', 'text/csv']);
     const docs = await t.call({ method: 'GET', url: '/docs/', key: null });
     expect(docs.statusCode).toBe(200);
     expect(docs.body).toContain('swagger');

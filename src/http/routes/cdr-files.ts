@@ -50,6 +50,7 @@ export function cdrFileRoutes(services: Services): FastifyPluginAsyncTypebox {
             },
             { additionalProperties: false },
           ),
+          consumes: ['text/csv'],
           body: Type.String({ description: 'CSV' }),
           response: { 200: Type.Ref('CdrReport'), ...errors(403, 413, 415) },
         },

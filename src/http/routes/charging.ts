@@ -308,12 +308,20 @@ export function chargingRoutes(services: Services): FastifyPluginAsyncTypebox {
             { additionalProperties: false },
           ),
           response: {
-            200: Type.Intersect([
-              page(Type.Ref('UsageRecord')),
-              Type.Object({
-                totals: Type.Array(Type.Object({ service: Type.String(), records: Type.Integer(), quantity: Type.Integer(), billedQuantity: Type.Integer(), cost: MoneyString })),
-              }),
-            ]),
+            200: {
+              description: 'A page of usage with the totals of everything the filters find; with format=csv, every record as CSV',
+              content: {
+                'application/json': {
+                  schema: Type.Intersect([
+                    page(Type.Ref('UsageRecord')),
+                    Type.Object({
+                      totals: Type.Array(Type.Object({ service: Type.String(), records: Type.Integer(), quantity: Type.Integer(), billedQuantity: Type.Integer(), cost: MoneyString })),
+                    }),
+                  ]),
+                },
+                'text/csv': { schema: Type.String() },
+              },
+            },
             ...errors(404),
           },
         },

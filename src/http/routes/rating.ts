@@ -14,7 +14,7 @@ import { SERVICES, type RateRow, type Service } from '../../rating/rate-plan.ts'
 import { findDeck, listDecks, listVersions, setDefaultDeck, type RateDeck, type RateDeckVersion } from '../../rating/rate-deck-store.ts';
 import type { Services } from '../../services.ts';
 import { requireOperator, requireOrganization } from '../auth.ts';
-import { CurrencyCode, errors, Timestamp, Uuid } from '../schemas.ts';
+import { CsvResponse, CurrencyCode, errors, Timestamp, Uuid } from '../schemas.ts';
 
 const VersionSchema = Type.Object({
   id: Type.String(),
@@ -123,6 +123,7 @@ export function ratingRoutes(services: Services): FastifyPluginAsyncTypebox {
             },
             { additionalProperties: false },
           ),
+          consumes: ['text/csv'],
           body: Type.String({ description: 'CSV' }),
           response: { 201: Type.Ref('RateDeck'), ...errors(403, 413, 415, 422) },
         },
@@ -194,7 +195,7 @@ export function ratingRoutes(services: Services): FastifyPluginAsyncTypebox {
           tags: ['rating'],
           params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
           querystring: Type.Object({ version: Type.Optional(Type.Integer({ minimum: 1 })), at: Type.Optional(Timestamp) }, { additionalProperties: false }),
-          response: { 200: Type.String({ description: 'text/csv' }), ...errors(403, 404) },
+          response: { 200: CsvResponse('The version’s rows, header first'), ...errors(403, 404) },
         },
       },
       async (request, reply) => {
