@@ -103,6 +103,23 @@ describe(`rate decks and quotes over HTTP on ${testDatabaseKind}`, () => {
     expect([missing.statusCode, missing.json().error.code]).toEqual([404, 'rate_deck_not_found']);
   });
 
+  it('lets an organization download its own price list, from its deck or the default', async () => {
+    const org = (await t.call({ method: 'POST', url: '/v1/organizations', payload: { name: 'Price list', currency: 'SGD' } })).json();
+    const key = (await t.call({ method: 'POST', url: `/v1/organizations/${org.id}/api-keys` })).json().key as string;
+    const rates = await t.call({ method: 'GET', url: `/v1/organizations/${org.id}/rates`, key });
+    expect(rates.statusCode, rates.body).toBe(200);
+    expect(rates.headers['content-disposition']).toBe(`attachment; filename="rates-${org.walletId}.csv"`);
+    // The default deck's version in force today, the same file the operator's export gives.
+    expect(rates.body).toBe((await t.call({ method: 'GET', url: `/v1/rate-decks/${retail.id}/export` })).body);
+    const other = (await t.call({ method: 'POST', url: '/v1/organizations', payload: { name: 'Someone else', currency: 'SGD' } })).json();
+    expect((await t.call({ method: 'GET', url: `/v1/organizations/${other.id}/rates`, key })).statusCode).toBe(404);
+    // A deck in another currency does not price it.
+    const wholesale = (await t.call({ method: 'GET', url: '/v1/rate-decks' })).json().data.find((deck: { name: string }) => deck.name === 'wholesale');
+    await t.call({ method: 'PATCH', url: `/v1/organizations/${org.id}`, payload: { rateDeckId: wholesale.id } });
+    const mismatch = await t.call({ method: 'GET', url: `/v1/organizations/${org.id}/rates`, key });
+    expect([mismatch.statusCode, mismatch.json().error.code]).toEqual([422, 'currency_mismatch']);
+  });
+
   it('keeps deck management for the operator', async () => {
     const org = (await t.call({ method: 'POST', url: '/v1/organizations', payload: { name: 'Customer', currency: 'SGD' } })).json();
     const key = (await t.call({ method: 'POST', url: `/v1/organizations/${org.id}/api-keys` })).json().key as string;

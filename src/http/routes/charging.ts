@@ -1,4 +1,3 @@
-import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { stringify } from 'csv-stringify/sync';
@@ -17,6 +16,7 @@ import { MAX_CALL_SECONDS } from '../../rating/price.ts';
 import type { Services } from '../../services.ts';
 import { csvPages, pages } from '../../store/pages.ts';
 import { requireOrganization } from '../auth.ts';
+import { sendCsv } from '../csv-reply.ts';
 import { errors, MoneyString, page, PageQuery, Timestamp, Uuid } from '../schemas.ts';
 
 const SessionSchema = Type.Object(
@@ -340,8 +340,8 @@ export function chargingRoutes(services: Services): FastifyPluginAsyncTypebox {
         if (query.format === 'csv') {
           const records = pages<UsageRecord>((last) => listUsage(services.db, filter, { ...(last ? { before: last } : {}), limit: EXPORT_PAGE }), EXPORT_PAGE);
           const csv = csvPages(records, (rows, { header }) => stringify(rows.map(presentUsage), header ? { header: true, columns: Object.keys(UsageSchema.properties) } : {}));
-          // A stream goes out as it is, a page at a time, however long the usage; the JSON schema describes the default format.
-          return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="usage-${organization.walletId}.csv"`).send(Readable.from(csv) as never);
+          // A page at a time, however long the usage.
+          return sendCsv(reply, `usage-${organization.walletId}.csv`, csv);
         }
         const limit = query.limit ?? 50;
         const before = query.cursor ? decodeCursor(query.cursor) : undefined;

@@ -1,4 +1,3 @@
-import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
@@ -9,11 +8,13 @@ import { formatDecimal } from '../../rating/rational.ts';
 import { exportRateDeck, versionToExport } from '../../rating/export-rate-deck.ts';
 import { importRateDeck } from '../../rating/import-rate-deck.ts';
 import { quote } from '../../rating/quote.ts';
+import { versionInForce } from '../../rating/rating.ts';
 import { MAX_CALL_SECONDS } from '../../rating/price.ts';
 import { SERVICES, type RateRow, type Service } from '../../rating/rate-plan.ts';
 import { findDeck, listDecks, listVersions, setDefaultDeck, type RateDeck, type RateDeckVersion } from '../../rating/rate-deck-store.ts';
 import type { Services } from '../../services.ts';
 import { requireOperator, requireOrganization } from '../auth.ts';
+import { sendCsv } from '../csv-reply.ts';
 import { CsvResponse, CurrencyCode, errors, Timestamp, Uuid } from '../schemas.ts';
 
 const VersionSchema = Type.Object({
@@ -203,11 +204,36 @@ export function ratingRoutes(services: Services): FastifyPluginAsyncTypebox {
         const deck = await deckOr404(request.params.id);
         const version = versionToExport(await listVersions(services.db, deck.id), { ...(request.query.version ? { version: request.query.version } : {}), at: at(request, request.query.at) });
         if (!version) throw new RingbillError('rate_deck_not_found', `${deck.name} has no version ${request.query.version ?? ''}`.trim());
-        // A stream goes out as it is, page by page; the response schema only documents it.
-        return reply
-          .type('text/csv; charset=utf-8')
-          .header('content-disposition', `attachment; filename="${fileName(deck.name)}-v${version.version}.csv"`)
-          .send(Readable.from(exportRateDeck(services.db, version.id)) as never);
+        return sendCsv(reply, `${fileName(deck.name)}-v${version.version}.csv`, exportRateDeck(services.db, version.id));
+      },
+    );
+
+    app.get(
+      '/organizations/:id/rates',
+      {
+        schema: {
+          summary: 'An organization’s price list as CSV',
+          description:
+            'The rows of the rate deck that prices the organization (its own, else the default), in the version in force now, in the deck CSV format, ' +
+            'in the organization’s currency. Organization keys may read their own.',
+          tags: ['rating'],
+          params: Type.Object({ id: Uuid }),
+          response: { 200: CsvResponse('The price list, header first'), ...errors(404, 422) },
+        },
+      },
+      async (request, reply) => {
+        requireOrganization(request, request.params.id);
+        const organization = await findOrganization(services.db, request.params.id);
+        if (!organization) throw new RingbillError('organization_not_found');
+        const deckId = await services.rating.deckIdFor(organization);
+        const listed = deckId ? await services.rating.deck(deckId) : undefined;
+        if (!listed?.deck) throw new RingbillError('no_rate_deck');
+        const version = versionInForce(listed.versions, services.clock.now());
+        if (!version) throw new RingbillError('no_rate_deck', `the rate deck "${listed.deck.name}" has no version in force yet`);
+        if (listed.deck.currency && listed.deck.currency !== organization.currency) {
+          throw new RingbillError('currency_mismatch', `the rate deck "${listed.deck.name}" is in ${listed.deck.currency}; the organization is billed in ${organization.currency}`);
+        }
+        return sendCsv(reply, `rates-${organization.walletId}.csv`, exportRateDeck(services.db, version.id));
       },
     );
 
