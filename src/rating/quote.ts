@@ -33,7 +33,11 @@ export async function quote(rating: Rating, request: QuoteRequest): Promise<Resu
   const voice = request.service === 'voice';
   const amount = voice ? request.seconds : request.quantity;
   if (amount === undefined || !Number.isInteger(amount) || amount < 0) {
-    return failure('invalid_input', voice ? 'a voice quote needs seconds (a whole number)' : `a ${request.service} quote needs a quantity (a whole number)`);
+    return failure('invalid_input', voice ? 'a voice quote needs seconds (a whole number)' : `a quote for ${request.service} needs a quantity (a whole number)`);
+  }
+  // The other measure would be ignored: say so rather than quote something else than was asked.
+  if ((voice ? request.quantity : request.seconds) !== undefined) {
+    return failure('invalid_input', voice ? 'a voice quote is for seconds, not a quantity' : `a quote for ${request.service} is for a quantity, not seconds`);
   }
   const found = request.organization
     ? await rating.planFor(request.organization, request.service, request.destination, request.at)
