@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { versionToExport } from '../../src/rating/export-rate-deck.ts';
 import { formatRateDeckRows } from '../../src/rating/format-rate-deck.ts';
 import { parseRateDeck } from '../../src/rating/parse-rate-deck.ts';
 import { parseDecimal } from '../../src/rating/rational.ts';
+import type { RateDeckVersion } from '../../src/rating/rate-deck-store.ts';
 import { SERVICES, type RateRow } from '../../src/rating/rate-plan.ts';
 
 const DECK = readFileSync(new URL('../fixtures/rate-deck.csv', import.meta.url), 'utf8');
@@ -58,5 +60,27 @@ describe('writing a rate deck as CSV', () => {
     if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
     expect(parsed.rows.some((r) => r.intervalStartSeconds > 0)).toBe(true);
     expect(reparsed(parsed.rows).map(meaning)).toEqual(parsed.rows.map(meaning));
+  });
+});
+
+describe('the version an export means', () => {
+  const version = (number: number, from: string): RateDeckVersion => ({
+    id: `rdv_${number}`,
+    deckId: 'rdk_1',
+    version: number,
+    effectiveFrom: new Date(from),
+    rowCount: 1,
+    source: 'test',
+    createdAt: new Date('2026-01-01T00:00:00Z'),
+  });
+  const versions = [version(1, '2026-01-01T00:00:00Z'), version(2, '2026-12-01T00:00:00Z'), version(3, '2027-01-01T00:00:00Z')];
+
+  it('is the one numbered, else the one in force, else (before the first starts) the newest', () => {
+    expect(versionToExport(versions, { version: 2, at: new Date('2026-06-01T00:00:00Z') })?.version).toBe(2);
+    expect(versionToExport(versions, { version: 4, at: new Date('2026-06-01T00:00:00Z') })).toBeUndefined();
+    expect(versionToExport(versions, { at: new Date('2026-06-01T00:00:00Z') })?.version).toBe(1);
+    expect(versionToExport(versions, { at: new Date('2026-12-15T00:00:00Z') })?.version).toBe(2);
+    expect(versionToExport(versions, { at: new Date('2025-06-01T00:00:00Z') })?.version).toBe(3);
+    expect(versionToExport([], { at: new Date('2026-06-01T00:00:00Z') })).toBeUndefined();
   });
 });
