@@ -59,6 +59,10 @@ describe(`rates and CDRs on the command line, on ${testDatabaseKind}`, () => {
     expect(first.stdout).toContain('charged 1.466333 SGD for 6 records');
     const second = await runCli([...args, '--json'], env);
     expect(JSON.parse(second.stdout)).toMatchObject({ rated: 0, duplicates: 7, totals: [] });
+    // The same file piped in: every record is known by its content, not by the file's name.
+    const piped = await runCli(['cdrs', 'rate', '-', '--format', 'asterisk', '--timezone', 'UTC'], env, readFileSync(fixture('asterisk-Master.csv'), 'utf8'));
+    expect(piped.stdout).toContain('stdin:10: rejected: no organization has the account code or wallet ID "NOSUCH"');
+    expect(piped.stdout).toContain('11 lines: 0 rated, 2 skipped (unanswered), 2 rejected, 7 duplicates');
     const verify = await runCli(['ledger', 'verify'], env);
     expect(verify.code, verify.stdout).toBe(0);
   }, 120_000);
