@@ -161,6 +161,9 @@ export class CompiledDeck {
     const code = SERVICE_CODES.indexOf(service);
     if (code === -1) return undefined;
     const digits = ALL_DIGITS.test(number) ? number : number.replace(/[^\d]/g, '');
+    // A destination without a digit ("s", an Asterisk dialplan extension) is no number, and the
+    // row for any number must not price it; an empty one (a fax page, an activation) may.
+    if (digits === '' && number.trim() !== '') return undefined;
     const time = at.getTime();
     const top = Math.min(digits.length, this.longest[code]!);
     const long = this.longPrefixes[code]!;

@@ -118,6 +118,8 @@ class ReferenceDeck {
     const prefixes = this.services.get(service);
     if (!prefixes) return undefined;
     const digits = number.replace(/[^\d]/g, '');
+    // Something without a digit is no number; nothing at all may still be priced by the row for any.
+    if (digits === '' && number.trim() !== '') return undefined;
     for (let length = digits.length; length >= 0; length--) {
       for (const version of prefixes.get(digits.slice(0, length)) ?? []) {
         if (version.from <= at.getTime() && at.getTime() < version.to) return version.plan;

@@ -145,6 +145,18 @@ describe('the sample rate deck', () => {
     // Nothing in force before the deck's dates.
     expect(sample.plan('voice', '44', new Date('2025-06-01T00:00:00Z'))).toBeUndefined();
   });
+
+  it('prices any number with the empty prefix, but not a destination without a digit', () => {
+    const anyNumber = deck(`${HEADER}\nvoice,,Anywhere,0,0.30,60,60/60,0,0\nvoice,65,Singapore,0,0.02,60,60/60,0,0\nfax,,Fax,0,0.10,60,1/1,0,0`);
+    expect(anyNumber.plan('voice', '6591234567', T)!.prefix).toBe('65');
+    expect(anyNumber.plan('voice', '+1 555 0100', T)!.destination).toBe('Anywhere');
+    expect(anyNumber.plan('voice', 'sip:+6591234567@pbx', T)!.prefix).toBe('65');
+    // Asterisk's "s" and "h" extensions are no numbers: no price, not the price for any number.
+    expect(anyNumber.plan('voice', 's', T)).toBeUndefined();
+    expect(anyNumber.plan('voice', 'h', T)).toBeUndefined();
+    // A fax page or an activation needs no number at all.
+    expect(anyNumber.plan('fax', '', T)!.destination).toBe('Fax');
+  });
 });
 
 describe('parsing a rate deck', () => {
