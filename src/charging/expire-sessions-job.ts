@@ -1,6 +1,7 @@
 import type { Job } from '../jobs/scheduler.ts';
+import { MAX_CALL_SECONDS } from '../rating/price.ts';
 import type { ChargingDeps } from './charging-deps.ts';
-import { findSession, findExpiredSessions, nextSessionExpiry } from './session-store.ts';
+import { findExpiredSessions, nextSessionExpiry } from './session-store.ts';
 import { terminateSession } from './update-session.ts';
 
 /**
@@ -16,14 +17,10 @@ export function expireSessionsJob(deps: ChargingDeps): Job {
       const ids = await findExpiredSessions(deps.db, deps.clock.now(), 1000);
       // Ended all at once, as calls are: the ledger writes them in a few batches, where one at a
       // time (a switch that crashed with thousands of calls up) took a batch each.
-      const ended = await Promise.all(
-        ids.map(async (id) => {
-          const session = await findSession(deps.db, id);
-          if (!session || session.state === 'ended') return false;
-          return (await terminateSession(deps, { sessionId: id, usedSeconds: session.grantedSeconds, reason: 'expired' })).ok;
-        }),
-      );
-      return ended.filter(Boolean).length;
+      // Seconds are capped at the grant, so asking for the longest call charges all the time it
+      // was granted, without reading the session here as well as in terminateSession.
+      const ended = await Promise.all(ids.map((id) => terminateSession(deps, { sessionId: id, usedSeconds: MAX_CALL_SECONDS, reason: 'expired' })));
+      return ended.filter((result) => result.ok && result.value.endReason === 'expired').length;
     },
   };
 }

@@ -1,4 +1,4 @@
-import { arrayColumns, queryWith, type Queryable, type SqlParam, type SqlValue } from '../store/database.ts';
+import { arrayColumns, queryWith, type Queryable, type SqlParam } from '../store/database.ts';
 import { formatDecimal, parseDecimal, type Rational } from '../rating/rational.ts';
 import type { RatePlan, RateRow } from '../rating/rate-plan.ts';
 import type { ChargingSession } from './session.ts';
@@ -207,15 +207,12 @@ export async function listActiveSessions(
   db: Queryable,
   filter: { organizationId?: string; after?: { startedAt: Date; id: string }; limit: number },
 ): Promise<ChargingSession[]> {
-  const params: SqlValue[] = [];
-  const param: SqlParam = (value) => `$${params.push(value)}`;
-  const conditions = ["state = 'active'"];
-  if (filter.organizationId !== undefined) conditions.push(`organization_id = ${param(filter.organizationId)}::uuid`);
-  if (filter.after) conditions.push(`(started_at, id) > (${param(filter.after.startedAt)}, ${param(filter.after.id)})`);
-  const result = await db.query<SessionRow>(
-    `SELECT ${COLUMNS} FROM charging_sessions WHERE ${conditions.join(' AND ')} ORDER BY started_at, id LIMIT ${param(filter.limit)}`,
-    params,
-  );
+  const result = await queryWith<SessionRow>(db, (param) => {
+    const conditions = ["state = 'active'"];
+    if (filter.organizationId !== undefined) conditions.push(`organization_id = ${param(filter.organizationId)}::uuid`);
+    if (filter.after) conditions.push(`(started_at, id) > (${param(filter.after.startedAt)}, ${param(filter.after.id)})`);
+    return `SELECT ${COLUMNS} FROM charging_sessions WHERE ${conditions.join(' AND ')} ORDER BY started_at, id LIMIT ${param(filter.limit)}`;
+  });
   return result.rows.map(toSession);
 }
 

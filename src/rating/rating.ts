@@ -1,4 +1,4 @@
-import { failure, type Result } from '../errors.ts';
+import { failure, type Failure, type Result } from '../errors.ts';
 import { ExpiringCache } from '../expiring-cache.ts';
 import type { Organization } from '../organizations/organization.ts';
 import type { Queryable } from '../store/database.ts';
@@ -40,27 +40,41 @@ export class Rating {
     return this.defaultDeck.get('default', async () => (await findDefaultDeck(this.db))?.id);
   }
 
-  /** The plan for an organization's call or event. */
-  async planFor(organization: Organization, service: Service, number: string, at: Date): Promise<Result<PlanFound, 'no_rate_deck' | 'no_rate' | 'currency_mismatch'>> {
+  /** The deck that prices an organization (its own, else the default) and its version in force at `at`. */
+  async versionFor(organization: Organization, at: Date): Promise<Result<DeckInForce, 'no_rate_deck' | 'no_rate'>> {
     const deckId = await this.deckIdFor(organization);
     if (!deckId) return failure('no_rate_deck');
-    const found = await this.planInDeck(deckId, service, number, at);
-    if (!found.ok) return failure(found.code === 'rate_deck_not_found' ? 'no_rate_deck' : 'no_rate', found.code === 'rate_deck_not_found' ? `the organization’s rate deck ${deckId} does not exist` : found.message);
-    if (found.value.deck.currency && found.value.deck.currency !== organization.currency) {
-      return failure('currency_mismatch', `the rate deck "${found.value.deck.name}" is in ${found.value.deck.currency}; the organization is billed in ${organization.currency}`);
-    }
-    return found;
+    const found = await this.versionInDeck(deckId, at);
+    if (!found.ok && found.code === 'rate_deck_not_found') return failure('no_rate_deck', `the organization’s rate deck ${deckId} does not exist`);
+    return found as Result<DeckInForce, 'no_rate'>;
+  }
+
+  /** The plan for an organization's call or event. */
+  async planFor(organization: Organization, service: Service, number: string, at: Date): Promise<Result<PlanFound, 'no_rate_deck' | 'no_rate' | 'currency_mismatch'>> {
+    const found = await this.versionFor(organization, at);
+    if (!found.ok) return found;
+    const planned = await this.planInVersion(found.value, service, number, at);
+    if (!planned.ok) return planned;
+    return currencyMismatch(found.value.deck, organization) ?? planned;
   }
 
   async planInDeck(deckId: string, service: Service, number: string, at: Date): Promise<Result<PlanFound, 'rate_deck_not_found' | 'no_rate'>> {
+    const found = await this.versionInDeck(deckId, at);
+    return found.ok ? this.planInVersion(found.value, service, number, at) : found;
+  }
+
+  private async versionInDeck(deckId: string, at: Date): Promise<Result<DeckInForce, 'rate_deck_not_found' | 'no_rate'>> {
     const listed = await this.deck(deckId);
     if (!listed.deck) return failure('rate_deck_not_found');
     const version = versionInForce(listed.versions, at);
     if (!version) return failure('no_rate', `the rate deck "${listed.deck.name}" has no version in force at ${at.toISOString()}`);
-    const compiled = await this.compile(version.id);
-    const plan = compiled.plan(service, number, at);
-    if (!plan) return failure('no_rate', `the rate deck "${listed.deck.name}" has no ${service} price for "${number}"`);
-    return { ok: true, value: { plan, deck: listed.deck, version } };
+    return { ok: true, value: { deck: listed.deck, version } };
+  }
+
+  private async planInVersion({ deck, version }: DeckInForce, service: Service, number: string, at: Date): Promise<Result<PlanFound, 'no_rate'>> {
+    const plan = (await this.compile(version.id)).plan(service, number, at);
+    if (!plan) return failure('no_rate', `the rate deck "${deck.name}" has no ${service} price for "${number}"`);
+    return { ok: true, value: { plan, deck, version } };
   }
 
   /** A version, compiled once and kept while there is room. */
@@ -84,6 +98,17 @@ export class Rating {
     const deck = await findDeck(this.db, deckId);
     return { deck, versions: deck ? await listVersions(this.db, deckId) : [] };
   }
+}
+
+export interface DeckInForce {
+  readonly deck: RateDeck;
+  readonly version: RateDeckVersion;
+}
+
+/** A deck in one currency prices only organizations billed in it; one without prices any. */
+export function currencyMismatch(deck: RateDeck, organization: Organization): Failure<'currency_mismatch'> | undefined {
+  if (!deck.currency || deck.currency === organization.currency) return undefined;
+  return failure('currency_mismatch', `the rate deck "${deck.name}" is in ${deck.currency}; the organization is billed in ${organization.currency}`);
 }
 
 interface ListedDeck {

@@ -8,7 +8,7 @@ import { formatDecimal } from '../../rating/rational.ts';
 import { exportRateDeck, versionToExport } from '../../rating/export-rate-deck.ts';
 import { importRateDeck } from '../../rating/import-rate-deck.ts';
 import { quote } from '../../rating/quote.ts';
-import { versionInForce } from '../../rating/rating.ts';
+import { currencyMismatch } from '../../rating/rating.ts';
 import { MAX_CALL_SECONDS } from '../../rating/price.ts';
 import { SERVICES, type RateRow, type Service } from '../../rating/rate-plan.ts';
 import { findDeck, listDecks, listVersions, setDefaultDeck, type RateDeck, type RateDeckVersion } from '../../rating/rate-deck-store.ts';
@@ -225,15 +225,12 @@ export function ratingRoutes(services: Services): FastifyPluginAsyncTypebox {
         requireOrganization(request, request.params.id);
         const organization = await findOrganization(services.db, request.params.id);
         if (!organization) throw new RingbillError('organization_not_found');
-        const deckId = await services.rating.deckIdFor(organization);
-        const listed = deckId ? await services.rating.deck(deckId) : undefined;
-        if (!listed?.deck) throw new RingbillError('no_rate_deck');
-        const version = versionInForce(listed.versions, services.clock.now());
-        if (!version) throw new RingbillError('no_rate_deck', `the rate deck "${listed.deck.name}" has no version in force yet`);
-        if (listed.deck.currency && listed.deck.currency !== organization.currency) {
-          throw new RingbillError('currency_mismatch', `the rate deck "${listed.deck.name}" is in ${listed.deck.currency}; the organization is billed in ${organization.currency}`);
-        }
-        return sendCsv(reply, `rates-${organization.walletId}.csv`, exportRateDeck(services.db, version.id));
+        const found = await services.rating.versionFor(organization, services.clock.now());
+        // A deck whose first version starts later prices nothing yet: for a price list, no deck.
+        if (!found.ok) throw new RingbillError('no_rate_deck', found.message);
+        const mismatch = currencyMismatch(found.value.deck, organization);
+        if (mismatch) throw new RingbillError(mismatch.code, mismatch.message);
+        return sendCsv(reply, `rates-${organization.walletId}.csv`, exportRateDeck(services.db, found.value.version.id));
       },
     );
 
