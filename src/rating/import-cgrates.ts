@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
+import { checkRows, parseIsoTime } from './parse-rate-deck.ts';
 import { parseDecimal, ZERO } from './rational.ts';
 import { DEFAULT_ROUNDING, type RateRow, type Rounding, type Service } from './rate-plan.ts';
 
@@ -54,7 +55,13 @@ export function readCgratesTariffPlan(dir: string): CgratesImport {
   const ratingProfiles = read(dir, 'RatingProfiles.csv', true, problems);
   const timings = read(dir, 'Timings.csv', false, problems);
   for (const file of UNSUPPORTED_FILES) if (read(dir, file, false, problems).length > 0) problems.push(`${file} has rows: ${file.replace('.csv', '')} cannot be mapped to a rate deck`);
-  for (const [tag] of timings) if (tag !== '*any') problems.push(`Timings.csv: timing ${tag} cannot be mapped (only *any is)`);
+  // A timing that matches every moment (the usual ALWAYS row) is *any under another name.
+  const always = new Set(['*any']);
+  for (const [tag, ...when] of timings) {
+    const [years, months, monthDays, weekDays, time] = when;
+    if ([years, months, monthDays, weekDays].every((field) => field === '*any') && ['00:00:00', '*any', '', undefined].includes(time)) always.add(tag!);
+    else problems.push(`Timings.csv: timing ${tag} (${when.join(' ')}) cannot be mapped: only a timing that matches every moment can`);
+  }
   if (problems.length > 0) return { ok: false, problems };
 
   const prefixes = new Map<string, string[]>();
@@ -68,8 +75,15 @@ export function readCgratesTariffPlan(dir: string): CgratesImport {
   const slots = new Map<string, { connectFee: string; rate: string; unit: number; increment: number; start: number }[]>();
   for (const [id, connectFee, rate, unit, increment, start] of rates) {
     const parsed = { connectFee: connectFee ?? '0', rate: rate ?? '', unit: seconds(unit ?? ''), increment: seconds(increment ?? ''), start: seconds(start ?? '0s') };
-    if (!parseDecimal(parsed.connectFee) || !parseDecimal(parsed.rate) || !parsed.unit || !parsed.increment || parsed.start === undefined) {
-      problems.push(`Rates.csv: ${id} has a value that is not a decimal or a duration`);
+    const wrong = [
+      ...(parseDecimal(parsed.connectFee) ? [] : [`ConnectFee "${connectFee}"`]),
+      ...(parseDecimal(parsed.rate) ? [] : [`Rate "${rate}"`]),
+    ].map((field) => `${field} is not a non-negative decimal of up to 12 places`);
+    if (!parsed.unit) wrong.push(`RateUnit "${unit}" is not a duration of at least 1s`);
+    if (!parsed.increment) wrong.push(`RateIncrement "${increment}" is not a duration of at least 1s`);
+    if (parsed.start === undefined) wrong.push(`GroupIntervalStart "${start}" is not a duration`);
+    if (wrong.length > 0 || !parsed.unit || !parsed.increment || parsed.start === undefined) {
+      problems.push(`Rates.csv: ${id}: ${wrong.join('; ')}`);
       continue;
     }
     slots.set(id!, [...(slots.get(id!) ?? []), { ...parsed, unit: parsed.unit, increment: parsed.increment, start: parsed.start }]);
@@ -80,26 +94,34 @@ export function readCgratesTariffPlan(dir: string): CgratesImport {
     if (!rounding.method) problems.push(`DestinationRates.csv: ${id} rounds with ${method}, which cannot be mapped (*up, *down, *middle)`);
     if (!Number.isInteger(rounding.decimals) || rounding.decimals < 0 || rounding.decimals > 6) problems.push(`DestinationRates.csv: ${id} rounds to ${decimals} decimals; Ringbill keeps 0 to 6`);
     if (strategy && strategy !== '*free' && strategy !== '*disconnect') problems.push(`DestinationRates.csv: ${id} has MaxCostStrategy ${strategy}, which cannot be mapped`);
+    // A cap that cannot be read must not become "no cap": the calls would cost more than the plan says.
+    if (maxCost && !parseDecimal(maxCost)) problems.push(`DestinationRates.csv: ${id} has MaxCost "${maxCost}", not a non-negative decimal`);
     if (!prefixes.has(destination ?? '')) problems.push(`DestinationRates.csv: ${id} names the unknown destination ${destination}`);
     if (!slots.has(ratesTag ?? '')) problems.push(`DestinationRates.csv: ${id} names the unknown rates ${ratesTag}`);
     drs.set(id!, [...(drs.get(id!) ?? []), { destination: destination!, rates: ratesTag!, rounding: rounding as Rounding, maxCost: maxCost ?? '', strategy: strategy ?? '' }]);
   }
   const plans = new Map<string, { dr: string; weight: number }[]>();
   for (const [id, dr, timing, weight] of ratingPlans) {
-    if (timing !== '*any') problems.push(`RatingPlans.csv: ${id} uses the timing ${timing}; only *any can be mapped`);
+    if (!always.has(timing ?? '')) problems.push(`RatingPlans.csv: ${id} uses the timing ${timing}; only *any (or a timing that matches every moment) can be mapped`);
     if (!drs.has(dr ?? '')) problems.push(`RatingPlans.csv: ${id} names the unknown destination rates ${dr}`);
     plans.set(id!, [...(plans.get(id!) ?? []), { dr: dr!, weight: Number(weight || 0) }]);
   }
   const activation = new Map<string, { at: Date; services: Set<Service> }>();
+  const profiles = new Map<string, string>();
   for (const [tenant, category, subject, activationTime, plan, fallback] of ratingProfiles) {
+    // A later profile for the same tenant and category switches its plan on a date: one
+    // Ringbill deck per plan cannot say that, so the switch is refused, not lost.
+    const earlier = profiles.get(`${tenant}|${category}|${subject}`);
+    if (earlier !== undefined) problems.push(`RatingProfiles.csv: ${tenant} ${category} ${subject} has more than one profile (${earlier} and ${plan} from ${activationTime}); a change of plan over time cannot be mapped: import each plan, then give the organizations the new deck`);
+    profiles.set(`${tenant}|${category}|${subject}`, plan ?? '');
     const service = CATEGORIES[category ?? ''];
     if (!service) problems.push(`RatingProfiles.csv: ${tenant} ${category}: the category cannot be mapped (call, sms, fax)`);
     if (subject !== '*any') problems.push(`RatingProfiles.csv: ${tenant} ${category} ${subject}: a subject-specific profile cannot be mapped; import its plan and give the organization that deck`);
     if (fallback) problems.push(`RatingProfiles.csv: ${tenant} ${category} ${subject}: fallback subjects cannot be mapped`);
     if (!plans.has(plan ?? '')) problems.push(`RatingProfiles.csv: ${tenant} ${category} names the unknown rating plan ${plan}`);
-    const at = new Date(activationTime ?? '');
-    if (Number.isNaN(at.getTime())) problems.push(`RatingProfiles.csv: ${tenant} ${category}: ActivationTime "${activationTime}" is not a time`);
-    if (!service || Number.isNaN(at.getTime()) || !plan) continue;
+    const at = parseIsoTime(activationTime ?? '');
+    if (!at) problems.push(`RatingProfiles.csv: ${tenant} ${category}: ActivationTime "${activationTime}" is not an ISO 8601 time with an offset (2026-01-01T00:00:00Z)`);
+    if (!service || !at || !plan) continue;
     const known = activation.get(plan);
     activation.set(plan, { at: known && known.at < at ? known.at : at, services: new Set([...(known?.services ?? []), service]) });
   }
@@ -120,6 +142,7 @@ export function readCgratesTariffPlan(dir: string): CgratesImport {
       }
     }
     let line = 0;
+    const origins: string[] = [];
     for (const service of services) {
       for (const [prefix, { dr }] of chosen) {
         for (const entry of drs.get(dr)!) {
@@ -128,6 +151,7 @@ export function readCgratesTariffPlan(dir: string): CgratesImport {
           if (sorted[0]!.start !== 0) problems.push(`Rates.csv: ${entry.rates} has no rate from 0s`);
           const maxCost = entry.maxCost && parseDecimal(entry.maxCost) && parseDecimal(entry.maxCost)!.n > 0n ? parseDecimal(entry.maxCost)! : null;
           for (const slot of sorted) {
+            origins[line + 1] = `${plan} prices ${service} ${prefix || '(any)'} with ${entry.rates}`;
             rows.push({
               line: ++line,
               service,
@@ -151,6 +175,8 @@ export function readCgratesTariffPlan(dir: string): CgratesImport {
         }
       }
     }
+    // The checks of a CSV deck: what they refuse there would be stored here and not export back.
+    for (const problem of checkRows(rows)) problems.push(`RatingPlans.csv: ${origins[problem.line]}: ${problem.message.replace(/^line \d+/, 'another slot')}`);
     decks.push({ name: plan, effectiveFrom: at, rows });
   }
   return problems.length > 0 ? { ok: false, problems } : { ok: true, decks };

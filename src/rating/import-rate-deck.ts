@@ -9,7 +9,7 @@ import { findDeckByName, insertDeck, insertRows, insertVersion, nextVersionNumbe
 
 export interface ImportRateDeckInput {
   name: string;
-  /** When the version comes into force; default: now. Rows may carry their own later dates. */
+  /** When the version comes into force; default: its earliest row's date (a row without one: now). Rows may carry their own later dates. */
   effectiveFrom?: Date;
   /** A new deck's currency (none: it prices in each organization's currency). */
   currency?: Currency | null;
@@ -23,8 +23,7 @@ export async function importRateDeck(
   csv: string,
   input: ImportRateDeckInput,
 ): Promise<Result<{ deck: RateDeck; version: RateDeckVersion }, 'invalid_rate_deck' | 'invalid_input' | 'currency_mismatch'>> {
-  const effectiveFrom = input.effectiveFrom ?? deps.clock.now();
-  const parsed = parseRateDeck(csv, effectiveFrom);
+  const parsed = parseRateDeck(csv, input.effectiveFrom ?? deps.clock.now());
   if (!parsed.ok) {
     return failure(
       'invalid_rate_deck',
@@ -32,7 +31,11 @@ export async function importRateDeck(
       parsed.problems.map((problem) => ({ ...problem })),
     );
   }
-  return storeRateDeck(deps, parsed.rows, input);
+  // Without a date of its own the version comes into force with its earliest row (undated rows
+  // count as now): next month's list, dated in its rows, leaves the version in force until then,
+  // and a list dated in the past prices calls from that date, as its rows say.
+  const earliest = parsed.rows.reduce((first, row) => (row.effectiveFrom < first ? row.effectiveFrom : first), parsed.rows[0]!.effectiveFrom);
+  return storeRateDeck(deps, parsed.rows, { ...input, effectiveFrom: input.effectiveFrom ?? earliest });
 }
 
 /** Stores already-parsed rows as a new version of the named deck (CSV and CGRateS imports meet here). */

@@ -39,30 +39,69 @@ const MAX_PROBLEMS = 1000;
  * half-good deck is never activated. `defaultEffectiveFrom` dates rows that name no date.
  */
 export function parseRateDeck(csv: string, defaultEffectiveFrom: Date): ParsedDeck {
-  let records: { record: Record<string, string>; info: { lines: number } }[];
-  try {
-    records = parse(csv, { columns: (header: string[]) => header.map((name) => name.trim().toLowerCase()), skip_empty_lines: true, trim: true, info: true, bom: true });
-  } catch (error) {
-    const line = (error as { lines?: number }).lines ?? 0;
-    return { ok: false, problems: [{ line, field: 'csv', message: (error as Error).message }] };
-  }
   const problems: DeckProblem[] = [];
-  const first = records[0];
-  if (!first) return { ok: false, problems: [{ line: 1, field: 'csv', message: 'the deck has no rows' }] };
-  const unknown = Object.keys(first.record).filter((name) => !(RATE_DECK_COLUMNS as readonly string[]).includes(name));
-  for (const name of unknown) problems.push({ line: 1, field: name, message: `unknown column "${name}"; the columns are ${RATE_DECK_COLUMNS.join(', ')}` });
-  for (const name of REQUIRED) if (!(name in first.record)) problems.push({ line: 1, field: name, message: `the column "${name}" is missing` });
-  if (problems.length > 0) return { ok: false, problems };
+  // Records are read as plain field lists, and a record that breaks the CSV syntax is skipped
+  // and reported, so one stray quote or comma does not hide every other problem of the file.
+  let records: { record: string[]; info: { lines: number } }[];
+  try {
+    records = parse(csv, {
+      skip_empty_lines: true,
+      trim: true,
+      info: true,
+      bom: true,
+      relax_column_count: true,
+      skip_records_with_error: true,
+      on_skip: (error: Error | undefined) => {
+        if (error) problems.push({ line: (error as { lines?: number }).lines ?? 0, field: 'csv', message: error.message });
+      },
+    }) as unknown as typeof records;
+  } catch (error) {
+    return { ok: false, problems: [{ line: (error as { lines?: number }).lines ?? 0, field: 'csv', message: (error as Error).message }] };
+  }
+  const unclosed = problems.findIndex((problem) => problem.message.startsWith('Quote Not Closed'));
+  // csv-parse names the end of the file; where the quote was opened is what the user needs.
+  if (unclosed >= 0) problems[unclosed] = { ...problems[unclosed]!, message: `a quoted field opened after line ${records.at(-1)?.info.lines ?? 0} is never closed` };
+  const [header, ...rest] = records;
+  if (!header) return { ok: false, problems: [{ line: 1, field: 'csv', message: 'the deck has no rows' }] };
+  const columns = header.record.map((name) => name.trim().toLowerCase());
+  columns.forEach((name, index) => {
+    if (!(RATE_DECK_COLUMNS as readonly string[]).includes(name)) problems.push({ line: 1, field: name, message: `unknown column "${name}"; the columns are ${RATE_DECK_COLUMNS.join(', ')}` });
+    else if (columns.indexOf(name) !== index) problems.push({ line: 1, field: name, message: `the column "${name}" is named twice` });
+  });
+  for (const name of REQUIRED) if (!columns.includes(name)) problems.push({ line: 1, field: name, message: `the column "${name}" is missing` });
+  if (problems.some((problem) => problem.line === 1)) return { ok: false, problems: problems.sort((a, b) => a.line - b.line) };
+  if (rest.length === 0) problems.push({ line: 1, field: 'csv', message: 'the deck has no rows' });
 
   const rows: RateRow[] = [];
-  for (const { record, info } of records) {
-    const row = parseRow(record, info.lines, defaultEffectiveFrom, problems);
+  for (const { record, info } of rest) {
+    if (record.length !== columns.length) {
+      problems.push({ line: info.lines, field: 'csv', message: `the line has ${record.length} field(s); the header names ${columns.length}` });
+      continue;
+    }
+    const row = parseRow(Object.fromEntries(columns.map((name, index) => [name, record[index]!])), info.lines, defaultEffectiveFrom, problems);
     if (row) rows.push(row);
     if (problems.length >= MAX_PROBLEMS) break;
   }
-  checkIntervals(rows, problems);
+  problems.push(...checkRows(rows));
   problems.sort((a, b) => a.line - b.line);
   return problems.length > 0 ? { ok: false, problems: problems.slice(0, MAX_PROBLEMS) } : { ok: true, rows };
+}
+
+/** The largest whole number a deck's seconds fit in (a PostgreSQL `integer`). */
+const MAX_WHOLE = 2_147_483_647;
+
+/**
+ * An ISO 8601 date (midnight UTC) or time with an offset; undefined for anything else,
+ * including dates that do not exist (2026-02-30), which `Date` would quietly move on.
+ */
+export function parseIsoTime(value: string): Date | undefined {
+  const match = /^(\d{4})-(\d{2})-(\d{2})(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2}))?$/.exec(value);
+  if (!match) return undefined;
+  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  const calendarDay = new Date(Date.UTC(year, month - 1, day));
+  if (calendarDay.getUTCFullYear() !== year || calendarDay.getUTCMonth() !== month - 1 || calendarDay.getUTCDate() !== day) return undefined;
+  const parsed = new Date(match[4] ? value : `${value}T00:00:00Z`);
+  return Number.isNaN(parsed.getTime()) ? undefined : parsed;
 }
 
 function parseRow(record: Record<string, string>, line: number, defaultEffectiveFrom: Date, problems: DeckProblem[]): RateRow | undefined {
@@ -85,15 +124,16 @@ function parseRow(record: Record<string, string>, line: number, defaultEffective
     const value = text(field);
     if (value === '') return fallback;
     const parsed = /^\d+s?$/.test(value) ? Number.parseInt(value, 10) : Number.NaN;
-    if (!Number.isSafeInteger(parsed) || parsed < minimum) problem(field, `"${value}" is not a whole number of at least ${minimum}`);
-    return Number.isSafeInteger(parsed) ? parsed : fallback;
+    const fits = Number.isSafeInteger(parsed) && parsed >= minimum && parsed <= MAX_WHOLE;
+    if (!fits) problem(field, `"${value}" is not a whole number from ${minimum} to ${MAX_WHOLE}`);
+    return fits ? parsed : fallback;
   };
   const date = (field: (typeof RATE_DECK_COLUMNS)[number], fallback: Date | null): Date | null => {
     const value = text(field);
     if (value === '') return fallback;
-    const parsed = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2}))?$/.test(value) ? new Date(value.length === 10 ? `${value}T00:00:00Z` : value) : new Date(Number.NaN);
-    if (Number.isNaN(parsed.getTime())) problem(field, `"${value}" is not an ISO 8601 date or time with an offset`);
-    return Number.isNaN(parsed.getTime()) ? fallback : parsed;
+    const parsed = parseIsoTime(value);
+    if (!parsed) problem(field, `"${value}" is not an ISO 8601 date or time with an offset`);
+    return parsed ?? fallback;
   };
 
   const connectFee = decimal('connect_fee', '0');
@@ -104,7 +144,7 @@ function parseRow(record: Record<string, string>, line: number, defaultEffective
   const increments = text('increments');
   if (increments !== '') {
     const match = /^(\d+)s?\/(\d+)s?$/.exec(increments);
-    if (!match || Number(match[1]) < 1 || Number(match[2]) < 1) problem('increments', `"${increments}" is not "first/next" in whole seconds, such as 60/60 or 30/6`);
+    if (!match || Number(match[1]) < 1 || Number(match[2]) < 1 || Number(match[1]) > MAX_WHOLE || Number(match[2]) > MAX_WHOLE) problem('increments', `"${increments}" is not "first/next" in whole seconds, such as 60/60 or 30/6`);
     else [firstIncrementSeconds, nextIncrementSeconds] = [Number(match[1]), Number(match[2])];
   }
   const intervalStartSeconds = integer('interval_start', 0, 0);
@@ -127,7 +167,6 @@ function parseRow(record: Record<string, string>, line: number, defaultEffective
   const effectiveFrom = date('effective_from', defaultEffectiveFrom)!;
   const effectiveTo = date('effective_to', null);
   if (effectiveTo && effectiveTo.getTime() <= effectiveFrom.getTime()) problem('effective_to', 'must be after effective_from');
-  if (service !== 'voice' && intervalStartSeconds !== 0) problem('interval_start', 'only voice rates change during a call');
 
   if (problems.length > before || !rate || !connectFee) return undefined;
   return {
@@ -150,10 +189,19 @@ function parseRow(record: Record<string, string>, line: number, defaultEffective
   };
 }
 
-/** Every rate must start at second 0, and no two rows may price the same second of the same call. */
-function checkIntervals(rows: readonly RateRow[], problems: DeckProblem[]): void {
+/**
+ * What no single row shows: every rate must start at second 0, only calls change rate during
+ * the call, and no two rows may price the same second of the same call. CSV and CGRateS
+ * imports both pass here, so every stored deck exports as a file that imports back.
+ */
+export function checkRows(rows: readonly RateRow[]): DeckProblem[] {
+  const problems: DeckProblem[] = [];
   const groups = new Map<string, RateRow[]>();
   for (const row of rows) {
+    if (row.service !== 'voice' && row.intervalStartSeconds !== 0) {
+      problems.push({ line: row.line, field: 'interval_start', message: 'only voice rates change during a call' });
+      continue;
+    }
     const key = `${row.service}|${row.prefix}|${row.effectiveFrom.getTime()}`;
     const group = groups.get(key);
     if (group) group.push(row);
@@ -171,4 +219,5 @@ function checkIntervals(rows: readonly RateRow[], problems: DeckProblem[]): void
       problems.push({ line: row.line, field: 'interval_start', message: `${row.service} ${row.prefix || '(any)'} has no rate from second 0` });
     }
   }
+  return problems;
 }

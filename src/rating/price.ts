@@ -115,13 +115,11 @@ export function priceEvent(plan: RatePlan, quantity: number): CallPrice {
 
 function finish(plan: RatePlan, billed: number, exactCost: Rational): CallPrice {
   const head = plan.rows[0]!;
-  let charged = exactCost;
-  let capped = false;
   if (head.maxCost && q.compare(exactCost, head.maxCost) > 0) {
-    charged = head.maxCost;
-    capped = true;
+    // A cap is a promise: rounded down, so that a cap finer than the rounding is never passed.
+    return { billedSeconds: billed, exactCost, cost: q.toMicros(head.maxCost, head.rounding.decimals, 'down'), capped: true };
   }
-  return { billedSeconds: billed, exactCost, cost: q.toMicros(charged, head.rounding.decimals, head.rounding.method), capped };
+  return { billedSeconds: billed, exactCost, cost: q.toMicros(exactCost, head.rounding.decimals, head.rounding.method), capped: false };
 }
 
 /** The longest a call can last: 24 hours bounds every search for affordable time. */

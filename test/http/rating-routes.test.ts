@@ -82,6 +82,18 @@ describe(`rate decks and quotes over HTTP on ${testDatabaseKind}`, () => {
     expect([missing.statusCode, missing.json().error.code]).toEqual([404, 'rate_deck_not_found']);
   });
 
+  it('a version given no date comes into force with its earliest row: next month’s list leaves this month’s in force', async () => {
+    const cost = async (at?: string) => (await quote({ rateDeckId: dated.id, destination: '4420', seconds: 60, ...(at ? { at } : {}) })).json().cost;
+    const dated = (await importDeck('name=dated', 'prefix,rate,effective_from\n44,0.6,2026-01-01')).json();
+    await importDeck('name=dated', 'prefix,rate,effective_from\n44,1.2,2027-01-01T00:00:00Z');
+    const listed = (await t.call({ method: 'GET', url: `/v1/rate-decks/${dated.id}` })).json();
+    expect(listed.versions.map((version: { effectiveFrom: string }) => version.effectiveFrom)).toEqual(['2026-01-01T00:00:00.000Z', '2027-01-01T00:00:00.000Z']);
+    expect([await cost(), await cost('2026-02-01T00:00:00Z'), await cost('2027-01-02T00:00:00Z')]).toEqual(['0.6', '0.6', '1.2']);
+    // Rows without a date are in force from the import.
+    await importDeck('name=dated', 'prefix,rate\n44,0.9');
+    expect([await cost(), await cost('2026-02-01T00:00:00Z')]).toEqual(['0.9', '0.6']);
+  });
+
   it('exports a version as CSV that imports back as the same prices', async () => {
     // Version 1 is in force today (version 2 starts on the 5th): the default export.
     const exported = await t.call({ method: 'GET', url: `/v1/rate-decks/${retail.id}/export` });

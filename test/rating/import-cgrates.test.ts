@@ -60,7 +60,57 @@ describe('importing a CGRateS tariff plan', () => {
     if (read.ok) return;
     const text = read.problems.join('\n');
     expect(text).toContain('SharedGroups.csv has rows');
-    expect(text).toContain('Timings.csv: timing TM_PEAK cannot be mapped');
+    expect(text).toContain('Timings.csv: timing TM_PEAK (*any *any *any 1;2;3;4;5 08:00:00) cannot be mapped');
+  });
+
+  it('takes a timing that matches every moment (ALWAYS) as *any', () => {
+    const read = readCgratesTariffPlan(
+      tariffPlan({
+        ...RETAIL,
+        'RatingPlans.csv': '#Id,DestinationRatesId,TimingTag,Weight\nRP_RETAIL,DR_SG_MOBILE,ALWAYS,10',
+        'Timings.csv': '#Tag,Years,Months,MonthDays,WeekDays,Time\nALWAYS,*any,*any,*any,*any,00:00:00',
+      }),
+    );
+    expect(read.ok && read.decks[0]!.rows.map((row) => row.prefix)).toEqual(['658', '659']);
+  });
+
+  it('refuses what a Ringbill deck would refuse: message slots after 0s, two slots from one second', () => {
+    const read = readCgratesTariffPlan(
+      tariffPlan({
+        ...RETAIL,
+        'Rates.csv': `${RETAIL['Rates.csv']}\nRT_DE,0.02,0.011,60s,1s,0s`,
+        'RatingProfiles.csv': `${RETAIL['RatingProfiles.csv']}\nexample.org,sms,*any,2026-01-01T00:00:00Z,RP_RETAIL,`,
+      }),
+    );
+    expect(read.ok).toBe(false);
+    if (read.ok) return;
+    expect(read.problems).toContain('RatingPlans.csv: RP_RETAIL prices sms 447 with RT_UK_MOBILE: only voice rates change during a call');
+    expect(read.problems).toContain('RatingPlans.csv: RP_RETAIL prices voice 49 with RT_DE: another slot already prices voice 49 from second 0 on the same date');
+  });
+
+  it('refuses a max cost it cannot read, rather than charging without a cap', () => {
+    for (const maxCost of ['"0,50"', '-1']) {
+      const read = readCgratesTariffPlan(tariffPlan({ ...RETAIL, 'DestinationRates.csv': RETAIL['DestinationRates.csv'].replace('0.50,*free', `${maxCost},*free`) }));
+      expect(read).toMatchObject({ ok: false, problems: [expect.stringContaining(`DR_DE has MaxCost "${maxCost.replaceAll('"', '')}"`)] });
+    }
+  });
+
+  it('refuses a change of plan over time and an activation time without an offset', () => {
+    const switched = readCgratesTariffPlan(
+      tariffPlan({
+        ...RETAIL,
+        'RatingPlans.csv': `${RETAIL['RatingPlans.csv']}\nRP_NEW,DR_DE,*any,10`,
+        'RatingProfiles.csv': `${RETAIL['RatingProfiles.csv']}\nexample.org,call,*any,2026-06-01T00:00:00Z,RP_NEW,`,
+      }),
+    );
+    expect(switched).toMatchObject({ ok: false, problems: [expect.stringContaining('example.org call *any has more than one profile (RP_RETAIL and RP_NEW from 2026-06-01T00:00:00Z)')] });
+    const local = readCgratesTariffPlan(tariffPlan({ ...RETAIL, 'RatingProfiles.csv': RETAIL['RatingProfiles.csv'].replace('2026-01-01T00:00:00Z', '2026-01-01T00:00:00') }));
+    expect(local).toMatchObject({ ok: false, problems: [expect.stringContaining('"2026-01-01T00:00:00" is not an ISO 8601 time with an offset')] });
+  });
+
+  it('names the field of a rate it cannot read', () => {
+    const read = readCgratesTariffPlan(tariffPlan({ ...RETAIL, 'Rates.csv': `${RETAIL['Rates.csv']}\nRT_X,0,0.0001666666666667,1s,1s,0s` }));
+    expect(read).toMatchObject({ ok: false, problems: ['Rates.csv: RT_X: Rate "0.0001666666666667" is not a non-negative decimal of up to 12 places'] });
   });
 
   it('refuses references to what the folder does not define', () => {

@@ -83,6 +83,13 @@ describe('pricing a call', () => {
     expect(affordableSeconds(disconnect, 10_000_000n, 3600)).toBe(300);
   });
 
+  it('never charges more than the cap, even a cap finer than the rounding', () => {
+    const capped = deck(`${HEADER},rounding,rounding_decimals,max_cost\nvoice,49,DE,0,1,60,1/1,0,0,half_up,2,0.505`).plan('voice', '49', T)!;
+    expect(cost(capped, 3600)).toBe('0.50');
+    expect(cost(capped, 30)).toBe('0.50');
+    expect(cost(capped, 29)).toBe('0.48');
+  });
+
   it('finds the longest affordable call', () => {
     const perMinute = plan('60/60', '0.06');
     expect(affordableSeconds(perMinute, 60_000n, 600)).toBe(60);
@@ -193,5 +200,35 @@ describe('parsing a rate deck', () => {
     expect(parseRateDeck('prefix,destination\n1,x', T)).toMatchObject({ ok: false, problems: [{ line: 1, field: 'rate' }] });
     expect(parseRateDeck('prefix,rate\n', T).ok).toBe(false);
     expect(parseRateDeck('"unterminated', T).ok).toBe(false);
+    expect(parseRateDeck('prefix,rate,rate\n44,0.1,0.2', T)).toMatchObject({ ok: false, problems: [{ line: 1, field: 'rate', message: 'the column "rate" is named twice' }] });
+  });
+
+  it('reports a line of the wrong length or a stray quote with the other problems, not instead of them', () => {
+    const parsed = parseRateDeck(['prefix,rate', '44,abc', '45,0.1,extra', '46', '47,"0"1"', '48,0.2', '49,"0.3'].join('\n'), T);
+    expect(parsed.ok).toBe(false);
+    if (parsed.ok) return;
+    expect(parsed.problems.map((p) => [p.line, p.field])).toEqual([
+      [2, 'rate'],
+      [3, 'csv'],
+      [4, 'csv'],
+      [5, 'csv'],
+      [7, 'csv'],
+    ]);
+    expect(parsed.problems[1]!.message).toBe('the line has 3 field(s); the header names 2');
+    expect(parsed.problems[4]!.message).toBe('a quoted field opened after line 6 is never closed');
+  });
+
+  it('refuses whole numbers a database integer cannot hold and dates that do not exist', () => {
+    const problems = (row: string, header = HEADER) => {
+      const parsed = parseRateDeck(`${header}\n${row}`, T);
+      return parsed.ok ? [] : parsed.problems.map((p) => p.field);
+    };
+    expect(problems('voice,44,UK,0,0.01,3000000000,60/60,0,0')).toEqual(['rate_unit']);
+    expect(problems('voice,44,UK,0,0.01,60,3000000000/1,0,0')).toEqual(['increments']);
+    expect(problems('voice,44,UK,0,0.01,60,60/60,0,2147483648')).toEqual(['min_duration']);
+    expect(problems('voice,44,UK,0,0.01,60,60/60,0,2147483647')).toEqual([]);
+    expect(problems('voice,44,UK,0,0.01,60,60/60,0,0,2026-02-30', `${HEADER},effective_from`)).toEqual(['effective_from']);
+    expect(problems('voice,44,UK,0,0.01,60,60/60,0,0,2026-02-30T00:00:00Z', `${HEADER},effective_from`)).toEqual(['effective_from']);
+    expect(problems('voice,44,UK,0,0.01,60,60/60,0,0,2028-02-29', `${HEADER},effective_from`)).toEqual([]);
   });
 });

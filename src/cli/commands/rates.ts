@@ -6,12 +6,13 @@ import { exportRateDeck, versionToExport } from '../../rating/export-rate-deck.t
 import { importRateDeck, storeRateDeck } from '../../rating/import-rate-deck.ts';
 import { findDeckByName, listVersions } from '../../rating/rate-deck-store.ts';
 import { readCgratesTariffPlan } from '../../rating/import-cgrates.ts';
+import { parseIsoTime } from '../../rating/parse-rate-deck.ts';
 import { parseCurrency } from '../../money/index.ts';
 import { CliError, dataDirOption, withServices } from '../context.ts';
 
 function isoTime(value: string): Date {
-  const parsed = new Date(value);
-  if (Number.isNaN(parsed.getTime())) throw new CliError(`--effective-from: "${value}" is not an ISO 8601 time`, 2);
+  const parsed = parseIsoTime(value);
+  if (!parsed) throw new CliError(`--effective-from: "${value}" is not an ISO 8601 date or time with an offset (2026-12-01, 2026-12-01T00:00:00+08:00)`, 2);
   return parsed;
 }
 
@@ -19,7 +20,7 @@ const importDeck = new Command('import')
   .description('import a rate deck (Ringbill CSV) as a new version of the named deck; nothing is stored if any row is bad')
   .argument('<file>', 'the CSV file')
   .requiredOption('--name <name>', 'the deck’s name (a new version if it exists)')
-  .option('--effective-from <iso>', 'when the version comes into force (default: now)')
+  .option('--effective-from <iso>', 'when the version comes into force (default: its earliest row’s date, else now)')
   .option('--currency <code>', 'the deck’s currency (default: none, prices in each organization’s currency)')
   .option('--default', 'make it the provider’s default deck')
   .addOption(dataDirOption())
@@ -56,9 +57,10 @@ const importCgrates = new Command('import-cgrates')
       for (const problem of read.problems) console.error(`  ${problem}`);
       throw new CliError(`${read.problems.length} thing(s) in ${dir} cannot be mapped; nothing was imported`, 2);
     }
+    if (options.default && read.decks.length > 1) throw new CliError(`--default: ${dir} has ${read.decks.length} rating plans (${read.decks.map((deck) => deck.name).join(', ')}); import it without --default and choose the default deck`, 2);
     await withServices(options, 'rates import-cgrates', async (services) => {
       for (const deck of read.decks) {
-        const stored = await storeRateDeck(services, deck.rows, { name: deck.name, effectiveFrom: deck.effectiveFrom, makeDefault: (options.default ?? false) && read.decks.length === 1, source: dir });
+        const stored = await storeRateDeck(services, deck.rows, { name: deck.name, effectiveFrom: deck.effectiveFrom, makeDefault: options.default ?? false, source: dir });
         if (!stored.ok) throw new CliError(`${deck.name}: ${stored.message}`, 2);
         console.log(`${deck.name}: version ${stored.value.version.version}, ${deck.rows.length} rows, in force from ${deck.effectiveFrom.toISOString()}`);
       }

@@ -118,7 +118,9 @@ export function ratingRoutes(services: Services): FastifyPluginAsyncTypebox {
           querystring: Type.Object(
             {
               name: Type.String({ minLength: 1, maxLength: 100 }),
-              effectiveFrom: Type.Optional(Timestamp),
+              effectiveFrom: Type.Optional(
+                Type.String({ format: 'date-time', description: 'When the version comes into force. Default: the earliest date of its rows (a row without one: now).' }),
+              ),
               currency: Type.Optional(CurrencyCode),
               default: Type.Optional(Type.Boolean({ description: 'Make it the provider’s default deck.' })),
             },
