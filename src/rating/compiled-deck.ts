@@ -1,8 +1,8 @@
 import type { Rational } from './rational.ts';
 import type { RatePlan, RateRow, Rounding, Service } from './rate-plan.ts';
 import { grown } from '../typed-arrays.ts';
+import { dialledDigits } from './dialled-number.ts';
 
-const ALL_DIGITS = /^\d*$/;
 const SERVICE_CODES: readonly Service[] = ['voice', 'sms', 'fax', 'number_activation'];
 const METHODS: readonly Rounding['method'][] = ['up', 'half_up', 'down'];
 const STRATEGIES: readonly RateRow['maxCostStrategy'][] = [null, 'free', 'disconnect'];
@@ -160,7 +160,7 @@ export class CompiledDeck {
     if (!this.sealed) this.seal();
     const code = SERVICE_CODES.indexOf(service);
     if (code === -1) return undefined;
-    const digits = ALL_DIGITS.test(number) ? number : number.replace(/[^\d]/g, '');
+    const digits = dialledDigits(number);
     // A destination without a digit ("s", an Asterisk dialplan extension) is no number, and the
     // row for any number must not price it; an empty one (a fax page, an activation) may.
     if (digits === '' && number.trim() !== '') return undefined;

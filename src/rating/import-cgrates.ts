@@ -66,8 +66,8 @@ export function readCgratesTariffPlan(dir: string): CgratesImport {
 
   const prefixes = new Map<string, string[]>();
   for (const [id, prefix] of destinations) {
-    if (!id || !/^\+?\d*$/.test(prefix ?? '')) {
-      problems.push(`Destinations.csv: ${id} has the prefix "${prefix}", not digits`);
+    if (!id || !/^\+?\d*$/.test(prefix ?? '') || prefix!.replace('+', '').startsWith('00')) {
+      problems.push(`Destinations.csv: ${id} has the prefix "${prefix}", not E.164 digits`);
       continue;
     }
     prefixes.set(id, [...(prefixes.get(id) ?? []), prefix!.replace('+', '')]);

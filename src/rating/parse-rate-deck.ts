@@ -113,6 +113,8 @@ function parseRow(record: Record<string, string>, line: number, defaultEffective
   if (!SERVICES.includes(service)) problem('service', `"${service}" is not one of ${SERVICES.join(', ')}`);
   const prefix = text('prefix').replace(/[+\s]/g, '');
   if (!/^\d{0,20}$/.test(prefix)) problem('prefix', `"${text('prefix')}" is not E.164 digits`);
+  // Numbers lose their international access code before the lookup, so such a row would never match.
+  else if (prefix.startsWith('00')) problem('prefix', `"${text('prefix')}" starts with the international access code 00; write the E.164 digits after it`);
   const decimal = (field: (typeof RATE_DECK_COLUMNS)[number], fallback: string | null): Rational | null => {
     const value = text(field) || fallback;
     if (value === null) return null;

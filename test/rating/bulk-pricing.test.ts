@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CompiledDeck } from '../../src/rating/compiled-deck.ts';
+import { dialledDigits } from '../../src/rating/dialled-number.ts';
 import { callCost, priceCall } from '../../src/rating/price.ts';
 import { parseDecimal } from '../../src/rating/rational.ts';
 import type { RatePlan, RateRow, Service } from '../../src/rating/rate-plan.ts';
@@ -117,7 +118,7 @@ class ReferenceDeck {
   plan(service: Service, number: string, at: Date): RatePlan | undefined {
     const prefixes = this.services.get(service);
     if (!prefixes) return undefined;
-    const digits = number.replace(/[^\d]/g, '');
+    const digits = dialledDigits(number);
     // Something without a digit is no number; nothing at all may still be priced by the row for any.
     if (digits === '' && number.trim() !== '') return undefined;
     for (let length = digits.length; length >= 0; length--) {

@@ -149,6 +149,12 @@ describe('the sample rate deck', () => {
     expect(sample.plan('voice', '4470', T)!.prefix).toBe('447');
     expect(sample.plan('voice', '4401', T)!.prefix).toBe('44');
     expect(sample.plan('voice', '999', T)).toBeUndefined();
+    // The number of a SIP or tel URI is its user part: the host's digits are not dialled.
+    expect(sample.plan('voice', 'sip:+6591234567@192.168.1.10:5060;transport=udp', T)!.prefix).toBe('659');
+    expect(sample.plan('voice', 'tel:+44-20-7123-4567;phone-context=+44', T)!.prefix).toBe('4420');
+    // 00 is the international access code: no E.164 number starts with 0.
+    expect(sample.plan('voice', '00442071234567', T)!.prefix).toBe('4420');
+    expect(sample.plan('voice', '+00 44 20 7123 4567', T)!.prefix).toBe('4420');
     // Nothing in force before the deck's dates.
     expect(sample.plan('voice', '44', new Date('2025-06-01T00:00:00Z'))).toBeUndefined();
   });
@@ -227,6 +233,7 @@ describe('parsing a rate deck', () => {
     expect(problems('voice,44,UK,0,0.01,60,3000000000/1,0,0')).toEqual(['increments']);
     expect(problems('voice,44,UK,0,0.01,60,60/60,0,2147483648')).toEqual(['min_duration']);
     expect(problems('voice,44,UK,0,0.01,60,60/60,0,2147483647')).toEqual([]);
+    expect(problems('voice,0044,UK,0,0.01,60,60/60,0,0')).toEqual(['prefix']);
     expect(problems('voice,44,UK,0,0.01,60,60/60,0,0,2026-02-30', `${HEADER},effective_from`)).toEqual(['effective_from']);
     expect(problems('voice,44,UK,0,0.01,60,60/60,0,0,2026-02-30T00:00:00Z', `${HEADER},effective_from`)).toEqual(['effective_from']);
     expect(problems('voice,44,UK,0,0.01,60,60/60,0,0,2028-02-29', `${HEADER},effective_from`)).toEqual([]);
