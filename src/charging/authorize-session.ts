@@ -19,9 +19,6 @@ export interface AuthorizeRequest {
   intervalSeconds?: number;
 }
 
-/** A hold outlives its session's TTL, so the session's own expiry always settles it first. */
-export const HOLD_MARGIN_SECONDS = 3600;
-
 export type AuthorizeResult = Result<{ session: ChargingSession; created: boolean }, ErrorCode>;
 
 /**
@@ -103,7 +100,8 @@ export async function authorizeSession(deps: ChargingDeps, request: AuthorizeReq
           return planGrant(plan, 0, available, intervalSeconds).costGranted;
         },
         code: 'usage:voice',
-        timeoutSeconds: ttlSeconds + HOLD_MARGIN_SECONDS,
+        // No timeout of its own: the session's expiry settles it, charging the time granted. A
+        // ledger timeout would release the credit unposted, and the call could never be charged.
         metadata: { sessionId: id, callId: request.callId },
       },
     ],

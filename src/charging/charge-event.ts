@@ -4,7 +4,7 @@ import type { Organization } from '../organizations/organization.ts';
 import { priceEvent } from '../rating/price.ts';
 import type { Service } from '../rating/rate-plan.ts';
 import { timeZoneOf, usageAccounts, usageWithCharge, type ChargingDeps } from './charging-deps.ts';
-import { usageRecords, writeUsage, type UsageWithCharge } from './charging-records.ts';
+import { UsageAlreadyRecorded, usageRecords, writeUsage, type UsageWithCharge } from './charging-records.ts';
 import { checkLowCredit } from './low-credit.ts';
 import type { UsageRecord } from './usage-record.ts';
 import { findUsageByExternalId } from './usage-store.ts';
@@ -56,7 +56,13 @@ export async function chargeEvent(deps: ChargingDeps, request: EventRequest): Pr
     );
   if (price.cost === 0n) {
     const usage = usageFor(null);
-    await deps.db.transaction((tx) => writeUsage(tx, usage));
+    try {
+      await deps.db.transaction((tx) => writeUsage(tx, usage));
+    } catch (error) {
+      // A concurrent request with the same event id recorded it first: answer as a replay.
+      if (!(error instanceof UsageAlreadyRecorded)) throw error;
+      return replayOf((await findUsageByExternalId(deps.db, organization.id, 'event', request.eventId))!, request);
+    }
     return { ok: true, value: { usage: usage.record, replayed: false } };
   }
   const usable = availableBalance(spending, now);

@@ -12,12 +12,14 @@ import type { Database } from '../store/database.ts';
  * threshold. `usableBefore` (what the charging step saw before it spent) re-arms the flag when
  * credit was above the threshold again, however it got there (a top-up, a payment, a limit).
  */
-export async function checkLowCredit(deps: { db: Database; clock: Clock }, organization: Organization, usableBefore?: bigint): Promise<boolean> {
+export async function checkLowCredit(deps: { db: Database; clock: Clock }, organization: Organization, usableBefore?: bigint | { spent: bigint }): Promise<boolean> {
   const threshold = organization.lowCreditThreshold;
   if (threshold === null) return false;
   const now = deps.clock.now();
-  if (usableBefore !== undefined && usableBefore > threshold) await setLowCreditRaised(deps.db, organization.id, false);
   const usable = availableBalance(await spendingAccountOf(deps.db, organization), now);
+  // `spent`: charged in one go (a CDR file), so the credit before is what is left plus that.
+  const before = typeof usableBefore === 'object' ? usable + usableBefore.spent : usableBefore;
+  if (before !== undefined && before > threshold) await setLowCreditRaised(deps.db, organization.id, false);
   if (usable > threshold) {
     await setLowCreditRaised(deps.db, organization.id, false);
     return false;

@@ -4,7 +4,6 @@ import { batchRecord, type CommandOutcome, type LedgerRequest, type Transfer } f
 import { priceCall } from '../rating/price.ts';
 import { timeZoneOf, usageAccountIds, usageWithCharge, type ChargingDeps } from './charging-deps.ts';
 import { SessionMoved, sessionSteps, usageRecords, writeUsage } from './charging-records.ts';
-import { HOLD_MARGIN_SECONDS } from './authorize-session.ts';
 import { checkLowCredit } from './low-credit.ts';
 import { planGrant, UNLIMITED_BUDGET, type ChargingSession } from './session.ts';
 import { findSession, saveSessions } from './session-store.ts';
@@ -67,7 +66,6 @@ export async function updateSession(deps: ChargingDeps, input: { sessionId: stri
           return planGrant(plan, used, costUsed + available, intervalSeconds).costGranted - costUsed;
         },
         code: 'usage:voice',
-        timeoutSeconds: session.ttlSeconds + HOLD_MARGIN_SECONDS,
         metadata: { sessionId: session.id, callId: session.callId },
       });
     }

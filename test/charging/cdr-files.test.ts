@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyLedger } from '../../src/ledger/verify-ledger.ts';
+import { listEvents } from '../../src/notifications/events.ts';
 import { testDatabaseKind } from '../helpers/database.ts';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 
@@ -85,6 +86,22 @@ describe(`CDR files on ${testDatabaseKind}`, () => {
     expect(retried).toMatchObject({ rated: 2, rejected: 1, totals: [{ amount: '0.042' }] });
     const usage = (await t.call({ method: 'GET', url: `/v1/organizations/${orgs.POOR!.id}/usage` })).json().data;
     expect(usage.map((record: { billPeriod: string }) => record.billPeriod)).toEqual(['2026-11', '2026-11']);
+  });
+
+  it('raises balance.low once when a file’s charges take usable credit to the threshold', async () => {
+    const org = (await t.call({ method: 'POST', url: '/v1/organizations', payload: { name: 'Low', currency: 'SGD', accountCode: 'LOW', lowCreditThreshold: '0.90' } })).json();
+    await t.call({ method: 'POST', url: `/v1/organizations/${org.id}/adjustments`, headers: { 'idempotency-key': 'fund-low' }, payload: { amount: '1.00', reason: 'credit' } });
+    const header = 'call_id,account_code,destination,started_at,billed_seconds';
+    const low = async () => (await listEvents(t.database.db, { type: 'balance.low', organizationId: org.id, limit: 10 })).length;
+    // Two calls of 0.042 in one file: 0.916, still above; a third file's call takes it to 0.874.
+    await upload([header, 'low-1,LOW,6591234567,2026-12-01T00:00:00Z,61', 'low-2,LOW,6591234567,2026-12-01T00:05:00Z,61'].join('\n'), 'format=ringbill');
+    expect(await low()).toBe(0);
+    await upload([header, 'low-3,LOW,6591234567,2026-12-01T00:10:00Z,61'].join('\n'), 'format=ringbill');
+    expect(await low()).toBe(1);
+    // Topped up over the threshold and charged under it again: a new crossing, raised again.
+    await t.call({ method: 'POST', url: `/v1/organizations/${org.id}/adjustments`, headers: { 'idempotency-key': 'top-low' }, payload: { amount: '0.05', reason: 'top-up' } });
+    await upload([header, 'low-4,LOW,6591234567,2026-12-01T00:15:00Z,61'].join('\n'), 'format=ringbill');
+    expect(await low()).toBe(2);
   });
 
   it('refuses a file it cannot read at all, and a Ringbill file without its header', async () => {

@@ -172,6 +172,29 @@ describe(`live charging on ${testDatabaseKind}`, () => {
     expect(await credits(org.id)).toMatchObject({ usableCredits: '4.958', reservedCredits: '0.00' });
   });
 
+  it('still ends and charges a forgotten session when no job ran for hours (a server that was down)', async () => {
+    const org = await organization('5.00');
+    const session = (await authorize(org.id, '6591234567', 'down-for-hours')).json() as SessionJson;
+    // The clock moves on with no job run on the way, as for a server stopped for two hours.
+    t.clock.advanceSeconds(2 * 3600);
+    const advanced = await t.call({ method: 'POST', url: '/v1/test-clock/advance', payload: { seconds: 1 } });
+    expect(advanced.json().jobs).toContainEqual({ name: 'expire_sessions', handled: 1 });
+    expect((await t.call({ method: 'GET', url: `/v1/charging/sessions/${session.id}` })).json()).toMatchObject({ state: 'ended', endReason: 'expired', cost: '0.021' });
+    expect(await credits(org.id)).toMatchObject({ usableCredits: '4.979', reservedCredits: '0.00' });
+  });
+
+  it('measures an update’s grant from the seconds the switch reports, even past the last grant', async () => {
+    const org = await organization('10.00');
+    // London, 0.009 a minute billed per second: 60 s granted at a time.
+    const session = (await authorize(org.id, '442071234567', 'ran-over')).json() as SessionJson;
+    const late = (await update(session.id, 90)).json() as SessionJson;
+    // Charged to the grant (60 s), the next interval held to 120 s: 30 s more from where the call is.
+    expect(late).toMatchObject({ usedSeconds: 60, grantedTotalSeconds: 120, grantedSeconds: 30 });
+    const past = (await update(session.id, 130)).json() as SessionJson;
+    expect(past).toMatchObject({ grantedTotalSeconds: 180, grantedSeconds: 50 });
+    expect((await terminate(session.id, 200)).json()).toMatchObject({ billedSeconds: 180, cost: '0.027' });
+  });
+
   it('ends every call of a switch that went away, each charged its granted time, the credit all released', async () => {
     const orgs = await Promise.all(Array.from({ length: 5 }, () => organization('5.00')));
     const sessions = await Promise.all(orgs.flatMap((org, o) => Array.from({ length: 8 }, (_, i) => authorize(org.id, '6591234567', `crashed-${o}-${i}`))));
@@ -267,6 +290,16 @@ describe(`live charging on ${testDatabaseKind}`, () => {
     expect(csv.headers['content-type']).toContain('text/csv');
     expect(csv.body.split('\n')[0]).toContain('destinationName');
     expect(csv.body).toContain('6591234567,Singapore');
+    const month13 = await t.call({ method: 'GET', url: `/v1/organizations/${org.id}/usage?billPeriod=2026-13` });
+    expect([month13.statusCode, month13.json().error.code]).toEqual([400, 'invalid_input']);
+  });
+
+  it('records a free event sent three times at once once, answering the others as replays', async () => {
+    const deck = await t.call({ method: 'POST', url: '/v1/rate-decks?name=free-sms', payload: 'service,prefix,destination,rate\nsms,1800,Free SMS,0', headers: { 'content-type': 'text/csv' } });
+    const org = await organization('0', { rateDeckId: deck.json().id });
+    const sent = await Promise.all([1, 2, 3].map(() => t.call({ method: 'POST', url: '/v1/charging/events', payload: { organizationId: org.id, service: 'sms', destination: '1800123', eventId: 'free-1' } })));
+    expect(sent.map((response) => response.statusCode).sort()).toEqual([200, 200, 201]);
+    expect(new Set(sent.map((response) => response.json().id)).size).toBe(1);
   });
 
   it('raises balance.low once when usable credit falls to the threshold, and again after a top-up', async () => {

@@ -71,7 +71,12 @@ const EXPORT_PAGE = 5000;
 const SessionParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
 const Seconds = Type.Integer({ minimum: 0, maximum: MAX_CALL_SECONDS });
 
-function presentSession(session: ChargingSession, currency: Currency) {
+/**
+ * `reportedSeconds`: the switch's own count in an update. The grant it gets is measured from
+ * there, not from the seconds charged (which stop at the grant): a switch that ran past its
+ * grant must not be told it may run a whole interval more from where it is.
+ */
+function presentSession(session: ChargingSession, currency: Currency, reportedSeconds = session.usedSeconds) {
   return {
     id: session.id,
     organizationId: session.organizationId,
@@ -81,7 +86,7 @@ function presentSession(session: ChargingSession, currency: Currency) {
     destination: session.destination,
     prefix: session.prefix,
     destinationName: session.destinationName,
-    grantedSeconds: session.state === 'ended' ? 0 : session.grantedSeconds - session.usedSeconds,
+    grantedSeconds: session.state === 'ended' ? 0 : Math.max(0, session.grantedSeconds - reportedSeconds),
     grantedTotalSeconds: session.grantedSeconds,
     usedSeconds: session.usedSeconds,
     intervalSeconds: session.intervalSeconds,
@@ -229,7 +234,7 @@ export function chargingRoutes(services: Services): FastifyPluginAsyncTypebox {
       },
       async (request) => {
         const session = unwrap(await updateSession(services, { sessionId: request.params.id, usedSeconds: request.body.usedSeconds, ...scope(request) }));
-        return presentSession(session, await currencyOf(session));
+        return presentSession(session, await currencyOf(session), request.body.usedSeconds);
       },
     );
 
@@ -301,7 +306,7 @@ export function chargingRoutes(services: Services): FastifyPluginAsyncTypebox {
               service: Type.Optional(Type.String({ enum: ['voice', 'sms', 'fax', 'number_activation'] })),
               from: Type.Optional(Timestamp),
               to: Type.Optional(Timestamp),
-              billPeriod: Type.Optional(Type.String({ pattern: '^\\d{4}-\\d{2}$' })),
+              billPeriod: Type.Optional(Type.String({ pattern: '^\\d{4}-(0[1-9]|1[0-2])$', description: 'A calendar month, YYYY-MM.' })),
               source: Type.Optional(Type.String({ enum: ['session', 'event', 'cdr'] })),
               format: Type.Optional(Type.String({ enum: ['json', 'csv'] })),
             },
