@@ -104,11 +104,25 @@ describe(`CDR files on ${testDatabaseKind}`, () => {
     expect(await low()).toBe(2);
   });
 
-  it('refuses a file it cannot read at all, and a Ringbill file without its header', async () => {
-    const broken = (await upload('"unterminated,line\n', 'format=asterisk')).json();
-    expect(broken).toMatchObject({ rated: 0, rejected: 1 });
-    const headless = (await upload('x,ACME01,659,2026-11-02T00:00:00Z,60\n', 'format=ringbill')).json();
-    expect(headless).toMatchObject({ rejected: 1, problems: [{ line: 1, outcome: 'rejected' }] });
+  it('refuses a file it cannot read at all, an empty one, another format’s and a Ringbill file without its header', async () => {
+    const refused = async (body: string, query: string) => {
+      const response = await upload(body, query);
+      expect(response.statusCode, response.body).toBe(400);
+      expect(response.json().error.code).toBe('invalid_cdr_file');
+      return response.json().error;
+    };
+    const acmeBefore = await usable('ACME01');
+    expect((await refused('"unterminated,line\n', 'format=asterisk')).details).toEqual([{ line: 1, outcome: 'rejected', reason: expect.stringContaining('never closed') }]);
+    expect((await refused('', 'format=asterisk')).message).toBe('the file has no lines');
+    expect((await refused(fixture('freeswitch-cdr.csv'), 'format=asterisk')).message).toMatch(/^no line is a asterisk CDR; line 1: malformed: expected at least 16 fields/);
+    expect((await refused('x,ACME01,659,2026-11-02T00:00:00Z,60\n', 'format=ringbill')).details).toMatchObject([{ line: 1, outcome: 'rejected' }]);
+    expect(await usable('ACME01')).toBe(acmeBefore);
+  });
+
+  it('rates the lines after a line with a stray quote', async () => {
+    const header = 'call_id,account_code,destination,started_at,billed_seconds';
+    const report = (await upload([header, 'q1,GLOBEX,6591234567,2026-12-02T00:00:00Z,61', 'q2,GLOBEX,"65912"34567",2026-12-02T00:01:00Z,61', 'q3,GLOBEX,6591234567,2026-12-02T00:02:00Z,61'].join('\n'), 'format=ringbill')).json();
+    expect(report).toMatchObject({ lines: 3, rated: 2, rejected: 1, unreadable: 1, problems: [{ line: 3, outcome: 'rejected', reason: expect.stringContaining('Invalid Closing Quote') }] });
     const badZone = await upload('', 'format=asterisk&timezone=Nowhere/Land');
     expect([badZone.statusCode, badZone.json().error.code]).toEqual([400, 'invalid_input']);
   });

@@ -46,6 +46,9 @@ export interface PricingEvent {
   readonly chunk?: PricedChunk;
 }
 
+/** How the reason of a line that is no CDR of the format begins. */
+export const MALFORMED = 'malformed: ';
+
 const CHUNK = 50_000;
 /** The first chunk is smaller: nothing is stored until it is priced. */
 const FIRST_CHUNK = 10_000;
@@ -118,7 +121,7 @@ export async function* priceCdrs(source: PricingSource, input: CsvInput, options
     const cdrs: Cdr[] = [];
     let skipped = 0;
     for (const line of batch.lines) {
-      if (line.kind === 'malformed') problem(line.line, 'rejected', `malformed: ${line.reason}`);
+      if (line.kind === 'malformed') problem(line.line, 'rejected', `${MALFORMED}${line.reason}`);
       else if (line.kind === 'unanswered') skipped++;
       else cdrs.push(line.cdr);
     }

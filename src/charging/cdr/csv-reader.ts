@@ -13,6 +13,9 @@ export const CSV_OPTIONS = {
   skip_empty_lines: true,
   bom: true,
   info: true,
+  // A record csv-parse cannot read (a stray quote) is reported and skipped, and reading goes on:
+  // one bad line must not take the rest of the file with it.
+  skip_records_with_error: true,
 } as const;
 
 /** Records read together; `lines[i]` is the line `records[i]` ended on. */
@@ -21,8 +24,17 @@ export interface CsvBatch {
   readonly lines: number[];
   /** Bytes of the input read so far. */
   readonly bytes: number;
+  /** Records csv-parse could not read and skipped, by the line it found the fault on. */
+  readonly skipped?: readonly CsvFault[];
   /** The CSV could not be read past here: what came before stands. */
-  readonly error?: { readonly line: number; readonly message: string };
+  readonly error?: CsvFault;
+}
+
+export interface CsvFault {
+  readonly line: number;
+  readonly message: string;
+  /** csv-parse's code for the fault, such as CSV_INVALID_CLOSING_QUOTE. */
+  readonly code?: string;
 }
 
 const QUOTE = 0x22;
@@ -227,7 +239,16 @@ async function* fallBack(head: Buffer, source: AsyncIterator<unknown>, skippedLi
   }
   let records: string[][] = [];
   let lines: number[] = [];
+  let skipped: CsvFault[] = [];
+  let lastLine = skippedLines;
   let bytes = skippedBytes;
+  const skip = (error: CsvError | undefined): undefined => {
+    if (!error) return undefined;
+    // csv-parse names the end of the file for a quote never closed; where it opened is what helps.
+    if (error.code === 'CSV_QUOTE_NOT_CLOSED') skipped.push({ line: lastLine + 1, message: `a quoted field opened after line ${lastLine} is never closed: the lines after it could not be read`, code: error.code });
+    else skipped.push({ line: (error as CsvError & { lines?: number }).lines ?? 0, message: error.message, code: error.code });
+    return undefined;
+  };
   // Records are taken as csv-parse finds them: one it found but had not handed over when it
   // failed would otherwise be lost with the stream.
   const found = (value: string[]): string[] => {
@@ -235,21 +256,23 @@ async function* fallBack(head: Buffer, source: AsyncIterator<unknown>, skippedLi
     const { record, info } = value as unknown as { record: string[]; info: { lines: number; bytes: number } };
     records.push(record);
     lines.push(info.lines);
+    lastLine = info.lines;
     bytes = skippedBytes + info.bytes - skippedLines;
     return value;
   };
-  const parser = Readable.from(rest(), { objectMode: false }).pipe(parse({ ...CSV_OPTIONS, on_record: found }));
+  const parser = Readable.from(rest(), { objectMode: false }).pipe(parse({ ...CSV_OPTIONS, on_record: found, on_skip: skip }));
   try {
     for await (const _ of parser) {
-      if (records.length >= BATCH) {
-        yield { records, lines, bytes };
+      if (records.length + skipped.length >= BATCH) {
+        yield { records, lines, bytes, skipped };
         records = [];
         lines = [];
+        skipped = [];
       }
     }
   } catch (error) {
-    yield { records, lines, bytes, error: { line: (error as CsvError & { lines?: number }).lines ?? 0, message: (error as Error).message } };
+    yield { records, lines, bytes, skipped, error: { line: (error as CsvError & { lines?: number }).lines ?? 0, message: (error as Error).message } };
     return;
   }
-  if (records.length > 0) yield { records, lines, bytes };
+  if (records.length + skipped.length > 0) yield { records, lines, bytes, skipped };
 }

@@ -63,7 +63,7 @@ export interface CdrBatch {
 
 /**
  * Reads CDR lines from a stream, in batches, with the line number each ended on. A line the CSV
- * parser itself cannot read ends the file with a malformed line: what came before stands.
+ * parser itself cannot read is a malformed line, and the lines after it are read on.
  */
 export async function* parseCdrBatches(input: CsvInput, options: ParseOptions): AsyncGenerator<CdrBatch> {
   const times = new SwitchTimes(options.timeZone);
@@ -88,6 +88,7 @@ export async function* parseCdrBatches(input: CsvInput, options: ParseOptions): 
         lines.push(ringbill(named, record, line, times));
       }
     }
+    for (const fault of batch.skipped ?? []) lines.push({ kind: 'malformed', line: fault.line, reason: `unreadable CSV: ${fault.message}` });
     if (batch.error) lines.push({ kind: 'malformed', line: batch.error.line, reason: `unreadable CSV: ${batch.error.message}` });
     yield { lines, bytes: batch.bytes };
     if (batch.error) return;

@@ -11,7 +11,7 @@ import { checkLowCredit } from '../low-credit.ts';
 import { chargeKindOf } from '../usage-record.ts';
 import { existingUsageKeys } from '../usage-store.ts';
 import type { CdrFormat } from './cdr.ts';
-import { priceCdrs, type CdrProblem, type PricingSource } from './cdr-pricer.ts';
+import { MALFORMED, priceCdrs, type CdrProblem, type PricingSource } from './cdr-pricer.ts';
 import { PricedChunk, type ChunkGroup } from './priced-chunk.ts';
 import { priceCdrsInWorker } from './pricing-thread.ts';
 import { USAGE_COPY_COLUMNS } from './usage-copy.ts';
@@ -27,6 +27,8 @@ export interface CdrReport {
   /** Unanswered: nothing to charge. */
   skipped: number;
   rejected: number;
+  /** Of the rejected, the lines that could not be read as the format's CDRs at all. */
+  unreadable: number;
   duplicates: number;
   totals: { currency: Currency; amount: bigint; records: number }[];
   /** The lines not rated, up to 1,000 of them. */
@@ -61,11 +63,14 @@ const DUPLICATE = 'was rated before (in this file or an earlier one)';
  * twice charges nothing the second time.
  */
 export async function rateCdrFile(deps: ChargingDeps, input: Readable | { readonly file: string }, options: RateCdrOptions): Promise<CdrReport> {
-  const report: CdrReport = { format: options.format, dryRun: options.dryRun ?? false, lines: 0, rated: 0, skipped: 0, rejected: 0, duplicates: 0, totals: [], problems: [] };
+  const report: CdrReport = { format: options.format, dryRun: options.dryRun ?? false, lines: 0, rated: 0, skipped: 0, rejected: 0, unreadable: 0, duplicates: 0, totals: [], problems: [] };
   const totals = new Map<Currency, { amount: bigint; records: number }>();
   const problem = (line: number, outcome: CdrProblem['outcome'], reason: string) => {
-    if (outcome === 'rejected') report.rejected++;
-    else report.duplicates++;
+    if (outcome === 'duplicate') report.duplicates++;
+    else {
+      report.rejected++;
+      if (reason.startsWith(MALFORMED)) report.unreadable++;
+    }
     report.problems.push({ line, outcome, reason });
     // The first lines not rated are kept, whichever chunk's step found them first.
     if (report.problems.length >= 2 * MAX_PROBLEMS) report.problems = firstProblems(report.problems);
@@ -144,6 +149,18 @@ export async function rateCdrFile(deps: ChargingDeps, input: Readable | { readon
   report.totals = [...totals].map(([currency, total]) => ({ currency, ...total })).sort((a, b) => a.currency.localeCompare(b.currency));
   report.problems = firstProblems(report.problems);
   return report;
+}
+
+/**
+ * Why a file is no CDR file at all (empty, or not one line readable as the format: the wrong
+ * format, a bad header), or undefined. Such a file is refused whole rather than reported line by
+ * line as if it had been rated.
+ */
+export function unusableFile(report: CdrReport): string | undefined {
+  if (report.lines === 0) return 'the file has no lines';
+  if (report.unreadable < report.lines) return undefined;
+  const first = report.problems[0];
+  return `no line is a ${report.format} CDR${first ? `; line ${first.line}: ${first.reason}` : ''}`;
 }
 
 /** The problems of the first lines, in line order, up to MAX_PROBLEMS. */

@@ -4,7 +4,7 @@ import { setFlagsFromString } from 'node:v8';
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { CDR_FORMATS, type CdrFormat } from '../../charging/cdr/cdr.ts';
-import { rateCdrFile } from '../../charging/cdr/rate-cdr-file.ts';
+import { rateCdrFile, unusableFile } from '../../charging/cdr/rate-cdr-file.ts';
 import { formatMicros } from '../../money/index.ts';
 import { isTimeZone } from '../../organizations/billing-profile.ts';
 import { CliError, dataDirOption, withServices } from '../context.ts';
@@ -61,6 +61,8 @@ const rate = new Command('rate')
         );
         for (const total of totals) console.log(`  ${report.dryRun ? 'would charge' : 'charged'} ${total.amount} ${total.currency} for ${total.records} records`);
       }
+      const unusable = unusableFile(report);
+      if (unusable) throw new CliError(`${fromStdin ? 'stdin' : file}: ${unusable}`, 2);
       if (report.rejected > 0) throw new CliError(`${report.rejected} line(s) rejected; the rest were rated`, 2);
     });
   });

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Readable } from 'node:stream';
 import { Type } from 'typebox';
 import { CDR_FORMATS, type CdrFormat } from '../../charging/cdr/cdr.ts';
-import { rateCdrFile, type CdrReport } from '../../charging/cdr/rate-cdr-file.ts';
+import { rateCdrFile, unusableFile, type CdrReport } from '../../charging/cdr/rate-cdr-file.ts';
 import { RingbillError } from '../../errors.ts';
 import { formatMicros } from '../../money/index.ts';
 import { isTimeZone } from '../../organizations/billing-profile.ts';
@@ -18,6 +18,7 @@ export const CdrReportSchema = Type.Object(
     rated: Type.Integer(),
     skipped: Type.Integer({ description: 'Unanswered calls: nothing to charge.' }),
     rejected: Type.Integer(),
+    unreadable: Type.Integer({ description: 'Of the rejected, the lines that are no CDR of the format at all.' }),
     duplicates: Type.Integer(),
     totals: Type.Array(Type.Object({ currency: Type.String(), amount: Type.String(), records: Type.Integer() })),
     problems: Type.Array(Type.Object({ line: Type.Integer(), outcome: Type.String({ enum: ['rejected', 'duplicate'] }), reason: Type.String() }), { description: 'Up to 1,000 lines not rated.' }),
@@ -39,7 +40,8 @@ export function cdrFileRoutes(services: Services): FastifyPluginAsyncTypebox {
           description:
             'The body is the file (Content-Type: text/csv): Asterisk cdr_csv Master.csv, FreeSWITCH mod_cdr_csv (default template) or Ringbill CSV. ' +
             'Each line is rated and charged to the organization its account code (or wallet ID) names, once: a record rated before is a duplicate. ' +
-            'Bad lines are reported with their line number and reason; the good lines land.',
+            'Bad lines are reported with their line number and reason; the good lines land. ' +
+            'A file with no line that is a CDR of the format (empty, the wrong format, a bad header) is refused with 400 invalid_cdr_file, its problems in error.details.',
           tags: ['charging'],
           querystring: Type.Object(
             {
@@ -52,7 +54,7 @@ export function cdrFileRoutes(services: Services): FastifyPluginAsyncTypebox {
           ),
           consumes: ['text/csv'],
           body: Type.String({ description: 'CSV' }),
-          response: { 200: Type.Ref('CdrReport'), ...errors(403, 413, 415) },
+          response: { 200: Type.Ref('CdrReport'), ...errors(400, 403, 413, 415) },
         },
       },
       async (request) => {
@@ -65,6 +67,8 @@ export function cdrFileRoutes(services: Services): FastifyPluginAsyncTypebox {
           dryRun: request.query.dryRun ?? false,
           ...(request.query.name ? { fileName: request.query.name } : {}),
         });
+        const unusable = unusableFile(report);
+        if (unusable) throw new RingbillError('invalid_cdr_file', unusable, report.problems.map((problem) => ({ ...problem })));
         return presentCdrReport(report);
       },
     );
