@@ -91,12 +91,25 @@ export async function rateCdrFile(deps: ChargingDeps, input: Readable | { readon
     } else totals.set(group.organization.currency, { amount: group.amount, records: group.records });
   };
 
+  /**
+   * A dry run stores nothing, so the database cannot tell it a record repeats one of an earlier
+   * chunk: it remembers the file's records itself (a real run leaves that to the database).
+   */
+  const dryRunSeen = new Set<string>();
   /** Whether the last chunk found records stored before: then the next looks for them first. */
   let lookFirst = false;
   /** Charges a priced chunk and stores its records. */
   const store = async (chunk: PricedChunk): Promise<void> => {
     if (report.dryRun) {
       await dropStored(deps, chunk, problem);
+      for (const record of [...chunk.live()]) {
+        const key = `${chunk.organizationOfRecord(record).id}\u0000${chunk.externalId(record)}`;
+        if (!dryRunSeen.has(key)) dryRunSeen.add(key);
+        else {
+          chunk.drop(record);
+          problem(chunk.lines[record]!, 'duplicate', repeatReason(chunk, record));
+        }
+      }
       chunk.groups().forEach(rated);
       return;
     }
@@ -173,8 +186,12 @@ type Problem = (line: number, outcome: CdrProblem['outcome'], reason: string) =>
 /** Drops the chunk's repeats of a record earlier in it, reported as duplicates; says whether there were any. */
 function dropRepeats(chunk: PricedChunk, problem: Problem): boolean {
   const repeats = chunk.dropRepeats();
-  for (const record of repeats) problem(chunk.lines[record]!, 'duplicate', `record ${chunk.externalId(record)} appears earlier in this file`);
+  for (const record of repeats) problem(chunk.lines[record]!, 'duplicate', repeatReason(chunk, record));
   return repeats.length > 0;
+}
+
+function repeatReason(chunk: PricedChunk, record: number): string {
+  return `record ${chunk.externalId(record)} appears earlier in this file`;
 }
 
 /**

@@ -225,7 +225,7 @@ export function chargingRoutes(services: Services): FastifyPluginAsyncTypebox {
       {
         schema: {
           summary: 'Report a call’s seconds so far and hold the next interval',
-          description: 'usedSeconds is cumulative from the call’s start. Posts their cost, holds the next interval as far as credit goes, and answers the new grant: 0 means disconnect.',
+          description: 'usedSeconds is cumulative from the call’s answer (its billable seconds so far). Posts their cost, holds the next interval as far as credit goes, and answers the new grant: 0 means disconnect.',
           tags: ['charging'],
           params: SessionParams,
           body: Type.Object({ usedSeconds: Seconds }, { additionalProperties: false }),

@@ -50,6 +50,9 @@ describe.each(['here', 'worker'] as const)(`rating a CDR file in several chunks 
       ['RICH', '3312345678', '2026-11-02 09:04:00', 30, 'a5'],
       ['RICH', '447700900123', '2026-12-01 09:04:00', 0, 'a6'],
     ];
+    // A dry run first, which stores nothing: it must find the repeat of an earlier chunk itself.
+    const dry = await rateCdrFile(t.services, Readable.from([asterisk(calls)]), { format: 'asterisk', timeZone: 'UTC', chunkSize: 3, pricing, dryRun: true });
+    expect(dry).toMatchObject({ rated: 4, duplicates: 2, totals: [{ amount: 260_000n, records: 4 }] });
     const report = await rate(asterisk(calls));
     expect(report).toMatchObject({ lines: 8, rated: 4, skipped: 1, rejected: 1, duplicates: 2, totals: [{ currency: 'SGD', amount: 260_000n, records: 4 }] });
     expect(report.problems).toEqual([
