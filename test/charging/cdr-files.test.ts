@@ -71,7 +71,7 @@ describe(`CDR files on ${testDatabaseKind}`, () => {
       `r1,${orgs.POOR!.walletId},6591234567,2026-11-30 23:30:00,60,,`,
       `r2,${orgs.POOR!.walletId},6591234567,2026-11-30 23:40:00,60,,`,
       `r3,${orgs.POOR!.walletId.replaceAll('-', '')},6591234567,2026-11-30 23:50:00,0,,`,
-      `r4,POOR,6591234567,2026-12-01T00:10:00+08:00,,sms,2`,
+      `r4,POOR,6591234567,2026-12-01T00:10:00+08:00,,SMS,2`,
     ].join('\n');
     const dry = (await upload(lines, 'format=ringbill&timezone=Asia/Singapore&dryRun=true')).json();
     expect(dry).toMatchObject({ dryRun: true, rated: 3, skipped: 1, totals: [{ amount: '0.102' }] });

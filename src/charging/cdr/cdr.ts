@@ -43,9 +43,16 @@ export function parseSwitchTime(text: string, timeZone: string): Date | undefine
     if (offset === undefined) {
       const zoned = DateTime.fromObject({ year, month, day, hour, minute: 0, second: 0 }, { zone: timeZone });
       if (!zoned.isValid) return undefined;
-      offset = zoned.offset * 60_000;
+      // An offset that changes within the hour (Chatham's 03:45, Lord Howe's half hour) makes it
+      // an hour whose times are each worked out on their own.
+      const end = DateTime.fromObject({ year, month, day, hour, minute: 59, second: 59 }, { zone: timeZone });
+      offset = end.isValid && end.offset === zoned.offset ? zoned.offset * 60_000 : Number.NaN;
       if (offsets.size > 100_000) offsets.clear();
       offsets.set(key, offset);
+    }
+    if (Number.isNaN(offset)) {
+      const exact = DateTime.fromObject({ year, month, day, hour, minute, second }, { zone: timeZone });
+      return exact.isValid ? exact.toJSDate() : undefined;
     }
     return new Date(local - offset);
   }
@@ -81,6 +88,8 @@ export class SwitchTimes {
           if (this.hours.size > 100_000) this.hours.clear();
           const whole = `${hour}:00:00`;
           start = LOCAL_TIME.test(whole) ? (parseSwitchTime(whole, this.timeZone)?.getTime() ?? Number.NaN) : UNUSUAL;
+          // An hour whose offset changes within it is read time by time.
+          if (!Number.isNaN(start) && start !== UNUSUAL && parseSwitchTime(`${hour}:59:59`, this.timeZone)?.getTime() !== start + 3_599_000) start = UNUSUAL;
           this.hours.set(hour, start);
         }
         if (start !== UNUSUAL) {

@@ -8,11 +8,18 @@ export interface ParseOptions {
   timeZone: string;
 }
 
+/** Asterisk's uniqueid: epoch seconds and a sequence number, after the system name when one is set. */
+const ASTERISK_UNIQUE_ID = /^(?:[\w.-]+-)?\d{9,}\.\d+$/;
+
 /** Asterisk cdr_csv (Master.csv): positional, no header; uniqueid and userfield optional. */
 function asterisk(fields: string[], line: number, times: SwitchTimes): CdrLine {
   if (fields.length < 16) return { kind: 'malformed', line, reason: `expected at least 16 fields (Asterisk cdr_csv), found ${fields.length}` };
   const [accountCode, , destination, , , , , , , start, , end, , billsec] = fields;
-  const uniqueId = fields[16]?.trim();
+  // With 17 fields the last is the uniqueid, or the userfield when loguserfield is on and
+  // loguniqueid off: taken for an id, a userfield the dialplan sets to one value would make
+  // every later call a duplicate. With 18 it is the uniqueid.
+  const seventeenth = fields[16]?.trim();
+  const uniqueId = seventeenth && (fields.length >= 18 || ASTERISK_UNIQUE_ID.test(seventeenth)) ? seventeenth : undefined;
   return toLine(line, { accountCode: accountCode!, destination: destination!, start: start!, end: end!, quantity: billsec!, id: uniqueId, service: 'voice' }, fields, times);
 }
 
@@ -27,7 +34,7 @@ const RINGBILL_COLUMNS = ['call_id', 'account_code', 'destination', 'started_at'
 
 /** Ringbill CSV: a header row; see docs/integrations/cdr-files.md. */
 function ringbill(record: Record<string, string>, fields: string[], line: number, times: SwitchTimes): CdrLine {
-  const service = (record.service?.trim() || 'voice') as Service;
+  const service = (record.service?.trim().toLowerCase() || 'voice') as Service;
   if (!SERVICES.includes(service)) return { kind: 'malformed', line, reason: `service "${record.service}" is not one of ${SERVICES.join(', ')}` };
   const quantity = service === 'voice' ? (record.billed_seconds ?? '') : record.quantity?.trim() || '1';
   return toLine(line, { accountCode: record.account_code ?? '', destination: record.destination ?? '', start: record.started_at ?? '', end: '', quantity, id: record.call_id?.trim(), service }, fields, times);

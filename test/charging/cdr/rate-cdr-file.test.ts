@@ -74,6 +74,17 @@ describe.each(['here', 'worker'] as const)(`rating a CDR file in several chunks 
     ]);
   });
 
+  it('takes a 17th and last field for the uniqueid only when it looks like one, not a userfield', async () => {
+    const line = (start: string, last: string) => `"RICH","6531230001","6591234567","from-internal","","PJSIP/101-1","PJSIP/trunk-2","Dial","","${start}","${start}","${start}",65,60,"ANSWERED","DOCUMENTATION","${last}"`;
+    // loguserfield on, loguniqueid off: the dialplan's userfield is the same on every call.
+    const userfield = await rate([line('2026-11-05 09:00:00', 'sales'), line('2026-11-05 09:05:00', 'sales')].join('\n'));
+    expect(userfield).toMatchObject({ rated: 2, duplicates: 0 });
+    const uniqueIds = await rate([line('2026-11-05 10:00:00', '1762336800.7'), line('2026-11-05 10:00:00', 'pbx1-1762336800.8')].join('\n'));
+    expect(uniqueIds).toMatchObject({ rated: 2, duplicates: 0 });
+    const stored = await t.services.db.query<{ external_id: string }>("SELECT external_id FROM usage_records WHERE source = 'cdr' AND external_id LIKE '%1762336800%' ORDER BY external_id");
+    expect(stored.rows.map((row) => row.external_id)).toEqual(['1762336800.7', 'pbx1-1762336800.8']);
+  });
+
   it('stores free calls, also when a chunk has nothing to charge', async () => {
     const report = await rate(asterisk([
       ['RICH', '8001234567', '2026-11-04 09:00:00', 61, 'f1'],
