@@ -226,24 +226,30 @@ export class PricedChunk {
     if (records > 0) yield segments.length === 1 ? segments[0]! : Buffer.concat(segments);
   }
 
+  costOf(record: number): bigint {
+    return this.costs[record]!;
+  }
+
   /**
-   * A chunk of the one record, under a charge of its own: for charging an organization record by
-   * record when its credit does not cover all of its records.
+   * A chunk of the given records (in the order given), under charges of its own: for charging
+   * an organization's records that its credit covers when it does not cover all of them.
    */
-  single(record: number): PricedChunk {
-    const alone = new PricedChunk(1);
-    const organization = alone.indexOf(this.organizationOfRecord(record));
-    let line = this.text.get(record);
-    let charge = -1;
-    const was = this.chargeOf[record]!;
-    if (was !== -1) {
-      const { service, billPeriod } = this.charges[was]!;
-      charge = alone.chargeFor(organization, service, billPeriod);
-      line = `${line.slice(0, -CHARGE_ID_LENGTH - 1)}${alone.charges[charge]!.id}\n`;
+  subset(records: readonly number[]): PricedChunk {
+    const part = new PricedChunk(records.length);
+    for (const record of records) {
+      const organization = part.indexOf(this.organizationOfRecord(record));
+      let line = this.text.get(record);
+      let charge = -1;
+      const was = this.chargeOf[record]!;
+      if (was !== -1) {
+        const { service, billPeriod } = this.charges[was]!;
+        charge = part.chargeFor(organization, service, billPeriod);
+        line = `${line.slice(0, -CHARGE_ID_LENGTH - 1)}${part.charges[charge]!.id}\n`;
+      }
+      part.append(this.lines[record]!, organization, charge, this.costs[record]!, this.startedAt[record]!, this.externalId(record), line);
     }
-    alone.append(this.lines[record]!, organization, charge, this.costs[record]!, this.startedAt[record]!, this.externalId(record), line);
-    alone.size = 1;
-    return alone;
+    part.size = records.length;
+    return part;
   }
 
   private indexOf(organization: Organization): number {

@@ -7,6 +7,8 @@ import type { Currency } from '../../money/index.ts';
 import { spendingAccountCode, type Organization } from '../../organizations/organization.ts';
 import { isUniqueViolation } from '../../store/database.ts';
 import { usageAccountIds, type ChargingDeps } from '../charging-deps.ts';
+import { availableBalance } from '../../ledger/apply-command.ts';
+import { spendingAccountOf } from '../../organizations/organization-accounts.ts';
 import { checkLowCredit } from '../low-credit.ts';
 import { chargeKindOf } from '../usage-record.ts';
 import { existingUsageKeys } from '../usage-store.ts';
@@ -231,16 +233,45 @@ async function charge(deps: ChargingDeps, chunk: PricedChunk, fileName: string |
     else short.add(group.index);
   }
   if (short.size === 0) return;
-  // Charged one by one, records stored before would each roll back a transaction: out first.
+  // Charged apart, records stored before would roll their transaction back: out first.
   dropRepeats(chunk, problem);
   if (!verified) await dropStored(deps, chunk, problem, short);
-  for (const record of [...chunk.live(short)]) {
-    const alone = chunk.single(record);
+  // What each organization's credit covers, taken in line order as record by record would take
+  // it, from one read of the credit: then one posting for those, not a transaction per record
+  // (an organization out of credit early in a large file made that hundreds of thousands).
+  const now = deps.clock.now();
+  const fitting: number[] = [];
+  for (const index of short) {
+    const organization = chunk.organizations[index]!;
+    let left = availableBalance(await spendingAccountOf(deps.db, organization), now);
+    for (const record of chunk.live(new Set([index]))) {
+      const cost = chunk.costOf(record);
+      if (cost > left) problem(chunk.lines[record]!, 'rejected', notEnoughCredit(organization));
+      else {
+        left -= cost;
+        fitting.push(record);
+      }
+    }
+  }
+  if (fitting.length === 0) return;
+  const covered = chunk.subset(fitting.sort((a, b) => a - b));
+  const stillShort = new Set<number>();
+  for (const { group, result } of await post(deps, covered, fileName, false, problem)) {
+    if (result === 'ok') rated(group);
+    else stillShort.add(group.index);
+  }
+  // Spent meanwhile by someone else: record by record, each charged if it still fits.
+  for (const record of [...covered.live(stillShort)]) {
+    const alone = covered.subset([record]);
     for (const { group, result } of await post(deps, alone, fileName, false, problem)) {
       if (result === 'ok') rated(group);
       else problem(alone.lines[0]!, 'rejected', result.reason);
     }
   }
+}
+
+function notEnoughCredit(organization: Organization): string {
+  return `${organization.name} does not have enough usable credit`;
 }
 
 type Posted = 'ok' | { reason: string };
@@ -328,7 +359,7 @@ async function post(deps: ChargingDeps, chunk: PricedChunk, fileName: string | u
           outcomes.forEach((outcome, index) => {
             const { group } = paying[index]!;
             if (outcome.ok) charges.push(...chargesOf(group, fileName, outcome.value.transfers[0]!.id, now));
-            else short.set(group.index, { reason: outcome.code === 'insufficient_credit' ? `${group.organization.name} does not have enough usable credit` : outcome.message });
+            else short.set(group.index, { reason: outcome.code === 'insufficient_credit' ? notEnoughCredit(group.organization) : outcome.message });
           });
           if (short.size > 0) throw new Refused(short);
           await insertCharges(tx, charges);

@@ -188,13 +188,13 @@ describe('a priced chunk', () => {
     );
   });
 
-  it('gives a record a chunk and a charge of its own, its line otherwise the same', () => {
+  it('gives records a chunk and charges of their own, their lines otherwise the same', () => {
     const chunk = new PricedChunk(4);
     const org = organization(1);
     chunk.add(7, org, record(1, 'org-1', 120_000n, 'voice', '2026-11'));
     chunk.add(8, org, record(2, 'org-1', 0n, 'voice', '2026-11'));
     const [whole] = [...chunk.copyPieces(() => true, 10)].map((piece) => Buffer.from(piece).toString('utf8').split(/(?<=\n)/));
-    const alone = chunk.single(0);
+    const alone = chunk.subset([0]);
     const [line] = [...alone.copyPieces(() => true, 10)].map((piece) => Buffer.from(piece).toString('utf8'));
     expect(alone.lines[0]).toBe(7);
     expect(alone.externalId(0)).toBe('x-1');
@@ -203,9 +203,14 @@ describe('a priced chunk', () => {
     expect(group!.charges).toHaveLength(1);
     expect(group!.charges[0]!.charge.id).not.toBe(chargeOf(whole![0]!));
     expect(line).toBe(`${whole![0]!.slice(0, -31)}${group!.charges[0]!.charge.id}\n`);
-    const free = chunk.single(1);
+    const free = chunk.subset([1]);
     expect([...free.copyPieces(() => true, 10)].map((piece) => Buffer.from(piece).toString('utf8'))).toEqual([whole![1]]);
     expect(free.groups()[0]!.charges).toEqual([]);
+    // Two records of one organization, service and month share one new charge.
+    chunk.add(9, org, record(3, 'org-1', 30_000n, 'voice', '2026-11'));
+    const both = chunk.subset([0, 2]);
+    expect(both.lines.slice(0, 2)).toEqual(Int32Array.from([7, 9]));
+    expect(both.groups()).toMatchObject([{ amount: 150_000n, records: 2, charges: [{ amount: 150_000n }] }]);
   });
 });
 
