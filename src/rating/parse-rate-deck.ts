@@ -1,5 +1,5 @@
 import { parse } from 'csv-parse/sync';
-import { parseDecimal, type Rational } from './rational.ts';
+import { compare, parseDecimal, type Rational } from './rational.ts';
 import { DEFAULT_ROUNDING, SERVICES, type RateRow, type Rounding, type Service } from './rate-plan.ts';
 
 /** A line of a deck that cannot be used, and why. */
@@ -166,6 +166,8 @@ function parseRow(record: Record<string, string>, line: number, defaultEffective
   if (strategy !== '' && strategy !== 'free' && strategy !== 'disconnect') problem('max_cost_strategy', `"${strategy}" is not free or disconnect`);
   else if (strategy !== '') maxCostStrategy = strategy;
   if (maxCost && !maxCostStrategy) maxCostStrategy = 'free';
+  // 0 would make every call free (with disconnect: refuse every call); CGRateS reads it as no cap.
+  if (maxCost && maxCost.n === 0n) problem('max_cost', '0 is no cap: leave max_cost empty for none');
   const effectiveFrom = date('effective_from', defaultEffectiveFrom)!;
   const effectiveTo = date('effective_to', null);
   if (effectiveTo && effectiveTo.getTime() <= effectiveFrom.getTime()) problem('effective_to', 'must be after effective_from');
@@ -189,6 +191,11 @@ function parseRow(record: Record<string, string>, line: number, defaultEffective
     effectiveFrom,
     effectiveTo,
   };
+}
+
+function sameCap(a: RateRow, b: RateRow): boolean {
+  if (a.maxCost === null || b.maxCost === null) return a.maxCost === b.maxCost;
+  return compare(a.maxCost, b.maxCost) === 0 && a.maxCostStrategy === b.maxCostStrategy;
 }
 
 /**
@@ -216,9 +223,23 @@ export function checkRows(rows: readonly RateRow[]): DeckProblem[] {
       if (earlier) problems.push({ line: row.line, field: 'interval_start', message: `line ${earlier.line} already prices ${row.service} ${row.prefix || '(any)'} from second ${row.intervalStartSeconds} on the same date` });
       else starts.set(row.intervalStartSeconds, row);
     }
-    if (!starts.has(0)) {
+    const head = starts.get(0);
+    if (!head) {
       const row = group[0]!;
       problems.push({ line: row.line, field: 'interval_start', message: `${row.service} ${row.prefix || '(any)'} has no rate from second 0` });
+      continue;
+    }
+    // The row from second 0 prices the call as a whole; a later row only changes the rate, and
+    // anything else it says would be ignored without a word.
+    for (const row of group) {
+      if (row === head) continue;
+      const differs = [
+        ...(row.connectFee.n !== 0n ? ['connect_fee'] : []),
+        ...(row.minDurationSeconds !== 0 ? ['min_duration'] : []),
+        ...(row.rounding.method !== head.rounding.method || row.rounding.decimals !== head.rounding.decimals ? ['rounding'] : []),
+        ...(!sameCap(row, head) ? ['max_cost'] : []),
+      ];
+      for (const field of differs) problems.push({ line: row.line, field, message: `only the row from second 0 (line ${head.line}) sets the call's ${field}; leave it empty or the same here` });
     }
   }
   return problems;

@@ -36,7 +36,8 @@ const row = fc
     nextIncrementSeconds: fc.integer({ min: 1, max: 600 }),
     minDurationSeconds: fc.integer({ min: 0, max: 600 }),
     rounding: fc.record({ method: fc.constantFrom('up' as const, 'half_up' as const, 'down' as const), decimals: fc.integer({ min: 0, max: 6 }) }),
-    maxCost: fc.option(decimal),
+    // A cap of 0 is refused: empty means none.
+    maxCost: fc.option(decimal.filter((value) => value.n > 0n)),
     maxCostStrategy: fc.constantFrom('free' as const, 'disconnect' as const),
     effectiveFrom: instant,
     lasts: fc.option(fc.integer({ min: 1, max: 10 ** 10 })),

@@ -234,8 +234,28 @@ describe('parsing a rate deck', () => {
     expect(problems('voice,44,UK,0,0.01,60,60/60,0,2147483648')).toEqual(['min_duration']);
     expect(problems('voice,44,UK,0,0.01,60,60/60,0,2147483647')).toEqual([]);
     expect(problems('voice,0044,UK,0,0.01,60,60/60,0,0')).toEqual(['prefix']);
+    expect(problems('voice,44,UK,0,0.01,60,60/60,0,0,0', `${HEADER},max_cost`)).toEqual(['max_cost']);
     expect(problems('voice,44,UK,0,0.01,60,60/60,0,0,2026-02-30', `${HEADER},effective_from`)).toEqual(['effective_from']);
     expect(problems('voice,44,UK,0,0.01,60,60/60,0,0,2026-02-30T00:00:00Z', `${HEADER},effective_from`)).toEqual(['effective_from']);
     expect(problems('voice,44,UK,0,0.01,60,60/60,0,0,2028-02-29', `${HEADER},effective_from`)).toEqual([]);
+  });
+
+  it('refuses what a row after second 0 says about the whole call, which only the row from second 0 sets', () => {
+    const parsed = parseRateDeck(
+      [
+        `${HEADER},rounding,max_cost`,
+        'voice,234,NG,0.02,0.20,60,60/60,0,0,half_up,5.00',
+        'voice,234,NG,0.05,0.15,60,1/1,300,10,up,',
+        'voice,235,X,0.02,0.20,60,60/60,0,0,half_up,5.00',
+        'voice,235,X,0,0.15,60,1/1,300,0,half_up,5.00',
+      ].join('\n'),
+      T,
+    );
+    expect(parsed.ok ? [] : parsed.problems.map((p) => [p.line, p.field])).toEqual([
+      [3, 'connect_fee'],
+      [3, 'min_duration'],
+      [3, 'rounding'],
+      [3, 'max_cost'],
+    ]);
   });
 });
