@@ -34,6 +34,7 @@ export const ERROR_CODES = {
   account_code_taken: { status: 409, message: 'Another organization already has this account code.' },
 
   // Business rules
+  amount_out_of_range: { status: 422, message: 'The amount would take an account’s totals beyond what the ledger can hold.' },
   insufficient_credit: { status: 422, message: 'The account does not have enough usable credit.' },
   exceeds_debits: { status: 422, message: 'The credit would exceed the account’s debits.' },
   currency_mismatch: { status: 422, message: 'The accounts are in different currencies.' },

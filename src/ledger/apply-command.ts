@@ -1,5 +1,6 @@
 import { failure, type Failure } from '../errors.ts';
 import { addSeconds } from '../clock/clock.ts';
+import { MAX_MICROS } from '../money/index.ts';
 import { isNewTransfer, type Account, type ExpireRequest, type LedgerRequest, type NewTransferRequest, type PostPendingRequest, type Transfer, type VoidPendingRequest } from './types.ts';
 
 /** Accounts and transfers as the command sees them: loaded and locked by the store. */
@@ -50,6 +51,8 @@ export function applyCommand(view: LedgerView, requests: readonly LedgerRequest[
   for (const [index, request] of requests.entries()) {
     const step = isNewTransfer(request) ? createTransfer(request, account, context) : resolveHold(request, account, transfer, context);
     if (!step.ok) return { ...step, index };
+    const full = step.accounts.find(beyondLedger);
+    if (full) return { ...failure('amount_out_of_range', `account ${full.id}'s totals would pass what the ledger holds (${MAX_MICROS} micro-units)`), index };
     created.push(step.transfer);
     for (const changed of step.accounts) accounts.set(changed.id, changed);
     if (step.hold) holds.set(step.hold.id, step.hold);
@@ -58,6 +61,11 @@ export function applyCommand(view: LedgerView, requests: readonly LedgerRequest[
 }
 
 type Step = { ok: true; transfer: Transfer; accounts: Account[]; hold?: Transfer } | Failure;
+
+/** An account whose totals a BIGINT column can no longer hold: refused here, not by the database as a 500. */
+function beyondLedger(account: Account): boolean {
+  return account.debitsPosted + account.debitsPending > MAX_MICROS || account.creditsPosted + account.creditsPending > MAX_MICROS;
+}
 
 function createTransfer(
   request: NewTransferRequest,

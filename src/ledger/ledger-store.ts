@@ -477,6 +477,12 @@ export async function nextHoldTimeout(db: Queryable): Promise<Date | undefined> 
 }
 
 /** Moves an organization's accounts to another currency; only for accounts no transfer touches yet. */
+/** Locks every account of an organization, in id order as the ledger's batches lock them. */
+export async function lockAccountsOfOrganization(db: Queryable, organizationId: string): Promise<string[]> {
+  const result = await db.query<{ id: string }>('SELECT id FROM ledger_accounts WHERE organization_id = $1 ORDER BY id FOR UPDATE', [organizationId]);
+  return result.rows.map((row) => row.id);
+}
+
 export async function setAccountsCurrency(db: Queryable, organizationId: string, currency: Currency): Promise<void> {
   await db.query('UPDATE ledger_accounts SET currency = $2 WHERE organization_id = $1', [organizationId, currency]);
 }

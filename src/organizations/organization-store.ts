@@ -62,7 +62,10 @@ export async function insertOrganization(db: Queryable, organization: Organizati
 
 export async function findOrganization(db: Queryable, id: string, options: { lock?: boolean } = {}): Promise<Organization | undefined> {
   const result = await db.query<OrganizationRow>(
-    `SELECT ${ORGANIZATION_COLUMNS} FROM organizations WHERE id = $1${options.lock ? ' FOR UPDATE' : ''}`,
+    // NO KEY UPDATE: the foreign keys of rows written for the organization (audit, charges, usage)
+    // take KEY SHARE on it, which FOR UPDATE would make wait, and deadlock with a ledger batch
+    // that holds the organization's accounts.
+    `SELECT ${ORGANIZATION_COLUMNS} FROM organizations WHERE id = $1${options.lock ? ' FOR NO KEY UPDATE' : ''}`,
     [id],
   );
   return result.rows[0] && toOrganization(result.rows[0]);
@@ -169,11 +172,13 @@ const NAME_MATCH_CAP = 300;
 export async function searchOrganizations(
   db: Queryable,
   query: OrganizationQuery,
-  page: { after?: SearchCursor; limit: number },
+  page: { after?: SearchCursor; limit: number; onlyId?: string },
 ): Promise<{ organization: Organization; sortName: string }[]> {
   const conditions: string[] = [];
   const params: (string | number | null)[] = [];
   const param = (value: string | number | null) => `$${params.push(value)}`;
+  // In the statement, not after it: rows and cursors of other organizations never leave it.
+  if (page.onlyId) conditions.push(`id = ${param(page.onlyId)}::uuid`);
   if (query.by === 'id') conditions.push(`id = ${param(query.id)}::uuid`);
   if (query.by === 'wallet_id') conditions.push(`wallet_id = ${param(query.walletId)}`);
   if (query.by === 'name') conditions.push(`name ILIKE ${param(`%${escapeLike(query.fragment)}%`)}`);

@@ -14,6 +14,12 @@ interface Deps {
   clock: Clock;
 }
 
+/** The transfer, and whether it is the first answer to the same idempotency key, replayed. */
+export interface Recorded {
+  readonly transfer: Transfer;
+  readonly replayed: boolean;
+}
+
 export const PAYMENT_METHODS = ['bank_transfer', 'cash', 'cheque', 'card', 'other'] as const;
 export type PaymentMethod = (typeof PAYMENT_METHODS)[number];
 
@@ -25,7 +31,7 @@ export type PaymentMethod = (typeof PAYMENT_METHODS)[number];
 export async function recordAdjustment(
   deps: Deps,
   input: { organization: Organization; amount: bigint; reason: string; idempotencyKey: IdempotencyKey; actor: string },
-): Promise<Result<Transfer, ErrorCode>> {
+): Promise<Result<Recorded, ErrorCode>> {
   const { organization, amount } = input;
   const reason = input.reason.trim();
   if (amount === 0n) return failure('invalid_amount', 'an adjustment must not be zero');
@@ -57,7 +63,7 @@ export async function recordAdjustment(
 export async function recordPayment(
   deps: Deps,
   input: { organization: Organization; amount: bigint; method: PaymentMethod; reference: string | null; idempotencyKey: IdempotencyKey; actor: string },
-): Promise<Result<Transfer, ErrorCode>> {
+): Promise<Result<Recorded, ErrorCode>> {
   const { organization, amount } = input;
   if (amount <= 0n) return failure('invalid_amount', 'a payment must be greater than zero');
   const accounts = await accountsOf(deps.db, organization);
@@ -90,7 +96,7 @@ async function execute(
     idempotencyKey: IdempotencyKey;
     audit: (transfer: Transfer) => Parameters<typeof writeAudit>[1];
   },
-): Promise<Result<Transfer, ErrorCode>> {
+): Promise<Result<Recorded, ErrorCode>> {
   const result = await deps.ledger.execute({
     transfers: [{ kind: 'posted', ...input.transfer }],
     idempotencyKey: input.idempotencyKey,
@@ -98,5 +104,5 @@ async function execute(
       await writeAudit(tx, input.audit(outcome.transfers[0]!));
     },
   });
-  return result.ok ? { ok: true, value: result.value.transfers[0]! } : failure(result.code, result.message);
+  return result.ok ? { ok: true, value: { transfer: result.value.transfers[0]!, replayed: result.value.replayed } } : failure(result.code, result.message);
 }

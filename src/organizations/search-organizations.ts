@@ -35,11 +35,9 @@ export async function searchOrganizationsByText(
     after = decodeCursor(input.cursor);
     if (!after) return failure('invalid_input', 'querystring/cursor is not a cursor this search gave');
   }
-  let query = interpretQuery(input.text);
   // An organization key only ever finds its own organization, whatever it typed.
-  if (input.onlyId && query.by === 'all') query = { by: 'id', id: input.onlyId };
-  const found = await searchOrganizations(db, query, { ...(after ? { after } : {}), limit: input.limit });
-  const organizations = found.map((row) => row.organization).filter((organization) => !input.onlyId || organization.id === input.onlyId);
+  const found = await searchOrganizations(db, interpretQuery(input.text), { ...(after ? { after } : {}), limit: input.limit, ...(input.onlyId ? { onlyId: input.onlyId } : {}) });
+  const organizations = found.map((row) => row.organization);
   const accounts = await listAccountsOfOrganizations(db, organizations.map((organization) => organization.id));
   const rows = organizations.map((organization) => {
     const own = accounts.filter((account) => account.organizationId === organization.id && account.currency === organization.currency);

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeAudit } from '../../src/audit/audit-log.ts';
 import { recordCharge } from '../../src/billing/record-charge.ts';
 import { findOrganization } from '../../src/organizations/organization-store.ts';
+import type { Queryable } from '../../src/store/database.ts';
 import { verifyLedger } from '../../src/ledger/verify-ledger.ts';
 import { testDatabaseKind } from '../helpers/database.ts';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
@@ -47,6 +49,37 @@ describe(`organizations on ${testDatabaseKind}`, () => {
   async function hold(org: OrganizationJson, account: string, amount: string) {
     const revenue = await t.services.ledger.providerAccount('revenue:usage', (await findOrganization(t.database.db, org.id))!.currency);
     return t.call({ method: 'POST', url: '/v1/transfers', headers: key(), payload: { debitAccountId: org.accounts[account], creditAccountId: revenue.id, amount, pending: true } });
+  }
+
+  /**
+   * Starts an adjustment's ledger batch and holds it after its write (its accounts locked, not yet
+   * committed, `then` still to run); `meanwhile` starts a request, lets the batch finish 300 ms
+   * later, and answers the request's response once the batch has committed.
+   */
+  async function heldAdjustment(org: OrganizationJson, amount: bigint, then?: (tx: Queryable) => Promise<unknown>) {
+    const adjustments = await t.services.ledger.providerAccount('adjustments', (await findOrganization(t.database.db, org.id))!.currency);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let written!: () => void;
+    const holding = new Promise<void>((resolve) => (written = resolve));
+    const batch = t.services.ledger.execute({
+      transfers: [{ kind: 'posted', debitAccountId: adjustments.id, creditAccountId: org.accounts.credit!, amount, code: 'adjustment' }],
+      afterWrite: async (tx) => {
+        written();
+        await gate;
+        await then?.(tx);
+      },
+    });
+    await holding;
+    return {
+      async meanwhile<T>(request: () => Promise<T>): Promise<T> {
+        const pending = request();
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        release();
+        expect((await batch).ok).toBe(true);
+        return pending;
+      },
+    };
   }
 
   async function charge(org: OrganizationJson, kind: 'call' | 'subscription', amount: bigint) {
@@ -185,8 +218,12 @@ describe(`organizations on ${testDatabaseKind}`, () => {
     const receivable = org.accounts.receivable!;
     await t.services.ledger.execute({ transfers: [{ kind: 'posted', debitAccountId: receivable, creditAccountId: org.accounts.unbilled!, amount: 40_000_000n, code: 'invoice' }] });
     expect((await credits(org.id)).amountDue).toBe('-40.00');
-    const payment = await t.call({ method: 'POST', url: `/v1/organizations/${org.id}/payments`, headers: key(), payload: { amount: '50.00', method: 'bank_transfer', reference: 'RF18539007547034' } });
+    const headers = key();
+    const pay = () => t.call({ method: 'POST', url: `/v1/organizations/${org.id}/payments`, headers, payload: { amount: '50.00', method: 'bank_transfer', reference: 'RF18539007547034' } });
+    const payment = await pay();
     expect(payment.statusCode, payment.body).toBe(201);
+    const replayed = await pay();
+    expect([replayed.json().id, replayed.headers['idempotent-replayed']]).toEqual([payment.json().id, 'true']);
     expect(await credits(org.id)).toMatchObject({ amountDue: '10.00', currentBalance: '10.00' });
     const audit = (await t.call({ method: 'GET', url: `/v1/audit-log?organizationId=${org.id}&limit=1` })).json().data[0];
     expect(audit).toMatchObject({ action: 'payment.recorded', after: { amount: '50.00', method: 'bank_transfer', reference: 'RF18539007547034' } });
@@ -199,6 +236,7 @@ describe(`organizations on ${testDatabaseKind}`, () => {
     const first = await t.call({ method: 'POST', url: `/v1/organizations/${org.id}/adjustments`, headers, payload });
     const again = await t.call({ method: 'POST', url: `/v1/organizations/${org.id}/adjustments`, headers, payload });
     expect(again.json().id).toBe(first.json().id);
+    expect([first.headers['idempotent-replayed'], again.headers['idempotent-replayed']]).toEqual([undefined, 'true']);
     expect((await credits(org.id)).balance).toBe('15.00');
     const debit = await t.call({ method: 'POST', url: `/v1/organizations/${org.id}/adjustments`, headers: key(), payload: { amount: '-15.01', reason: 'too much' } });
     expect([debit.statusCode, debit.json().error.code]).toEqual([422, 'insufficient_credit']);
@@ -208,6 +246,8 @@ describe(`organizations on ${testDatabaseKind}`, () => {
       [{ amount: '1.00' }, 'invalid_input'],
       [{ amount: 1, reason: 'x' }, 'invalid_input'],
       [{ amount: '0', reason: 'x' }, 'invalid_amount'],
+      // Near a BIGINT's limit it would fill the shared adjustments account for every organization.
+      [{ amount: '9223372036854.775807', reason: 'x' }, 'invalid_amount'],
     ] as const) {
       const response = await t.call({ method: 'POST', url: `/v1/organizations/${org.id}/adjustments`, headers: key(), payload: body });
       expect([response.statusCode, response.json().error.code], JSON.stringify(body)).toEqual([400, code]);
@@ -233,6 +273,28 @@ describe(`organizations on ${testDatabaseKind}`, () => {
     expect([locked.statusCode, locked.json().error.code]).toEqual([422, 'currency_locked']);
     expect((await t.call({ method: 'GET', url: `/v1/organizations/${org.id}/billing-profile` })).json()).toMatchObject({ currency: 'GBP', taxRate: '20' });
     expect((await credits(org.id)).balance).toBe('5.00');
+  });
+
+  it('refuses a currency change that races the organization’s first transfer (a batch holding its accounts)', async () => {
+    const org = await create({ name: 'Racing Ltd', currency: 'SGD' });
+    // The first money in: written, its accounts locked, not yet committed.
+    const funding = await heldAdjustment(org, 5_000_000n);
+    const answer = await funding.meanwhile(() => t.call({ method: 'PUT', url: `/v1/organizations/${org.id}/billing-profile`, payload: { currency: 'GBP' } }));
+    expect([answer.statusCode, answer.json().error?.code]).toEqual([422, 'currency_locked']);
+    expect((await credits(org.id)).balance).toBe('5.00');
+    expect((await verifyLedger(t.database.db)).problems).toEqual([]);
+  });
+
+  it('sets a credit limit while a batch that holds the organization’s account writes a row that refers to the organization', async () => {
+    const org = await create({ name: 'Busy Ltd', currency: 'SGD' });
+    // An adjustment's batch: the account locked and the transfer written, its audit row (a foreign
+    // key to the organization) still to come while the credit limit waits for the account.
+    const adjusting = await heldAdjustment(org, 1_000_000n, (tx) =>
+      writeAudit(tx, { organizationId: org.id, actor: 'test', action: 'adjustment.created', before: null, after: null, at: t.clock.now() }),
+    );
+    const answer = await adjusting.meanwhile(() => t.call({ method: 'PUT', url: `/v1/organizations/${org.id}/credit-limit`, payload: { amount: '25' } }));
+    expect(answer.statusCode, answer.body).toBe(200);
+    expect((await credits(org.id)).creditLimit.amount).toBe('25.00');
   });
 
   it('refuses bad credit limits and leaves limit and audit log as they were', async () => {
@@ -261,6 +323,11 @@ describe(`organizations on ${testDatabaseKind}`, () => {
     const listed = (await t.call({ method: 'GET', url: '/v1/organizations?q=Customer', key: customer })).json().data;
     expect(listed.map((row: OrganizationJson) => row.id)).toEqual([mine.id]);
     expect((await t.call({ method: 'GET', url: '/v1/organizations', key: customer })).json().data.map((row: OrganizationJson) => row.id)).toEqual([mine.id]);
+    // A page of one: the cursor must not lead to, or name, another organization.
+    const paged = (await t.call({ method: 'GET', url: '/v1/organizations?q=Customer&limit=1', key: customer })).json();
+    expect([paged.data.map((row: OrganizationJson) => row.id), paged.nextCursor === null || !Buffer.from(paged.nextCursor, 'base64url').toString().includes(theirs.id)]).toEqual([[mine.id], true]);
+    const named = await t.call({ method: 'GET', url: '/v1/organizations?q=Customer%20Other&limit=1', key: customer });
+    expect(named.json()).toEqual({ data: [], nextCursor: null });
     expect((await t.call({ method: 'GET', url: '/v1/audit-log', key: customer })).statusCode).toBe(403);
     const audit = (await t.call({ method: 'GET', url: `/v1/audit-log?organizationId=${mine.id}&limit=1` })).json().data[0];
     expect(audit).toMatchObject({ action: 'api_key.created', after: { role: 'organization', name: 'portal' } });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { applyCommand, availableBalance, type LedgerView } from '../../src/ledger/apply-command.ts';
 import type { Account, LedgerRequest, Transfer } from '../../src/ledger/types.ts';
-import type { Currency } from '../../src/money/index.ts';
+import { MAX_MICROS, type Currency } from '../../src/money/index.ts';
 
 import { account, T0 } from '../helpers/accounts.ts';
 
@@ -44,6 +44,18 @@ describe('apply command', () => {
     expect(result.ok).toBe(true);
     expect(book.accounts.get('bank')!.debitsPosted).toBe(100_000_000n);
     expect(book.accounts.get('wallet')!.creditsPosted).toBe(100_000_000n);
+  });
+
+  it('refuses a transfer that would take an account’s totals past what a BIGINT holds, with the whole command', () => {
+    const book = new Book([account('adjustments', { debitsPosted: MAX_MICROS - 10n }), account('a'), account('b')]);
+    const linked = book.run([
+      { kind: 'posted', debitAccountId: 'adjustments', creditAccountId: 'a', amount: 10n, code: 'adjustment' },
+      { kind: 'posted', debitAccountId: 'adjustments', creditAccountId: 'b', amount: 1n, code: 'adjustment' },
+    ]);
+    expect(linked).toMatchObject({ ok: false, code: 'amount_out_of_range', index: 1 });
+    expect(book.accounts.get('adjustments')!.debitsPosted).toBe(MAX_MICROS - 10n);
+    expect(book.run([{ kind: 'pending', debitAccountId: 'adjustments', creditAccountId: 'a', amount: 11n, code: 'hold' }])).toMatchObject({ ok: false, code: 'amount_out_of_range' });
+    expect(book.run([{ kind: 'posted', debitAccountId: 'adjustments', creditAccountId: 'a', amount: 10n, code: 'adjustment' }]).ok).toBe(true);
   });
 
   it('refuses to spend beyond credits plus the overdraft, to the micro-unit', () => {

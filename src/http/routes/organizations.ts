@@ -435,7 +435,7 @@ export function organizationRoutes(services: Services): FastifyPluginAsyncTypebo
       async (request, reply) => {
         const organization = await visibleOrganization(request, request.params.id);
         requireOperator(request);
-        const transfer = unwrap(
+        const recorded = unwrap(
           await recordAdjustment(services, {
             organization,
             amount: amountOf(request.body.amount, 'amount'),
@@ -444,7 +444,8 @@ export function organizationRoutes(services: Services): FastifyPluginAsyncTypebo
             actor: request.principal.keyId,
           }),
         );
-        return reply.code(201).send(presentTransfer(transfer));
+        if (recorded.replayed) reply.header('idempotent-replayed', 'true');
+        return reply.code(201).send(presentTransfer(recorded.transfer));
       },
     );
 
@@ -471,7 +472,7 @@ export function organizationRoutes(services: Services): FastifyPluginAsyncTypebo
       async (request, reply) => {
         const organization = await visibleOrganization(request, request.params.id);
         requireOperator(request);
-        const transfer = unwrap(
+        const recorded = unwrap(
           await recordPayment(services, {
             organization,
             amount: amountOf(request.body.amount, 'amount'),
@@ -481,7 +482,8 @@ export function organizationRoutes(services: Services): FastifyPluginAsyncTypebo
             actor: request.principal.keyId,
           }),
         );
-        return reply.code(201).send(presentTransfer(transfer));
+        if (recorded.replayed) reply.header('idempotent-replayed', 'true');
+        return reply.code(201).send(presentTransfer(recorded.transfer));
       },
     );
 
