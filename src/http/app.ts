@@ -60,6 +60,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
     // @fastify/ajv-compiler's types describe the compiler's argument as the bare schema; at run
     // time it is the route's { schema, httpPart, ... }, which is what we need to pick a validator.
     schemaController: { compilersFactory: { buildValidator: buildValidator as never } },
+    // A URL Fastify cannot decode, or a body it cannot read, gets the API's own error shape.
+    frameworkErrors: (error, request, reply) => handleError(error, request, reply),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   // The API speaks JSON only (CDR and rate files get their own parsers where they are accepted).

@@ -17,6 +17,8 @@ export function handleError(error: unknown, request: FastifyRequest, reply: Fast
   if (fastifyError.validation) {
     return send(reply, request, 'invalid_input', describeValidation(fastifyError.validationContext ?? 'request', fastifyError.validation as ValidationIssue[]));
   }
+  // PostgreSQL refuses a NUL character in text (22021; 22P05 in JSON): the caller's input, not our fault.
+  if (fastifyError.code === '22021' || fastifyError.code === '22P05') return send(reply, request, 'invalid_input', 'text must not contain the NUL character (\\u0000)');
   const status = fastifyError.statusCode ?? 500;
   if (status === 413) return send(reply, request, 'payload_too_large');
   if (status === 415) return send(reply, request, 'unsupported_media_type', fastifyError.message);

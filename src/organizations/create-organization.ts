@@ -16,7 +16,8 @@ import {
   type OrganizationAccountCode,
   type PaymentScheme,
 } from './organization.ts';
-import { accountCodeTaken, insertOrganization, saveBillingProfile, walletIdTaken } from './organization-store.ts';
+import { refuseTakenAccountCode } from './account-code.ts';
+import { insertOrganization, saveBillingProfile, walletIdTaken } from './organization-store.ts';
 import { describeCreditLimit } from './set-credit-limit.ts';
 import { newWalletId } from './wallet-id.ts';
 
@@ -49,7 +50,8 @@ export async function createOrganization(
   input: CreateOrganizationInput,
 ): Promise<Result<Organization, ErrorCode>> {
   const name = input.name.trim();
-  if (name.length === 0 || name.length > 200) return failure('invalid_input', 'name must be 1 to 200 characters');
+  // Characters as people count them (code points), as the schema does; not UTF-16 units.
+  if (name.length === 0 || [...name].length > 200) return failure('invalid_input', 'name must be 1 to 200 characters');
   const currencyCode = input.currency ?? input.billingProfile?.currency;
   if (currencyCode === undefined) return failure('invalid_input', 'currency is required (or billingProfile.currency)');
   if (input.currency !== undefined && input.billingProfile?.currency !== undefined && input.currency !== input.billingProfile.currency) {
@@ -68,7 +70,8 @@ export async function createOrganization(
   for (let attempt = 0; ; attempt++) {
     try {
       return await deps.db.transaction(async (tx) => {
-        if (accountCode && (await accountCodeTaken(tx, accountCode, null))) return failure('account_code_taken', `another organization has the account code "${accountCode}"`);
+        const taken = accountCode ? await refuseTakenAccountCode(tx, accountCode, null) : undefined;
+        if (taken) return taken;
         let walletId = newWalletId();
         while (await walletIdTaken(tx, walletId)) walletId = newWalletId();
         const organization: Organization = {

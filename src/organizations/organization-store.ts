@@ -141,13 +141,24 @@ export async function updateOrganization(db: Queryable, organization: Organizati
   );
 }
 
+/** Whether a wallet ID is taken: as a wallet ID, or as an account code written like it (a CDR would name both alike). */
 export async function walletIdTaken(db: Queryable, walletId: string): Promise<boolean> {
-  return (await db.query('SELECT 1 FROM organizations WHERE wallet_id = $1', [walletId])).rows.length > 0;
+  const result = await db.query('SELECT 1 FROM organizations WHERE wallet_id = $1 OR account_code IN ($1, $2)', [walletId, walletId.replaceAll('-', '')]);
+  return result.rows.length > 0;
 }
 
-export async function accountCodeTaken(db: Queryable, accountCode: string, exceptId: string | null): Promise<boolean> {
-  const result = await db.query('SELECT 1 FROM organizations WHERE account_code = $1 AND id IS DISTINCT FROM $2', [accountCode, exceptId]);
-  return result.rows.length > 0;
+/**
+ * Whether another organization answers to this account code in a CDR: as its account code, or
+ * as its wallet ID (`walletId` is the code read as one, when it can be).
+ */
+export async function accountCodeTaken(db: Queryable, accountCode: string, walletId: string | undefined, exceptId: string | null): Promise<'account_code' | 'wallet_id' | undefined> {
+  const result = await db.query<{ account_code: string | null }>(
+    'SELECT account_code FROM organizations WHERE (account_code = $1 OR wallet_id = $2) AND id IS DISTINCT FROM $3 LIMIT 1',
+    [accountCode, walletId ?? null, exceptId],
+  );
+  const row = result.rows[0];
+  if (!row) return undefined;
+  return row.account_code === accountCode ? 'account_code' : 'wallet_id';
 }
 
 /** How a search finds organizations: one exact key, or a part of the name. */

@@ -5,7 +5,8 @@ import { hasTransfers, lockAccount, setOverdraft } from '../ledger/ledger-store.
 import { isForeignKeyViolation, type Database } from '../store/database.ts';
 import { accountsOf } from './organization-accounts.ts';
 import { spendingAccountCode, type InvoiceSetup, type Organization, type OrganizationStatus, type PaymentScheme } from './organization.ts';
-import { accountCodeTaken, findOrganization, updateOrganization } from './organization-store.ts';
+import { refuseTakenAccountCode } from './account-code.ts';
+import { findOrganization, updateOrganization } from './organization-store.ts';
 
 export interface OrganizationChanges {
   name?: string;
@@ -28,7 +29,7 @@ export async function changeOrganization(
   input: { organizationId: string; changes: OrganizationChanges; actor: string },
 ): Promise<Result<Organization, ErrorCode>> {
   const { changes } = input;
-  if (changes.name !== undefined && (changes.name.trim().length === 0 || changes.name.trim().length > 200)) {
+  if (changes.name !== undefined && (changes.name.trim().length === 0 || [...changes.name.trim()].length > 200)) {
     return failure('invalid_input', 'name must be 1 to 200 characters');
   }
   if (changes.chargingIntervalSeconds !== undefined && changes.chargingIntervalSeconds !== null && !(Number.isInteger(changes.chargingIntervalSeconds) && changes.chargingIntervalSeconds >= 1 && changes.chargingIntervalSeconds <= 3600)) {
@@ -54,9 +55,8 @@ async function apply(
     const before = await findOrganization(tx, input.organizationId, { lock: true });
     if (!before) return failure('organization_not_found');
     const accountCode = changes.accountCode === undefined ? before.accountCode : changes.accountCode?.trim() || null;
-    if (accountCode && accountCode !== before.accountCode && (await accountCodeTaken(tx, accountCode, before.id))) {
-      return failure('account_code_taken', `another organization has the account code "${accountCode}"`);
-    }
+    const taken = accountCode && accountCode !== before.accountCode ? await refuseTakenAccountCode(tx, accountCode, before.id) : undefined;
+    if (taken) return taken;
     const now = deps.clock.now();
     const after: Organization = {
       ...before,

@@ -342,10 +342,30 @@ describe(`organizations on ${testDatabaseKind}`, () => {
     const other = await create({ name: 'Other Code', currency: 'SGD' });
     const taken = await t.call({ method: 'PATCH', url: `/v1/organizations/${other.id}`, payload: { accountCode: 'CHG01' } });
     expect([taken.statusCode, taken.json().error.code]).toEqual([409, 'account_code_taken']);
+    // Another organization's wallet ID, in any written form, is no account code: a CDR naming it
+    // would be charged to the one with the code.
+    for (const code of [org.walletId, org.walletId.replaceAll('-', '')]) {
+      const wallet = await t.call({ method: 'PATCH', url: `/v1/organizations/${other.id}`, payload: { accountCode: code } });
+      expect([wallet.statusCode, wallet.json().error.message]).toEqual([409, `"${code}" is another organization's wallet ID; CDRs naming it would be charged to the wrong organization`]);
+    }
+    const created = await t.call({ method: 'POST', url: '/v1/organizations', payload: { name: 'Wallet Code', currency: 'SGD', accountCode: org.walletId } });
+    expect([created.statusCode, created.json().error.code]).toEqual([409, 'account_code_taken']);
+    expect((await t.call({ method: 'PATCH', url: `/v1/organizations/${org.id}`, payload: { accountCode: org.walletId } })).statusCode).toBe(200);
     await charge({ ...org }, 'call', 1_000_000n);
     const locked = await patch({ paymentScheme: 'prepaid' });
     expect([locked.statusCode, locked.json().error.code]).toEqual([422, 'payment_scheme_locked']);
     expect((await patch({ status: 'suspended' })).json().status).toBe('suspended');
+  });
+
+  it('answers what it cannot store, or cannot even route, with the API’s error shape', async () => {
+    for (const payload of [{ name: 'A\u0000B', currency: 'SGD' }, { name: 'Nul Ltd', currency: 'SGD', billingProfile: { companyName: 'X\u0000' } }]) {
+      const refused = await t.call({ method: 'POST', url: '/v1/organizations', payload });
+      expect([refused.statusCode, refused.json().error], JSON.stringify(payload)).toEqual([400, { code: 'invalid_input', message: 'text must not contain the NUL character (\\u0000)' }]);
+    }
+    const badUrl = await t.call({ method: 'GET', url: '/v1/organizations/%E0%A4%A' });
+    expect([badUrl.statusCode, badUrl.json().error.code]).toEqual([400, 'invalid_input']);
+    // 150 characters (300 UTF-16 units) is within the 200 allowed.
+    expect((await t.call({ method: 'POST', url: '/v1/organizations', payload: { name: '\u{1F4DE}'.repeat(150), currency: 'SGD' } })).statusCode).toBe(201);
   });
 
   it('leaves the ledger balanced', async () => {
