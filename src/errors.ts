@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   // Conflicts
   idempotency_conflict: { status: 409, message: 'This Idempotency-Key was already used for a different request.' },
   account_exists: { status: 409, message: 'An account with this code and currency already exists.' },
+  last_operator_key: { status: 409, message: 'This is the last operator key that works: create another before revoking it.' },
   account_code_taken: { status: 409, message: 'Another organization already has this account code.' },
 
   // Business rules

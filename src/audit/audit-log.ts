@@ -10,7 +10,8 @@ export type AuditAction =
   | 'credit_limit.expired'
   | 'adjustment.created'
   | 'payment.recorded'
-  | 'api_key.created';
+  | 'api_key.created'
+  | 'api_key.revoked';
 
 export interface AuditEntry {
   readonly id: string;

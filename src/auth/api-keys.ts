@@ -1,7 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { writeAudit } from '../audit/audit-log.ts';
 import type { Clock } from '../clock/clock.ts';
 import { newId } from '../ids.ts';
-import type { Queryable } from '../store/database.ts';
+import { failure, type Result } from '../errors.ts';
+import type { Database, Queryable } from '../store/database.ts';
 import type { Principal } from './principal.ts';
 
 export interface ApiKey {
@@ -11,6 +13,7 @@ export interface ApiKey {
   readonly organizationId: string | null;
   readonly name: string;
   readonly createdAt: Date;
+  readonly revokedAt?: Date | null;
 }
 
 /** A key as created: the secret is in `secret` this once and never again. */
@@ -76,4 +79,57 @@ export async function authenticate(db: Queryable, secret: string): Promise<Princ
   const row = result.rows[0];
   if (!row) return undefined;
   return row.role === 'operator' ? { role: 'operator', keyId: row.id } : { role: 'organization', keyId: row.id, organizationId: row.organization_id! };
+}
+
+interface ApiKeyRow {
+  id: string;
+  prefix: string;
+  role: 'operator' | 'organization';
+  organization_id: string | null;
+  name: string;
+  created_at: Date;
+  revoked_at: Date | null;
+}
+
+const KEY_COLUMNS = 'id, prefix, role, organization_id, name, created_at, revoked_at';
+
+function toApiKey(row: ApiKeyRow): ApiKey {
+  return { id: row.id, prefix: row.prefix, role: row.role, organizationId: row.organization_id, name: row.name, createdAt: row.created_at, revokedAt: row.revoked_at };
+}
+
+/** The keys, newest first: all, or one organization's. Revoked ones too, with when. */
+export async function listApiKeys(db: Queryable, filter: { organizationId?: string }): Promise<ApiKey[]> {
+  const result = filter.organizationId
+    ? await db.query<ApiKeyRow>(`SELECT ${KEY_COLUMNS} FROM api_keys WHERE organization_id = $1 ORDER BY created_at DESC, id DESC`, [filter.organizationId])
+    : await db.query<ApiKeyRow>(`SELECT ${KEY_COLUMNS} FROM api_keys ORDER BY created_at DESC, id DESC`);
+  return result.rows.map(toApiKey);
+}
+
+/**
+ * Revokes a key: it stops working at once in this process and within the lookup cache's seconds
+ * in others. Revoking a revoked key answers it as it was. The last working operator key is kept:
+ * without one, only the command line could let anyone in again.
+ */
+export async function revokeApiKey(db: Database, clock: Clock, id: string, actor: string): Promise<Result<ApiKey, 'not_found' | 'last_operator_key'>> {
+  return db.transaction(async (tx) => {
+    const found = await tx.query<ApiKeyRow>(`SELECT ${KEY_COLUMNS} FROM api_keys WHERE id = $1 FOR UPDATE`, [id]);
+    const row = found.rows[0];
+    if (!row) return failure('not_found', `No API key ${id}.`);
+    if (row.revoked_at) return { ok: true, value: toApiKey(row) };
+    if (row.role === 'operator') {
+      // Locked, so that two revocations at once cannot each leave the other's key as the last.
+      const others = await tx.query(`SELECT id FROM api_keys WHERE role = 'operator' AND revoked_at IS NULL AND id <> $1 ORDER BY id FOR UPDATE`, [id]);
+      if (others.rows.length === 0) return failure('last_operator_key');
+    }
+    const revoked = toApiKey((await tx.query<ApiKeyRow>(`UPDATE api_keys SET revoked_at = $2 WHERE id = $1 RETURNING ${KEY_COLUMNS}`, [id, clock.now()])).rows[0]!);
+    await writeAudit(tx, {
+      organizationId: revoked.organizationId,
+      actor,
+      action: 'api_key.revoked',
+      before: null,
+      after: { id: revoked.id, prefix: revoked.prefix, role: revoked.role, name: revoked.name },
+      at: revoked.revokedAt!,
+    });
+    return { ok: true, value: revoked };
+  });
 }

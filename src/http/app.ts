@@ -14,6 +14,7 @@ import { ledgerRoutes, ledgerSchemas } from './routes/ledger.ts';
 import { testClockRoutes } from './routes/test-clock.ts';
 import { ratingRoutes, ratingSchemas } from './routes/rating.ts';
 import { chargingRoutes, chargingSchemas } from './routes/charging.ts';
+import { apiKeyRoutes, apiKeySchemas } from './routes/api-keys.ts';
 import { cdrFileRoutes, cdrFileSchemas } from './routes/cdr-files.ts';
 
 export interface AppOptions {
@@ -70,7 +71,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   app.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: 512 * 1024 * 1024 }, (_request, body, done) => done(null, body));
   app.setErrorHandler((error, request, reply) => handleError(error, request, reply));
   app.setNotFoundHandler((request, reply) => send(reply, request, 'not_found', `No route ${request.method} ${request.url.split('?')[0]}`));
-  for (const schema of [ErrorResponse, ...ledgerSchemas, ...organizationSchemas, ...ratingSchemas, ...chargingSchemas, ...cdrFileSchemas]) app.addSchema(schema);
+  for (const schema of [ErrorResponse, ...ledgerSchemas, ...organizationSchemas, ...ratingSchemas, ...chargingSchemas, ...cdrFileSchemas, ...apiKeySchemas]) app.addSchema(schema);
 
   await app.register(swagger, {
     openapi: {
@@ -103,6 +104,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   await app.register(healthRoutes);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await app.register(organizationRoutes(options.services), { prefix: '/v1' });
+  await app.register(apiKeyRoutes(options.services, keys), { prefix: '/v1' });
   await app.register(ledgerRoutes(options.services), { prefix: '/v1' });
   await app.register(ratingRoutes(options.services), { prefix: '/v1' });
   await app.register(chargingRoutes(options.services), { prefix: '/v1' });

@@ -30,6 +30,11 @@ export class KeyResolver {
     if (!principal) throw new RingbillError('unauthenticated', 'This API key is not valid.');
     return principal;
   }
+
+  /** Forgets every cached lookup: after a revocation, so that this process refuses the key at once. */
+  forget(): void {
+    this.cache.clear();
+  }
 }
 
 export function requireOperator(request: FastifyRequest): void {

@@ -14,6 +14,8 @@ interface ValidationIssue {
 export function handleError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   if (error instanceof RingbillError) return send(reply, request, error.code, error.message, error.details);
   const fastifyError = (error ?? {}) as Partial<FastifyError>;
+  const issues = fastifyError.validation as ValidationIssue[] | undefined;
+  if (issues?.[0]?.keyword === 'required' && issues[0].params.missingProperty === 'idempotency-key') return send(reply, request, 'idempotency_key_required');
   if (fastifyError.validation) {
     return send(reply, request, 'invalid_input', describeValidation(fastifyError.validationContext ?? 'request', fastifyError.validation as ValidationIssue[]));
   }

@@ -48,14 +48,13 @@ export function CsvResponse(description: string) {
   return { description, content: { 'text/csv': { schema: Type.String() } } };
 }
 
+/** The header of the routes that move money; a request without it answers 400 idempotency_key_required. */
 export const IdempotencyHeaders = Type.Object({
-  'idempotency-key': Type.Optional(
-    Type.String({
-      minLength: 1,
-      maxLength: 255,
-      description: 'Required for requests that move money. The same key with the same request returns the first result; with another request, 409.',
-    }),
-  ),
+  'idempotency-key': Type.String({
+    minLength: 1,
+    maxLength: 255,
+    description: 'The same key with the same request returns the first result (Idempotent-Replayed: true); with another request, 409.',
+  }),
 });
 
 export const PageQuery = Type.Object({

@@ -41,10 +41,19 @@ describe(`the ringbill command on ${testDatabaseKind}`, () => {
     expect(JSON.parse(verify.stdout)).toMatchObject({ ok: true, problems: [] });
   });
 
-  it('creates an operator key and refuses a key for a missing organization', async () => {
-    const created = await runCli(['api-keys', 'create', '--operator', ...db], env);
+  it('creates, lists and revokes an operator key, and refuses a key for a missing organization', async () => {
+    const created = await runCli(['api-keys', 'create', '--operator', '--name', 'ops', ...db], env);
     expect(created.code).toBe(0);
     expect(created.stdout).toMatch(/^rb_op_\S{20,}\n$/);
+    const listed = await runCli(['api-keys', 'list', ...db], env);
+    const line = listed.stdout.split('\n').find((row) => row.includes('\tops\t'))!;
+    expect(line).toMatch(/^key_\S+\trb_op_\S+…\toperator\tops\t\S+\tactive$/);
+    const id = line.split('\t')[0]!;
+    const last = await runCli(['api-keys', 'revoke', id, ...db], env);
+    expect([last.code, last.stderr.trim()]).toEqual([2, 'ringbill: This is the last operator key that works: create another before revoking it.']);
+    expect((await runCli(['api-keys', 'create', '--operator', ...db], env)).code).toBe(0);
+    const revoked = await runCli(['api-keys', 'revoke', id, ...db], env);
+    expect([revoked.code, revoked.stdout]).toEqual([0, expect.stringMatching(/^key_\S+ revoked at \S+\n$/)]);
     const missing = await runCli(['api-keys', 'create', '--organization', '00000000-0000-4000-8000-000000000000', ...db], env);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('--organization: no organization');

@@ -231,7 +231,7 @@ export function organizationRoutes(services: Services): FastifyPluginAsyncTypebo
             },
             { additionalProperties: false },
           ),
-          response: { 201: Type.Ref('Organization'), ...errors(403, 409, 422) },
+          response: { 201: Type.Ref('Organization'), ...errors(403, 404, 409, 422) },
         },
       },
       async (request, reply) => {

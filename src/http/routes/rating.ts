@@ -291,7 +291,7 @@ export function ratingRoutes(services: Services): FastifyPluginAsyncTypebox {
               rateDeckId: Type.String(),
               rateDeckVersionId: Type.String(),
             }),
-            ...errors(404, 422),
+            ...errors(403, 404, 422),
           },
         },
       },
