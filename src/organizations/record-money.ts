@@ -3,7 +3,7 @@ import type { Clock } from '../clock/clock.ts';
 import { failure, type ErrorCode, type Result } from '../errors.ts';
 import type { Ledger } from '../ledger/ledger.ts';
 import type { IdempotencyKey, Transfer } from '../ledger/types.ts';
-import { formatMicros } from '../money/index.ts';
+import { formatMicros, MICRO_DECIMALS, minorUnitDigits } from '../money/index.ts';
 import type { Database } from '../store/database.ts';
 import { accountsOf } from './organization-accounts.ts';
 import type { Organization } from './organization.ts';
@@ -66,6 +66,12 @@ export async function recordPayment(
 ): Promise<Result<Recorded, ErrorCode>> {
   const { organization, amount } = input;
   if (amount <= 0n) return failure('invalid_amount', 'a payment must be greater than zero');
+  // Money received is in the currency's smallest unit (no 0.5 JPY, no 0.001 SGD); only usage
+  // and corrections are priced finer.
+  const digits = minorUnitDigits(organization.currency);
+  if (amount % 10n ** BigInt(MICRO_DECIMALS - digits) !== 0n) {
+    return failure('invalid_amount', `a payment in ${organization.currency} has at most ${digits} decimal${digits === 1 ? '' : 's'}`);
+  }
   const accounts = await accountsOf(deps.db, organization);
   const received = await deps.ledger.providerAccount(`payments:${input.method}`, organization.currency);
   return execute(deps, {

@@ -224,6 +224,8 @@ describe(`organizations on ${testDatabaseKind}`, () => {
     expect(payment.statusCode, payment.body).toBe(201);
     const replayed = await pay();
     expect([replayed.json().id, replayed.headers['idempotent-replayed']]).toEqual([payment.json().id, 'true']);
+    const fraction = await t.call({ method: 'POST', url: `/v1/organizations/${org.id}/payments`, headers: key(), payload: { amount: '1.005', method: 'cash' } });
+    expect([fraction.statusCode, fraction.json().error]).toEqual([400, { code: 'invalid_amount', message: 'a payment in SGD has at most 2 decimals' }]);
     expect(await credits(org.id)).toMatchObject({ amountDue: '10.00', currentBalance: '10.00' });
     const audit = (await t.call({ method: 'GET', url: `/v1/audit-log?organizationId=${org.id}&limit=1` })).json().data[0];
     expect(audit).toMatchObject({ action: 'payment.recorded', after: { amount: '50.00', method: 'bank_transfer', reference: 'RF18539007547034' } });
