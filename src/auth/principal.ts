@@ -3,7 +3,8 @@ export type Principal = { readonly role: 'operator'; readonly keyId: string } | 
 
 /** Whether the principal may see the organization's data. Another tenant's data answers 404, not 403. */
 export function canSeeOrganization(principal: Principal, organizationId: string | null): boolean {
-  return principal.role === 'operator' || (organizationId !== null && principal.organizationId === organizationId);
+  // UUIDs are the same in either case.
+  return principal.role === 'operator' || (organizationId !== null && principal.organizationId === organizationId.toLowerCase());
 }
 
 /** The scope idempotency keys are unique in: each caller has its own key space. */

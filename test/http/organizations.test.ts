@@ -315,9 +315,11 @@ describe(`organizations on ${testDatabaseKind}`, () => {
     const theirs = await create({ name: 'Customer Other', currency: 'SGD' });
     const customer = (await t.call({ method: 'POST', url: `/v1/organizations/${mine.id}/api-keys`, payload: { name: 'portal' } })).json().key as string;
     expect((await t.call({ method: 'GET', url: `/v1/organizations/${mine.id}/credits`, key: customer })).statusCode).toBe(200);
-    for (const url of [`/v1/organizations/${theirs.id}`, `/v1/organizations/${theirs.id}/credits`, `/v1/organizations/${theirs.id}/billing-profile`]) {
+    for (const url of [`/v1/organizations/${theirs.id}`, `/v1/organizations/${theirs.id}/credits`, `/v1/organizations/${theirs.id}/billing-profile`, `/v1/accounts?organizationId=${theirs.id}`]) {
       expect((await t.call({ method: 'GET', url, key: customer })).statusCode, url).toBe(404);
     }
+    // Its own id in capitals is still its own.
+    expect((await t.call({ method: 'GET', url: `/v1/organizations/${mine.id.toUpperCase()}`, key: customer })).statusCode).toBe(200);
     const own = await t.call({ method: 'PUT', url: `/v1/organizations/${mine.id}/credit-limit`, key: customer, payload: { amount: '1000' } });
     expect([own.statusCode, own.json().error.code]).toEqual([403, 'forbidden']);
     const other = await t.call({ method: 'PUT', url: `/v1/organizations/${theirs.id}/credit-limit`, key: customer, payload: { amount: '1000' } });

@@ -209,6 +209,8 @@ export function ledgerRoutes(services: Services): FastifyPluginAsyncTypebox {
         let organizationId: string | null | undefined = query.provider ? null : query.organizationId;
         if (request.principal.role !== 'operator') {
           if (query.provider) throw new RingbillError('forbidden', 'The provider’s accounts are for operator keys.');
+          // Another organization's accounts answer as a missing organization's would, not with one's own.
+          if (query.organizationId !== undefined) requireOrganization(request, query.organizationId);
           organizationId = request.principal.organizationId;
         }
         const currency = query.currency === undefined ? undefined : parseCurrency(query.currency);
