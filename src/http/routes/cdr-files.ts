@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
 import { Type } from 'typebox';
 import { CDR_FORMATS, type CdrFormat } from '../../charging/cdr/cdr.ts';
@@ -30,8 +31,18 @@ export function presentCdrReport(report: CdrReport) {
   return { ...report, totals: report.totals.map((total) => ({ ...total, amount: formatMicros(total.amount, total.currency) })) };
 }
 
+/** The body of a CDR file upload, as it arrives: rated as it streams in, never held whole. */
+const uploads = new WeakMap<FastifyRequest, Readable>();
+
 export function cdrFileRoutes(services: Services): FastifyPluginAsyncTypebox {
   return async (app) => {
+    // In this plugin only: CDR files are read as a stream, where rate decks are read whole. The
+    // body the schema sees is empty; the handler takes the stream.
+    app.removeContentTypeParser('text/csv');
+    app.addContentTypeParser('text/csv', (request, payload, done) => {
+      uploads.set(request, payload as Readable);
+      done(null, '');
+    });
     app.post(
       '/cdr-files',
       {
@@ -54,14 +65,18 @@ export function cdrFileRoutes(services: Services): FastifyPluginAsyncTypebox {
           ),
           consumes: ['text/csv'],
           body: Type.String({ description: 'CSV' }),
-          response: { 200: Type.Ref('CdrReport'), ...errors(400, 403, 413, 415) },
+          response: { 200: Type.Ref('CdrReport'), ...errors(400, 403, 415) },
         },
       },
       async (request) => {
         requireOperator(request);
+        const upload = uploads.get(request) ?? Readable.from([request.body]);
         const timeZone = request.query.timezone ?? 'UTC';
-        if (!isTimeZone(timeZone)) throw new RingbillError('invalid_input', `querystring/timezone "${timeZone}" is not an IANA time zone`);
-        const report = await rateCdrFile(services, Readable.from([request.body]), {
+        if (!isTimeZone(timeZone)) {
+          upload.resume();
+          throw new RingbillError('invalid_input', `querystring/timezone "${timeZone}" is not an IANA time zone`);
+        }
+        const report = await rateCdrFile(services, upload, {
           format: request.query.format as CdrFormat,
           timeZone,
           dryRun: request.query.dryRun ?? false,
