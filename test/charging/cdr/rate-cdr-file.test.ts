@@ -122,6 +122,32 @@ describe.each(['here', 'worker'] as const)(`rating a CDR file in several chunks 
     ]);
   });
 
+  it('charges record by record what the credit still covers when it was spent between its read and the posting', async () => {
+    const code = `RACE-${pricing}`;
+    const org = (await t.call({ method: 'POST', url: '/v1/organizations', payload: { name: code, currency: 'SGD', accountCode: code } })).json();
+    const adjust = (amount: string, key: string) => t.call({ method: 'POST', url: `/v1/organizations/${org.id}/adjustments`, headers: { 'idempotency-key': `${key}-${pricing}` }, payload: { amount, reason: 'test' } });
+    await adjust('0.15', 'race-fund');
+    // The second posting (the records the credit was read to cover) finds 0.05 of it spent by a call.
+    let postings = 0;
+    const ledger = new Proxy(t.services.ledger, {
+      get(target, property) {
+        const value: unknown = Reflect.get(target, property, target);
+        if (typeof value !== 'function') return value;
+        if (property !== 'executeAll') return value.bind(target);
+        return async (...args: unknown[]) => {
+          if (++postings === 2) expect((await adjust('-0.05', 'race-spend')).statusCode).toBe(201);
+          return value.apply(target, args);
+        };
+      },
+    });
+    const calls: [string, string, string, number, string][] = ['r1', 'r2', 'r3'].map((id, i) => [code, '6591234567', `2026-11-06 09:0${i}:00`, 60, `${id}-${pricing}`]);
+    // 0.06 each: 0.15 covers two, then 0.10 is left for them: the first fits, the second not.
+    const report = await rateCdrFile({ ...t.services, ledger }, Readable.from([asterisk(calls)]), { format: 'asterisk', timeZone: 'UTC', chunkSize: 100, pricing });
+    expect(report).toMatchObject({ rated: 1, rejected: 2, totals: [{ amount: 60_000n, records: 1 }] });
+    expect(report.problems.map((problem) => problem.line)).toEqual([2, 3]);
+    expect((await t.call({ method: 'GET', url: `/v1/organizations/${org.id}/credits` })).json().usableCredits).toBe('0.04');
+  });
+
   it('rates a file by its path, reading it where the lines are priced', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'ringbill-cdrs-'));
     const file = path.join(dir, 'Master.csv');
