@@ -221,10 +221,37 @@ export async function* readCsvRecords(input: CsvInput): AsyncGenerator<CsvBatch>
   if (records.length > 0) yield { records, lines, bytes: consumed };
 }
 
+const CARRIAGE_RETURN = 0x0d;
+const CR = Buffer.from([CARRIAGE_RETURN]);
+
+/**
+ * The pieces with every CRLF as LF. With LF as its record delimiter (the empty lines put before
+ * the rest fix it so), csv-parse counts each CR of a CRLF as a line of its own, and every line
+ * number after a CRLF line would be one too high per CRLF. A CR that ends a piece waits for the
+ * next piece's first byte.
+ */
+export async function* crlfAsLf(pieces: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  let heldCr = false;
+  for await (const read of pieces) {
+    let piece: Buffer = heldCr && read[0] !== NEWLINE ? Buffer.concat([CR, read]) : read;
+    heldCr = piece.length > 0 && piece[piece.length - 1] === CARRIAGE_RETURN;
+    if (heldCr) piece = piece.subarray(0, -1);
+    const parts: Buffer[] = [];
+    let from = 0;
+    for (let at = piece.indexOf('\r\n', 0); at !== -1; at = piece.indexOf('\r\n', from)) {
+      parts.push(piece.subarray(from, at));
+      from = at + 1;
+    }
+    yield parts.length === 0 ? piece : Buffer.concat([...parts, piece.subarray(from)]);
+  }
+  if (heldCr) yield CR;
+}
+
 /**
  * Hands the rest of the input to csv-parse: `skippedLines` empty lines first (skipped, but
  * counted, and they fix the record delimiter to LF as the lines read did), then `head`, then
- * what the stream still holds.
+ * what the stream still holds, every CRLF read as LF (see crlfAsLf; the bytes counted for
+ * progress leave out the CRs).
  */
 async function* fallBack(head: Buffer, source: AsyncIterator<unknown>, skippedLines: number, skippedBytes: number): AsyncGenerator<CsvBatch> {
   async function* rest(): AsyncGenerator<Buffer> {
@@ -260,7 +287,7 @@ async function* fallBack(head: Buffer, source: AsyncIterator<unknown>, skippedLi
     bytes = skippedBytes + info.bytes - skippedLines;
     return value;
   };
-  const parser = Readable.from(rest(), { objectMode: false }).pipe(parse({ ...CSV_OPTIONS, on_record: found, on_skip: skip }));
+  const parser = Readable.from(crlfAsLf(rest()), { objectMode: false }).pipe(parse({ ...CSV_OPTIONS, on_record: found, on_skip: skip }));
   try {
     for await (const _ of parser) {
       if (records.length + skipped.length >= BATCH) {

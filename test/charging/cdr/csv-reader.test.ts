@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { parse } from 'csv-parse';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CSV_OPTIONS, readCsvRecords, splitCsvLine, type CsvFault } from '../../../src/charging/cdr/csv-reader.ts';
+import { crlfAsLf, CSV_OPTIONS, readCsvRecords, splitCsvLine, type CsvFault } from '../../../src/charging/cdr/csv-reader.ts';
 
 interface Read {
   records: { fields: string[]; line: number }[];
@@ -31,7 +31,10 @@ async function withCsvParse(chunks: readonly (Buffer | string)[]): Promise<Read>
     return null;
   };
   try {
-    for await (const _ of Readable.from(chunks, { objectMode: false }).pipe(parse({ ...CSV_OPTIONS, on_record: onRecord, on_skip: onSkip }))) void _;
+    // The reader reads CRLF as LF (csv-parse, told LF, counts each CR of a CRLF as a line).
+    const bytes = Buffer.concat(chunks.map((chunk) => (typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk)));
+    const lf = Buffer.from(bytes.toString('latin1').replaceAll('\r\n', '\n'), 'latin1');
+    for await (const _ of Readable.from([lf], { objectMode: false }).pipe(parse({ ...CSV_OPTIONS, on_record: onRecord, on_skip: onSkip }))) void _;
   } catch (error) {
     read.error = { line: (error as { lines?: number }).lines ?? 0, message: (error as Error).message };
   }
@@ -75,6 +78,33 @@ async function expectSame(text: string | Buffer, points: readonly number[] = [])
   const before = (read: Read) => ({ records: read.records.filter((record) => record.line < cutoff), faulty: read.skipped.length > 0, error: read.error });
   expect(before(reader)).toEqual(before(csvParse));
 }
+
+describe('CRLF read as LF', () => {
+  it('numbers the lines after a CRLF line in an LF file as a text editor does', async () => {
+    const read = await withReader([Buffer.from('a,b\n\nc,"d"\r\ne,f\r\n"g\r\nh",i\nj\n')]);
+    expect(read.records).toEqual([
+      { fields: ['a', 'b'], line: 1 },
+      { fields: ['c', 'd'], line: 3 },
+      { fields: ['e', 'f'], line: 4 },
+      { fields: ['g\nh', 'i'], line: 6 },
+      { fields: ['j'], line: 7 },
+    ]);
+  });
+
+  it('turns every CRLF into LF, wherever the pieces are cut', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.constantFrom('\r', '\n', 'a', '\r\n'), { maxLength: 30 }), fc.array(fc.nat(40), { maxLength: 6 }), async (parts, points) => {
+        const bytes = Buffer.from(parts.join(''));
+        const out: Buffer[] = [];
+        async function* pieces() {
+          yield* cut(bytes, points);
+        }
+        for await (const piece of crlfAsLf(pieces())) out.push(piece);
+        expect(Buffer.concat(out).toString()).toBe(parts.join('').replaceAll('\r\n', '\n'));
+      }),
+    );
+  });
+});
 
 describe('a CDR file with a bad line', () => {
   it('skips a record with a stray quote and reads the lines after it', async () => {
