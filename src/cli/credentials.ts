@@ -9,10 +9,15 @@ import { CliError } from './context.ts';
 /**
  * Where a key's secret is kept for an embedded database: in files beside the data directory,
  * which holds everything the keys guard anyway, so that every start can say how to log in.
- * A server database keeps no secrets on disk: its keys are printed once.
+ * A server database keeps no secrets on disk: its keys are printed once. The default layout
+ * (`.ringbill/data`) keeps `.ringbill/operator-key`; any other directory gets files named after
+ * it (`/srv/billing` -> `/srv/billing-operator-key`), so that two data directories side by side
+ * never share, and overwrite, one key file.
  */
-function secretFile(location: DatabaseLocation, name: string): string | undefined {
-  return location.kind === 'pglite' ? path.join(path.dirname(location.dataDir), name) : undefined;
+export function secretFile(location: DatabaseLocation, name: string): string | undefined {
+  if (location.kind !== 'pglite') return undefined;
+  const dir = path.resolve(location.dataDir);
+  return path.basename(dir) === 'data' ? path.join(path.dirname(dir), name) : `${dir}-${name}`;
 }
 
 function keep(file: string | undefined, secret: string): void {
