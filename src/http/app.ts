@@ -97,8 +97,9 @@ export async function buildApp(options: AppOptions): Promise<App> {
   app.addHook('preValidation', async (request) => {
     if (request.body === undefined && request.method !== 'GET') request.body = {};
   });
+  // By the route matched, not the URL as sent: the router decodes `/%761/...` to a /v1 route.
   app.addHook('onRequest', async (request) => {
-    if (request.url.startsWith('/v1/')) request.principal = await keys.resolve(request.headers.authorization);
+    if (request.routeOptions.url?.startsWith('/v1/')) request.principal = await keys.resolve(request.headers.authorization);
   });
 
   await app.register(healthRoutes);

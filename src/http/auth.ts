@@ -38,10 +38,13 @@ export class KeyResolver {
 }
 
 export function requireOperator(request: FastifyRequest): void {
+  // Every /v1 route has a principal; none here means a route the key check missed: refuse it.
+  if (!request.principal) throw new RingbillError('unauthenticated');
   if (request.principal.role !== 'operator') throw new RingbillError('forbidden', 'Only the provider’s operator keys may do this.');
 }
 
 /** Another tenant's organization answers exactly as a missing one does. */
 export function requireOrganization(request: FastifyRequest, organizationId: string | null): void {
+  if (!request.principal) throw new RingbillError('unauthenticated');
   if (!canSeeOrganization(request.principal, organizationId)) throw new RingbillError('organization_not_found');
 }

@@ -54,6 +54,11 @@ describe('the HTTP app', () => {
   it('requires a valid key on every /v1 route', async () => {
     expect((await t.call({ method: 'GET', url: '/v1/accounts', key: null })).json().error.code).toBe('unauthenticated');
     expect((await t.call({ method: 'GET', url: '/v1/accounts', key: null, headers: { authorization: 'Basic abc' } })).statusCode).toBe(401);
+    // The router decodes these to /v1 routes: the key check must not miss them.
+    for (const url of ['/%761/accounts', '/v%31/organizations', '/%76%31/transfers/txf_nope']) {
+      const response = await t.call({ method: 'GET', url, key: null });
+      expect([response.statusCode, response.json().error.code], url).toEqual([401, 'unauthenticated']);
+    }
   });
 
   it('moves the test clock forward only, by seconds or to a time', async () => {
