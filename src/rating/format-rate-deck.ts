@@ -1,4 +1,5 @@
 import { stringify } from 'csv-stringify/sync';
+import { spreadsheetCell } from '../spreadsheet-cells.ts';
 import { RATE_DECK_COLUMNS } from './parse-rate-deck.ts';
 import { formatDecimal } from './rational.ts';
 import type { RateRow } from './rate-plan.ts';
@@ -14,7 +15,7 @@ export function formatRateDeckRows(rows: readonly RateRow[], options: { header: 
     rows.map((row) => [
       row.service,
       row.prefix,
-      row.destination,
+      spreadsheetCell(row.destination),
       formatDecimal(row.connectFee),
       formatDecimal(row.rate),
       row.rateUnitSeconds,

@@ -1,4 +1,5 @@
 import { parse } from 'csv-parse/sync';
+import { fromSpreadsheetCell } from '../spreadsheet-cells.ts';
 import { compare, parseDecimal, type Rational } from './rational.ts';
 import { DEFAULT_ROUNDING, SERVICES, type RateRow, type Rounding, type Service } from './rate-plan.ts';
 
@@ -177,7 +178,7 @@ function parseRow(record: Record<string, string>, line: number, defaultEffective
     line,
     service,
     prefix,
-    destination: text('destination'),
+    destination: fromSpreadsheetCell(text('destination')),
     connectFee,
     rate,
     rateUnitSeconds,

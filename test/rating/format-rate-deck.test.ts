@@ -56,6 +56,15 @@ describe('writing a rate deck as CSV', () => {
     );
   });
 
+  it('writes a destination a spreadsheet would run as a formula as text, and reads it back as it was', () => {
+    const parsed = parseRateDeck('prefix,destination,rate\n44,"=HYPERLINK(""http://x"")",0.1\n45,-Mobile,0.1', IMPORTED_AT);
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
+    const written = formatRateDeckRows(parsed.rows, { header: true });
+    expect(written).toContain(`"'=HYPERLINK(""http://x"")"`);
+    expect(written).toContain(",'-Mobile,");
+    expect(reparsed(parsed.rows).map((row) => row.destination)).toEqual(['=HYPERLINK("http://x")', '-Mobile']);
+  });
+
   it('keeps the sample deck, with its rates that change during a call and its dated versions, row for row', () => {
     const parsed = parseRateDeck(DECK, IMPORTED_AT);
     if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));

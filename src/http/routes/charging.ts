@@ -14,6 +14,7 @@ import { formatMicros, type Currency } from '../../money/index.ts';
 import type { Organization } from '../../organizations/organization.ts';
 import { MAX_CALL_SECONDS } from '../../rating/price.ts';
 import type { Services } from '../../services.ts';
+import { spreadsheetCell } from '../../spreadsheet-cells.ts';
 import { csvPages, pages } from '../../store/pages.ts';
 import { requireOrganization } from '../auth.ts';
 import { sendCsv } from '../csv-reply.ts';
@@ -118,6 +119,12 @@ export function presentUsage(usage: UsageRecord) {
     source: usage.source,
     externalId: usage.externalId,
   };
+}
+
+/** A usage record as a CSV line: the texts a customer or a switch chose kept from being formulas. */
+function usageCsvRow(usage: UsageRecord) {
+  const row = presentUsage(usage);
+  return { ...row, destination: spreadsheetCell(row.destination), destinationName: spreadsheetCell(row.destinationName), externalId: spreadsheetCell(row.externalId) };
 }
 
 export function chargingRoutes(services: Services): FastifyPluginAsyncTypebox {
@@ -344,7 +351,7 @@ export function chargingRoutes(services: Services): FastifyPluginAsyncTypebox {
         };
         if (query.format === 'csv') {
           const records = pages<UsageRecord>((last) => listUsage(services.db, filter, { ...(last ? { before: last } : {}), limit: EXPORT_PAGE }), EXPORT_PAGE);
-          const csv = csvPages(records, (rows, { header }) => stringify(rows.map(presentUsage), header ? { header: true, columns: Object.keys(UsageSchema.properties) } : {}));
+          const csv = csvPages(records, (rows, { header }) => stringify(rows.map(usageCsvRow), header ? { header: true, columns: Object.keys(UsageSchema.properties) } : {}));
           // A page at a time, however long the usage.
           return sendCsv(reply, `usage-${organization.walletId}.csv`, csv);
         }
