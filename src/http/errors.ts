@@ -19,8 +19,11 @@ export function handleError(error: unknown, request: FastifyRequest, reply: Fast
   if (fastifyError.validation) {
     return send(reply, request, 'invalid_input', describeValidation(fastifyError.validationContext ?? 'request', fastifyError.validation as ValidationIssue[]));
   }
-  // PostgreSQL refuses a NUL character in text (22021; 22P05 in JSON): the caller's input, not our fault.
+  // PostgreSQL refuses a NUL character in text (22021; 22P05 in JSON) and a lone UTF-16
+  // surrogate in JSON (22P02): the caller's input, not our fault.
   if (fastifyError.code === '22021' || fastifyError.code === '22P05') return send(reply, request, 'invalid_input', 'text must not contain the NUL character (\\u0000)');
+  if (fastifyError.code === '22P02') return send(reply, request, 'invalid_input', 'text must be valid Unicode (no lone surrogate such as \\ud800)');
+  if (fastifyError.code === '22008') return send(reply, request, 'invalid_input', 'a time is out of range');
   const status = fastifyError.statusCode ?? 500;
   if (status === 413) return send(reply, request, 'payload_too_large');
   if (status === 415) return send(reply, request, 'unsupported_media_type', fastifyError.message);
@@ -31,6 +34,9 @@ export function handleError(error: unknown, request: FastifyRequest, reply: Fast
 
 export function send(reply: FastifyReply, request: FastifyRequest, code: ErrorCode, message?: string, details?: readonly Record<string, unknown>[]): FastifyReply {
   const status = ERROR_CODES[code].status;
+  // A download that failed is no download: the error is JSON, whatever the route meant to send.
+  reply.removeHeader('content-disposition');
+  reply.type('application/json; charset=utf-8');
   // 4xx are the caller's to fix; only 5xx are ours to look at.
   if (status < 500) request.log.info({ code, status }, 'request refused');
   return reply.code(status).send({ error: { code, message: message ?? ERROR_CODES[code].message, ...(details ? { details } : {}) } });

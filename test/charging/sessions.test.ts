@@ -295,6 +295,11 @@ describe(`live charging on ${testDatabaseKind}`, () => {
     expect(csv.body).toContain(`"'=HYPERLINK(""http://x"")"`);
     const month13 = await t.call({ method: 'GET', url: `/v1/organizations/${org.id}/usage?billPeriod=2026-13` });
     expect([month13.statusCode, month13.json().error.code]).toEqual([400, 'invalid_input']);
+    // Times the schema lets through but no Date or database holds; as CSV, still a JSON error, no download.
+    for (const from of ['2026-06-30T23:59:60Z', '0000-01-01T00:00:00Z']) {
+      const refused = await t.call({ method: 'GET', url: `/v1/organizations/${org.id}/usage?format=csv&from=${from}` });
+      expect([refused.statusCode, refused.json().error.code, refused.headers['content-disposition']], from).toEqual([400, 'invalid_input', undefined]);
+    }
   });
 
   it('records a free event sent three times at once once, answering the others as replays', async () => {

@@ -366,6 +366,8 @@ describe(`organizations on ${testDatabaseKind}`, () => {
       const refused = await t.call({ method: 'POST', url: '/v1/organizations', payload });
       expect([refused.statusCode, refused.json().error], JSON.stringify(payload)).toEqual([400, { code: 'invalid_input', message: 'text must not contain the NUL character (\\u0000)' }]);
     }
+    const surrogate = await t.call({ method: 'POST', url: '/v1/organizations', payload: '{"name": "A\\ud800B", "currency": "SGD"}', headers: { 'content-type': 'application/json' } });
+    expect([surrogate.statusCode, surrogate.json().error.code]).toEqual([400, 'invalid_input']);
     const badUrl = await t.call({ method: 'GET', url: '/v1/organizations/%E0%A4%A' });
     expect([badUrl.statusCode, badUrl.json().error.code]).toEqual([400, 'invalid_input']);
     // 150 characters (300 UTF-16 units) is within the 200 allowed.

@@ -15,6 +15,7 @@ import type { Organization } from '../../organizations/organization.ts';
 import { MAX_CALL_SECONDS } from '../../rating/price.ts';
 import type { Services } from '../../services.ts';
 import { spreadsheetCell } from '../../spreadsheet-cells.ts';
+import { timestampOf } from '../timestamps.ts';
 import { csvPages, pages } from '../../store/pages.ts';
 import { requireOrganization } from '../auth.ts';
 import { sendCsv } from '../csv-reply.ts';
@@ -344,8 +345,8 @@ export function chargingRoutes(services: Services): FastifyPluginAsyncTypebox {
         const filter: UsageFilter = {
           organizationId: organization.id,
           ...(query.service ? { service: query.service as UsageFilter['service'] } : {}),
-          ...(query.from ? { from: new Date(query.from) } : {}),
-          ...(query.to ? { to: new Date(query.to) } : {}),
+          ...(query.from ? { from: timestampOf(query.from, 'querystring/from') } : {}),
+          ...(query.to ? { to: timestampOf(query.to, 'querystring/to') } : {}),
           ...(query.billPeriod ? { billPeriod: query.billPeriod } : {}),
           ...(query.source ? { source: query.source as UsageFilter['source'] } : {}),
         };

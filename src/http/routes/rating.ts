@@ -16,6 +16,7 @@ import type { Services } from '../../services.ts';
 import { requireOperator, requireOrganization } from '../auth.ts';
 import { sendCsv } from '../csv-reply.ts';
 import { CsvResponse, CurrencyCode, errors, Timestamp, Uuid } from '../schemas.ts';
+import { timestampOf } from '../timestamps.ts';
 
 const VersionSchema = Type.Object({
   id: Type.String(),
@@ -100,9 +101,7 @@ export function ratingRoutes(services: Services): FastifyPluginAsyncTypebox {
 
   function at(request: FastifyRequest, text: string | undefined): Date {
     if (text === undefined) return services.clock.now();
-    const parsed = new Date(text);
-    if (Number.isNaN(parsed.getTime())) throw new RingbillError('invalid_input', `"${text}" is not an ISO 8601 time`);
-    return parsed;
+    return timestampOf(text, 'at');
   }
 
   return async (app) => {
@@ -139,7 +138,7 @@ export function ratingRoutes(services: Services): FastifyPluginAsyncTypebox {
         const imported = unwrap(
           await importRateDeck(services, request.body, {
             name: query.name,
-            ...(query.effectiveFrom ? { effectiveFrom: new Date(query.effectiveFrom) } : {}),
+            ...(query.effectiveFrom ? { effectiveFrom: timestampOf(query.effectiveFrom, 'querystring/effectiveFrom') } : {}),
             ...(currency ? { currency } : {}),
             ...(query.default ? { makeDefault: true } : {}),
             source: 'api',

@@ -5,6 +5,7 @@ import type { Services } from '../../services.ts';
 import { addSeconds } from '../../clock/clock.ts';
 import { requireOperator } from '../auth.ts';
 import { errors, Timestamp } from '../schemas.ts';
+import { timestampOf } from '../timestamps.ts';
 
 const ClockState = Type.Object({ now: Timestamp });
 
@@ -42,7 +43,7 @@ export function testClockRoutes(services: Services): FastifyPluginAsyncTypebox {
       async (request) => {
         requireOperator(request);
         const now = services.clock.now();
-        const target = 'to' in request.body ? new Date(request.body.to) : addSeconds(now, request.body.seconds);
+        const target = 'to' in request.body ? timestampOf(request.body.to, 'body/to') : addSeconds(now, request.body.seconds);
         if (target.getTime() < now.getTime()) {
           throw new RingbillError('invalid_input', `the test clock is at ${now.toISOString()} and cannot go back`);
         }
