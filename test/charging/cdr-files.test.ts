@@ -119,6 +119,22 @@ describe(`CDR files on ${testDatabaseKind}`, () => {
     expect(await usable('ACME01')).toBe(acmeBefore);
   });
 
+  it('rejects, line by line, what no record may hold: a 4,000-character id, a NUL, a 200-character number', async () => {
+    const header = 'call_id,account_code,destination,started_at,billed_seconds';
+    const report = (
+      await upload(
+        [header, `${'x'.repeat(4000)},GLOBEX,6591234567,2026-12-03T00:00:00Z,61`, 'n1,GLOBEX,659\u00001234567,2026-12-03T00:01:00Z,61', `n2,GLOBEX,${'6'.repeat(200)},2026-12-03T00:02:00Z,61`, 'n3,GLOBEX,6591234567,2026-12-03T00:03:00Z,61'].join('\n'),
+        'format=ringbill',
+      )
+    ).json();
+    expect(report).toMatchObject({ lines: 4, rated: 1, rejected: 3 });
+    expect(report.problems.map((problem: { line: number; reason: string }) => [problem.line, problem.reason])).toEqual([
+      [2, 'malformed: the record id is longer than 200 characters'],
+      [3, 'malformed: a field holds a NUL character'],
+      [4, 'malformed: the destination is longer than 64 characters'],
+    ]);
+  });
+
   it('rates the lines after a line with a stray quote', async () => {
     const header = 'call_id,account_code,destination,started_at,billed_seconds';
     const report = (await upload([header, 'q1,GLOBEX,6591234567,2026-12-02T00:00:00Z,61', 'q2,GLOBEX,"65912"34567",2026-12-02T00:01:00Z,61', 'q3,GLOBEX,6591234567,2026-12-02T00:02:00Z,61'].join('\n'), 'format=ringbill')).json();

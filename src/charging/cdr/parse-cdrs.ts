@@ -40,6 +40,10 @@ function ringbill(record: Record<string, string>, fields: string[], line: number
   return toLine(line, { accountCode: record.account_code ?? '', destination: record.destination ?? '', start: record.started_at ?? '', end: '', quantity, id: record.call_id?.trim(), service }, fields, times);
 }
 
+const MAX_DESTINATION = 64;
+const MAX_ACCOUNT_CODE = 80;
+const MAX_RECORD_ID = 200;
+
 function toLine(
   line: number,
   raw: { accountCode: string; destination: string; start: string; end: string; quantity: string; id: string | undefined; service: Service },
@@ -56,6 +60,11 @@ function toLine(
   const destination = number.charCodeAt(0) === 0x2b ? number.slice(1) : number;
   if (destination === '' && raw.service === 'voice') problems.push('the destination is empty');
   if (raw.accountCode.trim() === '') problems.push('the account code is empty');
+  // What the API itself would refuse, refused here line by line, not by the database for the file.
+  if (destination.length > MAX_DESTINATION) problems.push(`the destination is longer than ${MAX_DESTINATION} characters`);
+  if (raw.accountCode.trim().length > MAX_ACCOUNT_CODE) problems.push(`the account code is longer than ${MAX_ACCOUNT_CODE} characters`);
+  if ((raw.id?.length ?? 0) > MAX_RECORD_ID) problems.push(`the record id is longer than ${MAX_RECORD_ID} characters`);
+  if ([raw.destination, raw.accountCode, raw.id ?? ''].some((text) => text.includes('\u0000'))) problems.push('a field holds a NUL character');
   if (problems.length > 0 || quantity === undefined) return { kind: 'malformed', line, reason: problems.join('; ') };
   const externalId = raw.id ? raw.id : fingerprint(fields);
   if (quantity === 0) return { kind: 'unanswered', line, externalId };
