@@ -142,6 +142,10 @@ describe(`ledger over HTTP on ${testDatabaseKind}`, () => {
       [{ debitAccountId: bankId, creditAccountId: 'acc_nope', amount: '1.00' }, key(), 404, 'account_not_found'],
       [{ debitAccountId: wallet, creditAccountId: wallet, amount: '1.00' }, key(), 422, 'same_account'],
       [{ debitAccountId: bankId, creditAccountId: wallet, amount: '1.00', timeoutSeconds: 5 }, key(), 400, 'invalid_input'],
+      // Metadata is flat and exact: no nesting, no number JSON cannot keep.
+      [{ debitAccountId: bankId, creditAccountId: wallet, amount: '1.00', metadata: { deep: { deeper: {} } } }, key(), 400, 'invalid_input'],
+      [{ debitAccountId: bankId, creditAccountId: wallet, amount: '1.00', metadata: { big: 12345678901234567890123 } }, key(), 400, 'invalid_input'],
+      [{ debitAccountId: bankId, creditAccountId: wallet, amount: '1.00', metadata: { text: 'x'.repeat(501) } }, key(), 400, 'invalid_input'],
     ];
     for (const [payload, idempotencyKey, status, code, message] of cases) {
       const response = await transfer(payload, idempotencyKey);

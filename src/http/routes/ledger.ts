@@ -52,7 +52,15 @@ const TransferSchema = Type.Object(
   { $id: 'Transfer' },
 );
 
-const Metadata = Type.Record(Type.String({ maxLength: 40 }), Type.Unknown(), { maxProperties: 20, description: 'Up to 20 keys of your own.' });
+/**
+ * Flat, like Stripe's: a value is a text, a whole number JSON keeps exactly, a boolean or null.
+ * Nested values once overflowed the stack at 3,000 levels, and 1e400 was stored as null.
+ */
+const Metadata = Type.Record(
+  Type.String({ maxLength: 40 }),
+  Type.Union([Type.String({ maxLength: 500 }), Type.Integer({ minimum: Number.MIN_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER }), Type.Boolean(), Type.Null()]),
+  { maxProperties: 20, description: 'Up to 20 keys of your own: texts of up to 500 characters, whole numbers, booleans or null.' },
+);
 
 const NewTransferBody = Type.Object(
   {
