@@ -61,7 +61,8 @@ export async function seedEnvironmentOperatorKey(db: Queryable, clock: Clock, se
   await db.query(
     `INSERT INTO api_keys (id, secret_hash, prefix, role, name, created_at) VALUES ($1, $2, $3, 'operator', 'RINGBILL_OPERATOR_KEY', $4)
      ON CONFLICT (id) DO UPDATE SET secret_hash = EXCLUDED.secret_hash, prefix = EXCLUDED.prefix, revoked_at = NULL`,
-    [ENVIRONMENT_KEY_ID, hashSecret(secret), prefixOf(secret), clock.now()],
+    // Not its first characters: a key chosen by hand may be only 16 long, and lists show the prefix.
+    [ENVIRONMENT_KEY_ID, hashSecret(secret), `env:${hashSecret(secret).slice(0, 8)}`, clock.now()],
   );
 }
 

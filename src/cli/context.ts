@@ -6,6 +6,14 @@ import { migrate } from '../store/migrate.ts';
 import { openDatabase, resolveDatabaseLocation, type OpenedDatabase } from '../store/open-database.ts';
 
 /** A failure the CLI reports in one line and an exit code, without a stack trace. */
+/**
+ * Text from a file, shown on a terminal: control characters written as \uXXXX escapes, so that a
+ * CDR field holding an escape sequence cannot clear the screen or forge the lines after it.
+ */
+export function printable(text: string): string {
+  return text.replace(/\p{Cc}/gu, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 export class CliError extends Error {
   constructor(
     message: string,

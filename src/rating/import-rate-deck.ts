@@ -38,14 +38,24 @@ export async function importRateDeck(
   return storeRateDeck(deps, parsed.rows, { ...input, effectiveFrom: input.effectiveFrom ?? earliest });
 }
 
+/**
+ * A deck's name as it is kept and looked up: Unicode NFC, white space runs as one space. Names
+ * that look the same (Café typed two ways, a no-break space) are one deck, so an import meant as
+ * a new version never makes a second deck of the same look.
+ */
+export function deckName(text: string): string {
+  return text.normalize('NFC').replace(/\s+/gu, ' ').trim();
+}
+
 /** Stores already-parsed rows as a new version of the named deck (CSV and CGRateS imports meet here). */
 export async function storeRateDeck(
   deps: { db: Database; clock: Clock },
   rows: readonly RateRow[],
   input: ImportRateDeckInput,
 ): Promise<Result<{ deck: RateDeck; version: RateDeckVersion }, 'invalid_input' | 'currency_mismatch'>> {
-  const name = input.name.trim();
-  if (name.length === 0 || name.length > 100) return failure('invalid_input', 'name must be 1 to 100 characters');
+  const name = deckName(input.name);
+  if (name.length === 0 || [...name].length > 100) return failure('invalid_input', 'name must be 1 to 100 characters');
+  if (/\p{Cc}/u.test(name)) return failure('invalid_input', 'name must not hold control characters');
   const now = deps.clock.now();
   const effectiveFrom = input.effectiveFrom ?? now;
   return deps.db.transaction(async (tx) => {

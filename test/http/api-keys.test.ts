@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey, ENVIRONMENT_KEY_ID } from '../../src/auth/api-keys.ts';
 import { testDatabaseKind } from '../helpers/database.ts';
-import { startTestApp, type TestApp } from '../helpers/app.ts';
+import { OPERATOR_KEY, startTestApp, type TestApp } from '../helpers/app.ts';
 
 describe(`API keys over HTTP on ${testDatabaseKind}`, () => {
   let t: TestApp;
@@ -37,6 +37,13 @@ describe(`API keys over HTTP on ${testDatabaseKind}`, () => {
     expect(audit.filter((entry: { action: string }) => entry.action === 'api_key.revoked')).toHaveLength(1);
     const unknown = await t.call({ method: 'DELETE', url: '/v1/api-keys/key_nope' });
     expect([unknown.statusCode, unknown.json().error.code]).toEqual([404, 'not_found']);
+  });
+
+  it('lists the environment’s operator key without any of its characters', async () => {
+    const listed = (await t.call({ method: 'GET', url: '/v1/api-keys' })).json().data;
+    const environment = listed.find((key: { id: string }) => key.id === ENVIRONMENT_KEY_ID);
+    expect(environment.prefix).toMatch(/^env:[0-9a-f]{8}$/);
+    expect(OPERATOR_KEY.startsWith(environment.prefix)).toBe(false);
   });
 
   it('keeps the last working operator key', async () => {

@@ -94,6 +94,18 @@ describe(`rate decks and quotes over HTTP on ${testDatabaseKind}`, () => {
     expect([await cost(), await cost('2026-02-01T00:00:00Z')]).toEqual(['0.9', '0.6']);
   });
 
+  it('takes names that look the same for one deck, and refuses control characters in a name', async () => {
+    const named = async (name: string) => (await importDeck(`name=${encodeURIComponent(name)}&effectiveFrom=2026-01-01T00:00:00Z`, 'prefix,rate\n44,0.1')).json();
+    const first = await named('Café retail');
+    const again = await named('Cafe\u0301\u00a0 retail ');
+    expect([again.id, again.name, again.versions.length]).toEqual([first.id, 'Café retail', 2]);
+    // Its download keeps the name: plain ASCII for old clients, the name itself for the rest.
+    const exported = await t.call({ method: 'GET', url: `/v1/rate-decks/${first.id}/export` });
+    expect(exported.headers['content-disposition']).toBe(`attachment; filename="Cafe_retail-v2.csv"; filename*=UTF-8''Caf%C3%A9%20retail-v2.csv`);
+    const bell = await importDeck(`name=${encodeURIComponent('bad\u0007name')}`, 'prefix,rate\n44,0.1');
+    expect([bell.statusCode, bell.json().error.code]).toEqual([400, 'invalid_input']);
+  });
+
   it('exports a version as CSV that imports back as the same prices', async () => {
     // Version 1 is in force today (version 2 starts on the 5th): the default export.
     const exported = await t.call({ method: 'GET', url: `/v1/rate-decks/${retail.id}/export` });

@@ -7,7 +7,7 @@ import { CDR_FORMATS, type CdrFormat } from '../../charging/cdr/cdr.ts';
 import { rateCdrFile, unusableFile } from '../../charging/cdr/rate-cdr-file.ts';
 import { formatMicros } from '../../money/index.ts';
 import { isTimeZone } from '../../organizations/billing-profile.ts';
-import { CliError, dataDirOption, withServices } from '../context.ts';
+import { CliError, dataDirOption, printable, withServices } from '../context.ts';
 
 /**
  * Files from this size on are parsed and priced in a worker thread, beside the storing: starting
@@ -54,7 +54,7 @@ const rate = new Command('rate')
       if (options.json) {
         console.log(JSON.stringify({ ...report, totals }, null, 2));
       } else {
-        for (const problem of report.problems) console.log(`${fromStdin ? 'stdin' : file}:${problem.line}: ${problem.outcome}: ${problem.reason}`);
+        for (const problem of report.problems) console.log(`${fromStdin ? 'stdin' : file}:${problem.line}: ${problem.outcome}: ${printable(problem.reason)}`);
         console.log(
           `${report.dryRun ? 'dry run: ' : ''}${report.lines} lines: ${report.rated} rated, ${report.skipped} skipped (unanswered), ` +
             `${report.rejected} rejected, ${report.duplicates} duplicates`,

@@ -3,12 +3,12 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Command } from 'commander';
 import { exportRateDeck, versionToExport } from '../../rating/export-rate-deck.ts';
-import { importRateDeck, storeRateDeck } from '../../rating/import-rate-deck.ts';
+import { deckName, importRateDeck, storeRateDeck } from '../../rating/import-rate-deck.ts';
 import { findDeckByName, listVersions } from '../../rating/rate-deck-store.ts';
 import { readCgratesTariffPlan } from '../../rating/import-cgrates.ts';
 import { parseIsoTime } from '../../rating/parse-rate-deck.ts';
 import { parseCurrency } from '../../money/index.ts';
-import { CliError, dataDirOption, withServices } from '../context.ts';
+import { CliError, dataDirOption, printable, withServices } from '../context.ts';
 
 function isoTime(value: string): Date {
   const parsed = parseIsoTime(value);
@@ -38,7 +38,7 @@ const importDeck = new Command('import')
         source: file,
       });
       if (!imported.ok) {
-        for (const detail of imported.details ?? []) console.error(`${file}:${String(detail.line)}: ${String(detail.field)}: ${String(detail.message)}`);
+        for (const detail of imported.details ?? []) console.error(`${file}:${String(detail.line)}: ${printable(String(detail.field))}: ${printable(String(detail.message))}`);
         throw new CliError(imported.message, 2);
       }
       const { deck, version } = imported.value;
@@ -78,7 +78,7 @@ const exportDeck = new Command('export')
     const number = options.deckVersion === undefined ? undefined : Number(options.deckVersion);
     if (number !== undefined && !(Number.isSafeInteger(number) && number >= 1)) throw new CliError(`--deck-version: "${options.deckVersion}" is not a version number`, 2);
     await withServices(options, 'rates export', async (services) => {
-      const deck = await findDeckByName(services.db, name);
+      const deck = await findDeckByName(services.db, deckName(name));
       if (!deck) throw new CliError(`no rate deck is named "${name}"`, 2);
       const version = versionToExport(await listVersions(services.db, deck.id), { ...(number ? { version: number } : {}), at: services.clock.now() });
       if (!version) throw new CliError(`${name} has no version ${number ?? ''}`.trim(), 2);

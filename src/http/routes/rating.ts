@@ -205,7 +205,7 @@ export function ratingRoutes(services: Services): FastifyPluginAsyncTypebox {
         const deck = await deckOr404(request.params.id);
         const version = versionToExport(await listVersions(services.db, deck.id), { ...(request.query.version ? { version: request.query.version } : {}), at: at(request, request.query.at) });
         if (!version) throw new RingbillError('rate_deck_not_found', `${deck.name} has no version ${request.query.version ?? ''}`.trim());
-        return sendCsv(reply, `${fileName(deck.name)}-v${version.version}.csv`, exportRateDeck(services.db, version.id));
+        return sendCsv(reply, `${deck.name}-v${version.version}.csv`, exportRateDeck(services.db, version.id));
       },
     );
 
@@ -331,8 +331,3 @@ export function ratingRoutes(services: Services): FastifyPluginAsyncTypebox {
 }
 
 export const ratingSchemas = [DeckSchema];
-
-/** A deck's name as a file name: what a header and a file system accept. */
-function fileName(name: string): string {
-  return name.replace(/[^A-Za-z0-9._-]+/g, '_') || 'rate-deck';
-}
