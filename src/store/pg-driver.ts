@@ -35,6 +35,10 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
     max: options.maxConnections ?? 10,
     types: typeParsers,
   });
+  // An idle connection the server drops (a restart, a failover, a proxy's idle timeout) is an
+  // 'error' event on the pool: unhandled, it ends the process. The pool opens a new one when
+  // next asked; the queries of a dropped busy connection fail on their own.
+  pool.on('error', (error) => console.error('PostgreSQL connection lost (a new one is opened when needed):', error.message));
   // Fail at start, with the server's own message, rather than on the first request.
   const client = await pool.connect();
   client.release();

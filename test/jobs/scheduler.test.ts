@@ -38,6 +38,25 @@ describe('scheduler', () => {
     expect(clock.now().toISOString()).toBe('2026-11-05T00:00:00.000Z');
   });
 
+  it('stops at every due instant even when a run started before the clock moved, and takes two advances one after the other', async () => {
+    const clock = new TestClock(new Date('2026-11-01T00:00:00Z'));
+    const log: string[] = [];
+    const dues = Array.from({ length: 5 }, (_, i) => new Date(Date.UTC(2026, 10, 1, 0, 0, i + 1)));
+    const job = jobAt('sessions', clock, dues, log);
+    let release!: () => void;
+    const slow = new Promise<void>((resolve) => (release = resolve));
+    let first = true;
+    // The first run (a poll, say) reads the time, then takes a while.
+    const scheduler = new Scheduler(clock, [{ ...job, run: async () => (first ? ((first = false), await slow, 0) : job.run()) }]);
+    const polling = scheduler.runDue();
+    const advances = [scheduler.advanceTo(new Date('2026-11-01T00:00:03Z')), scheduler.advanceTo(new Date('2026-11-01T01:00:00Z'))];
+    release();
+    await polling;
+    const [firstAdvance, secondAdvance] = await Promise.all(advances);
+    expect(log).toEqual(dues.map((due) => `sessions@${due.toISOString()}`));
+    expect([firstAdvance![0]!.handled, secondAdvance![0]!.handled]).toEqual([3, 2]);
+  });
+
   it('refuses to move a test clock back', async () => {
     const clock = new TestClock(new Date('2026-11-01T00:00:00Z'));
     const scheduler = new Scheduler(clock, []);

@@ -57,11 +57,14 @@ export const serveCommand = new Command('serve')
     } catch (error) {
       await app.close();
       await opened.close();
+      // A key made at this first start is shown nowhere else: say it before giving up.
+      if (operatorKey.includes('shown only now')) console.error(`Operator key (made at this start, shown only now): ${operatorKey}`);
       if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new CliError(`port ${options.port} on ${options.host} is already in use; choose another with --port`);
       throw error;
     }
     opened.lock?.setUrl(url);
-    services.scheduler.start();
+    // A test clock's work runs as it is advanced, in order; a poll would run it beside an advance.
+    if (!options.testClock) services.scheduler.start();
     const maintenance = opened.db.kind === 'pglite' ? startEmbeddedMaintenance(opened.db, { onError: (error) => console.error('vacuum failed:', error) }) : undefined;
 
     const lines = [
