@@ -1,4 +1,5 @@
-import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 
@@ -10,6 +11,8 @@ export interface LockHolder {
   startedAt: string;
   /** Where a holding server listens, once it does. */
   url?: string;
+  /** Random per lock taken: tells this process's lock from a previous one with the same pid. */
+  token?: string;
 }
 
 export class DataDirLockedError extends Error {
@@ -37,23 +40,43 @@ export function lockFileOf(dataDir: string): string {
   return `${path.resolve(dataDir)}.lock`;
 }
 
+/** The locks this process took (their tokens): a lock naming our pid but not one of these is a previous process's. */
+const heldHere = new Set<string>();
+
 /**
  * Takes the embedded data directory for this process. PGlite must never be opened by two
  * processes at once: the second would corrupt the first's files. A lock left by a process that
  * no longer runs (killed, crashed) is taken over.
+ *
+ * The lock file appears whole or not at all (written aside, then linked into place), so no one
+ * ever reads it half-written and takes it for stale. A stale lock is taken over by renaming it
+ * away first, so that of several processes taking it over at once only one removes it, and a
+ * fresh lock put in its place is never the one removed. A container restarted after a crash has
+ * the dead process's pid (often 1): a lock with our pid but not our token is stale.
  */
 export function lockDataDir(dataDir: string, command: string): DataDirLock {
   const file = lockFileOf(dataDir);
   mkdirSync(path.dirname(file), { recursive: true });
-  const holder: LockHolder = { pid: process.pid, hostname: hostname(), command, startedAt: new Date().toISOString() };
-  for (let attempt = 0; attempt < 2; attempt++) {
+  const token = randomBytes(12).toString('hex');
+  const holder: LockHolder = { pid: process.pid, hostname: hostname(), command, startedAt: new Date().toISOString(), token };
+  const writeWhole = (target: string, replace: boolean) => {
+    const aside = `${file}.${token}.tmp`;
+    writeFileSync(aside, JSON.stringify(holder), { mode: 0o600 });
     try {
-      const fd = openSync(file, 'wx', 0o600);
-      writeSync(fd, JSON.stringify(holder));
-      closeSync(fd);
+      if (replace) renameSync(aside, target);
+      else linkSync(aside, target);
+    } finally {
+      rmSync(aside, { force: true });
+    }
+  };
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      writeWhole(file, false);
+      heldHere.add(token);
       const release = () => {
+        heldHere.delete(token);
         try {
-          if (readHolder(file)?.pid === process.pid) unlinkSync(file);
+          if (readHolder(file)?.token === token) unlinkSync(file);
         } catch {
           // Already gone: nothing to release.
         }
@@ -63,7 +86,7 @@ export function lockDataDir(dataDir: string, command: string): DataDirLock {
         file,
         setUrl(url) {
           holder.url = url;
-          writeFileSync(file, JSON.stringify(holder), { mode: 0o600 });
+          writeWhole(file, true);
         },
         release() {
           process.removeListener('exit', release);
@@ -73,13 +96,26 @@ export function lockDataDir(dataDir: string, command: string): DataDirLock {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const existing = readHolder(file);
-      if (existing && isAlive(existing)) throw new DataDirLockedError(dataDir, existing);
-      // Stale: its process is gone. Remove it and try once more; a racing process may win.
+      if (!existing || isAlive(existing)) throw new DataDirLockedError(dataDir, existing ?? { ...holder, pid: -1, command: 'unknown' });
+      // Stale: its process is gone. Moved aside, it is ours to remove only if it is the one judged.
+      const moved = `${file}.${token}.stale`;
       try {
-        unlinkSync(file);
+        renameSync(file, moved);
       } catch {
-        // Someone else removed it first.
+        continue; // Someone else moved it first.
       }
+      const taken = readHolder(moved);
+      if (taken && (taken.token !== existing.token || taken.pid !== existing.pid || taken.startedAt !== existing.startedAt)) {
+        // A fresh lock took its place in between: put it back (unless yet another came) and give way.
+        try {
+          linkSync(moved, file);
+        } catch {
+          // Another lock is in place; it stands.
+        }
+        rmSync(moved, { force: true });
+        throw new DataDirLockedError(dataDir, taken);
+      }
+      rmSync(moved, { force: true });
     }
   }
   const existing = readHolder(file);
@@ -97,7 +133,9 @@ function readHolder(file: string): LockHolder | undefined {
 function isAlive(holder: LockHolder): boolean {
   // A lock from another machine (a shared disk) cannot be checked: treat it as held.
   if (holder.hostname !== hostname()) return true;
-  if (holder.pid === process.pid) return true;
+  // Our pid: held by this process if it is one of our locks, else left by a previous process
+  // that had the same pid (a container restarted after a crash is pid 1 again).
+  if (holder.pid === process.pid) return holder.token !== undefined && heldHere.has(holder.token);
   try {
     process.kill(holder.pid, 0);
     return true;
