@@ -48,6 +48,19 @@ export async function open(options: { dataDir?: string | undefined }, command: s
     return await openDatabase(resolveDatabaseLocation(options), command);
   } catch (error) {
     if (error instanceof DataDirLockedError) throw new CliError(error.message, 75);
+    const location = resolveDatabaseLocation(options);
+    // The server's (or the URL parser's) own words, with where: not a stack and a driver object.
+    if (location.kind === 'postgres') throw new CliError(`cannot connect to the PostgreSQL server of DATABASE_URL (${describeServer(location.url)}): ${(error as Error).message}`, 1);
     throw error;
+  }
+}
+
+/** Host, port and database of a connection URL, never its password. */
+function describeServer(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.hostname || parsed.searchParams.get('host') || 'localhost'}${parsed.port ? `:${parsed.port}` : ''}${parsed.pathname || '/'}`;
+  } catch {
+    return 'not a URL';
   }
 }

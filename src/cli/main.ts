@@ -7,6 +7,7 @@ import { jobsCommand } from './commands/jobs.ts';
 import { ledgerCommand } from './commands/ledger.ts';
 import { migrateCommand } from './commands/migrate.ts';
 import { serveCommand } from './commands/serve.ts';
+import { SchemaTooNewError } from '../store/migrate.ts';
 import { CliError } from './context.ts';
 
 const program = new Command('ringbill')
@@ -29,9 +30,9 @@ try {
   if (error instanceof CommanderError) {
     // Help and version are successes; commander has already printed any usage error.
     process.exitCode = error.exitCode;
-  } else if (error instanceof CliError) {
+  } else if (error instanceof CliError || error instanceof SchemaTooNewError) {
     console.error(`ringbill: ${error.message}`);
-    process.exitCode = error.exitCode;
+    process.exitCode = error instanceof CliError ? error.exitCode : 1;
   } else {
     console.error('ringbill:', error);
     process.exitCode = 1;

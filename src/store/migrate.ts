@@ -6,6 +6,16 @@ const MIGRATIONS = fileURLToPath(new URL('./migrations/*.sql', import.meta.url))
 // Any constant: it only has to be the same in every Ringbill process.
 const MIGRATION_LOCK = 7_311_000_001;
 
+export class SchemaTooNewError extends Error {
+  constructor(
+    readonly databaseVersion: number,
+    readonly newestKnown: number,
+  ) {
+    super(`the database's schema is at migration ${databaseVersion}, newer than this Ringbill knows (${newestKnown}): run the Ringbill that migrated it, or a newer one`);
+    this.name = 'SchemaTooNewError';
+  }
+}
+
 export interface AppliedMigration {
   version: number;
   name: string;
@@ -32,6 +42,10 @@ export async function migrate(db: Database): Promise<AppliedMigration[]> {
       execQuery: (sql: string) => tx.query(sql),
       execSqlScript: (sql: string) => tx.exec(sql),
     });
+    // A schema newer than this code (a version rolled back over a database the newer one
+    // migrated) is one it does not know: refuse, as postgrator would not (it has nothing to undo).
+    const [current, newest] = [await postgrator.getDatabaseVersion(), await postgrator.getMaxVersion()];
+    if (current > newest) throw new SchemaTooNewError(current, newest);
     const applied = await postgrator.migrate();
     return applied.map((migration) => ({ version: Number(migration.version), name: migration.name }));
   });

@@ -39,6 +39,10 @@ describe(`the ringbill command on ${testDatabaseKind}`, () => {
     const verify = await runCli(['ledger', 'verify', '--json', ...db], env);
     expect(verify.code).toBe(0);
     expect(JSON.parse(verify.stdout)).toMatchObject({ ok: true, problems: [] });
+    // A server it cannot reach: one line saying where and why, not a stack, and never the password.
+    const unreachable = await runCli(['jobs', 'run'], { DATABASE_URL: 'postgres://ringbill:secret@127.0.0.1:1/billing' });
+    expect([unreachable.code, unreachable.stderr.trim()]).toEqual([1, expect.stringMatching(/^ringbill: cannot connect to the PostgreSQL server of DATABASE_URL \(127\.0\.0\.1:1\/billing\): .*ECONNREFUSED/)]);
+    expect(unreachable.stderr).not.toContain('secret');
   });
 
   it('creates, lists and revokes an operator key, and refuses a key for a missing organization', async () => {
