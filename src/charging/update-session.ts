@@ -124,8 +124,11 @@ export async function terminateSession(
     const { session, cached } = await currentSession(deps, input.sessionId, attempt);
     if (!session || (input.organizationId && session.organizationId !== input.organizationId)) return failure('session_not_found');
     if (session.state === 'ended') return { ok: true, value: session };
-    const organization = (await deps.organizations.get(session.organizationId))!.organization;
     const now = deps.clock.now();
+    // The expiry job found it expired; an update since (read here, on a retry) gave it a new
+    // grant and TTL: it is no longer forgotten, and must not be charged that whole new grant.
+    if (input.reason === 'expired' && session.expiresAt.getTime() > now.getTime()) return { ok: true, value: session };
+    const organization = (await deps.organizations.get(session.organizationId))!.organization;
     const used = clampUsed(session, input.usedSeconds);
     const price = priceCall(session.plan, used);
     const ended: ChargingSession = {

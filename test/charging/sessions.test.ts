@@ -183,6 +183,16 @@ describe(`live charging on ${testDatabaseKind}`, () => {
     expect(await credits(org.id)).toMatchObject({ usableCredits: '4.979', reservedCredits: '0.00' });
   });
 
+  it('leaves a session the expiry job found expired alone when an update has since given it a new grant', async () => {
+    const org = await organization('5.00');
+    const session = (await authorize(org.id, '6591234567', 'updated-in-time')).json() as SessionJson;
+    // The job read it as expired a moment ago; the switch's update came in between.
+    const ended = unwrap(await terminateSession(t.services, { sessionId: session.id, usedSeconds: 86_400, reason: 'expired' }));
+    expect([ended.state, ended.endReason]).toEqual(['active', null]);
+    expect(await credits(org.id)).toMatchObject({ usableCredits: '4.979', reservedCredits: '0.021' });
+    expect((await terminate(session.id, 30)).json()).toMatchObject({ cost: '0.021', billedSeconds: 60 });
+  });
+
   it('measures an update’s grant from the seconds the switch reports, even past the last grant', async () => {
     const org = await organization('10.00');
     // London, 0.009 a minute billed per second: 60 s granted at a time.
