@@ -40,6 +40,9 @@ export function lockFileOf(dataDir: string): string {
   return `${path.resolve(dataDir)}.lock`;
 }
 
+/** What link() answers on a file system that has no hard links. */
+const LINKS_UNSUPPORTED = new Set(['ENOTSUP', 'EOPNOTSUPP', 'EPERM', 'ENOSYS', 'EXDEV']);
+
 /** The locks this process took (their tokens): a lock naming our pid but not one of these is a previous process's. */
 const heldHere = new Set<string>();
 
@@ -65,6 +68,12 @@ export function lockDataDir(dataDir: string, command: string): DataDirLock {
     try {
       if (replace) renameSync(aside, target);
       else linkSync(aside, target);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (replace || code === 'EEXIST' || !code || !LINKS_UNSUPPORTED.has(code)) throw error;
+      // A file system without hard links (some network and FAT volumes): create in place, as
+      // exclusive as the file system allows, at the cost of a moment where the file is empty.
+      writeFileSync(target, JSON.stringify(holder), { mode: 0o600, flag: 'wx' });
     } finally {
       rmSync(aside, { force: true });
     }
