@@ -27,17 +27,20 @@ export class CliError extends Error {
 export const dataDirOption = () =>
   new Option('--data-dir <dir>', 'embedded database directory (default: $RINGBILL_DATA_DIR, else ./.ringbill/data; DATABASE_URL selects a PostgreSQL server)');
 
-/** Opens the database a command names, migrated, with the services over it; closes it after `work`. */
+/**
+ * Opens the database a command names, migrated (unless `migrate: false`: a command that only
+ * reads, which may point at a read-only replica), with the services over it; closes it after `work`.
+ */
 export async function withServices<T>(
   options: { dataDir?: string | undefined },
   command: string,
   work: (services: Services, opened: OpenedDatabase) => Promise<T>,
-  clock: Clock = systemClock,
+  settings: { clock?: Clock; migrate?: boolean } = {},
 ): Promise<T> {
   const opened = await open(options, command);
   try {
-    await migrate(opened.db);
-    return await work(createServices(opened.db, clock), opened);
+    if (settings.migrate !== false) await migrate(opened.db);
+    return await work(createServices(opened.db, settings.clock ?? systemClock), opened);
   } finally {
     await opened.close();
   }

@@ -43,6 +43,10 @@ describe(`the ringbill command on ${testDatabaseKind}`, () => {
     const unreachable = await runCli(['jobs', 'run'], { DATABASE_URL: 'postgres://ringbill:secret@127.0.0.1:1/billing' });
     expect([unreachable.code, unreachable.stderr.trim()]).toEqual([1, expect.stringMatching(/^ringbill: cannot connect to the PostgreSQL server of DATABASE_URL \(127\.0\.0\.1:1\/billing\): .*ECONNREFUSED/)]);
     expect(unreachable.stderr).not.toContain('secret');
+    // Verifying only reads: it does not install the schema in a database that has none.
+    const fresh = path.join(dir, 'never-migrated');
+    const empty = await runCli(['ledger', 'verify', '--data-dir', fresh], {});
+    expect([empty.code, empty.stderr.trim()]).toEqual([2, `ringbill: embedded PostgreSQL (PGlite) in ${fresh} has no Ringbill ledger (run \`ringbill migrate\` to create one)`]);
   });
 
   it('creates, lists and revokes an operator key, and refuses a key for a missing organization', async () => {
