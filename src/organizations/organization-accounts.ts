@@ -1,3 +1,4 @@
+import { RingbillError } from '../errors.ts';
 import type { Account } from '../ledger/types.ts';
 import type { Queryable } from '../store/database.ts';
 import { listAccounts } from '../ledger/ledger-store.ts';
@@ -12,7 +13,15 @@ export async function accountsOf(db: Queryable, organization: Organization): Pro
   const found = {} as OrganizationAccounts;
   for (const code of ORGANIZATION_ACCOUNTS) {
     const account = byCode.get(code);
-    if (!account) throw new Error(`organization ${organization.id} has no ${code} account in ${organization.currency}`);
+    if (!account) {
+      // Read before a currency change committed, the organization names the old currency: the
+      // caller's to send again, not a fault of ours.
+      const [other] = await listAccounts(db, { organizationId: organization.id, limit: 1 });
+      if (other && other.currency !== organization.currency) {
+        throw new RingbillError('currency_mismatch', `the organization's currency changed to ${other.currency} while this request ran; send it again`);
+      }
+      throw new Error(`organization ${organization.id} has no ${code} account in ${organization.currency}`);
+    }
     found[code] = account;
   }
   return found;

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeAudit } from '../../src/audit/audit-log.ts';
 import { recordCharge } from '../../src/billing/record-charge.ts';
 import { findOrganization } from '../../src/organizations/organization-store.ts';
+import { recordAdjustment } from '../../src/organizations/record-money.ts';
 import type { Queryable } from '../../src/store/database.ts';
 import { verifyLedger } from '../../src/ledger/verify-ledger.ts';
 import { testDatabaseKind } from '../helpers/database.ts';
@@ -267,8 +268,12 @@ describe(`organizations on ${testDatabaseKind}`, () => {
     expect(bad.json().error.message).toContain('billingProfile.timeZone');
     expect((await put({ currency: 'SGD', address: { country: 'ZZ' } })).json().error.message).toContain('address.country');
     // No money yet: the currency may change.
+    const before = (await findOrganization(t.database.db, org.id))!;
     const moved = await put({ currency: 'GBP', timeZone: 'Europe/London', taxRate: '20' });
     expect(moved.statusCode, moved.body).toBe(200);
+    // A request that read the organization before the change is told to send it again, not a 500.
+    const stale = recordAdjustment(t.services, { organization: before, amount: 1_000_000n, reason: 'raced', idempotencyKey: { scope: 'test', key: `stale-${org.id}` }, actor: 'test' });
+    await expect(stale).rejects.toMatchObject({ code: 'currency_mismatch', message: "the organization's currency changed to GBP while this request ran; send it again" });
     expect((await t.call({ method: 'GET', url: `/v1/organizations/${org.id}` })).json().currency).toBe('GBP');
     await fund({ ...org }, '5.00');
     const locked = await put({ currency: 'USD', timeZone: 'Europe/London' });
