@@ -10,20 +10,27 @@ interface ValidationIssue {
   data?: unknown;
 }
 
+/**
+ * What PostgreSQL refuses in a caller's input (SQLSTATE -> what to tell them): a NUL character
+ * in text (22021; 22P05 in JSON), a lone UTF-16 surrogate in JSON (22P02), a time out of range.
+ * The caller's to fix, not a fault of ours.
+ */
+const DATABASE_INPUT_FAULTS = new Map([
+  ['22021', 'text must not contain the NUL character (\\u0000)'],
+  ['22P05', 'text must not contain the NUL character (\\u0000)'],
+  ['22P02', 'text must be valid Unicode (no lone surrogate such as \\ud800)'],
+  ['22008', 'a time is out of range'],
+]);
+
 /** The one place errors become HTTP responses: `{ "error": { "code", "message" } }`. */
 export function handleError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   if (error instanceof RingbillError) return send(reply, request, error.code, error.message, error.details);
   const fastifyError = (error ?? {}) as Partial<FastifyError>;
   const issues = fastifyError.validation as ValidationIssue[] | undefined;
   if (issues?.[0]?.keyword === 'required' && issues[0].params.missingProperty === 'idempotency-key') return send(reply, request, 'idempotency_key_required');
-  if (fastifyError.validation) {
-    return send(reply, request, 'invalid_input', describeValidation(fastifyError.validationContext ?? 'request', fastifyError.validation as ValidationIssue[]));
-  }
-  // PostgreSQL refuses a NUL character in text (22021; 22P05 in JSON) and a lone UTF-16
-  // surrogate in JSON (22P02): the caller's input, not our fault.
-  if (fastifyError.code === '22021' || fastifyError.code === '22P05') return send(reply, request, 'invalid_input', 'text must not contain the NUL character (\\u0000)');
-  if (fastifyError.code === '22P02') return send(reply, request, 'invalid_input', 'text must be valid Unicode (no lone surrogate such as \\ud800)');
-  if (fastifyError.code === '22008') return send(reply, request, 'invalid_input', 'a time is out of range');
+  if (issues) return send(reply, request, 'invalid_input', describeValidation(fastifyError.validationContext ?? 'request', issues));
+  const refusedInput = DATABASE_INPUT_FAULTS.get(fastifyError.code ?? '');
+  if (refusedInput) return send(reply, request, 'invalid_input', refusedInput);
   const status = fastifyError.statusCode ?? 500;
   if (status === 413) return send(reply, request, 'payload_too_large');
   if (status === 415) return send(reply, request, 'unsupported_media_type', fastifyError.message);
