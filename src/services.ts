@@ -1,5 +1,6 @@
 import type { Clock } from './clock/clock.ts';
 import { expireSessionsJob } from './charging/expire-sessions-job.ts';
+import { oneServerAtATime } from './jobs/one-server-at-a-time.ts';
 import { Scheduler } from './jobs/scheduler.ts';
 import { expireHoldsJob } from './ledger/expire-holds-job.ts';
 import { Ledger } from './ledger/ledger.ts';
@@ -27,6 +28,11 @@ export function createServices(db: Database, clock: Clock, onJobError?: (error: 
   const rating = new Rating(db);
   const organizations = new OrganizationCache(db);
   const sessions = new SessionCache();
-  const scheduler = new Scheduler(clock, [expireSessionsJob({ db, ledger, clock, rating, organizations, sessions }), expireHoldsJob(ledger), expireCreditLimitsJob(db, clock)], onJobError);
+  const jobs = [expireSessionsJob({ db, ledger, clock, rating, organizations, sessions }), expireHoldsJob(ledger), expireCreditLimitsJob(db, clock)];
+  const scheduler = new Scheduler(
+    clock,
+    jobs.map((job) => oneServerAtATime(db, job)),
+    onJobError,
+  );
   return { db, clock, ledger, scheduler, rating, organizations, sessions };
 }
