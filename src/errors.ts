@@ -56,6 +56,8 @@ export const ERROR_CODES = {
 
   // Server
   overloaded: { status: 503, message: 'The server is busy; retry with the same Idempotency-Key.' },
+  // nginx's code for a client that closed the connection first: logged, never read by anyone.
+  request_abandoned: { status: 499, message: 'The client closed the connection before the request was carried out; nothing was done.' },
   internal_error: { status: 500, message: 'Something went wrong on our side.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -17,6 +17,11 @@ export interface AuthorizeRequest {
   callId: string;
   /** How much time to hold at a time; default: the organization's, else 60 s. */
   intervalSeconds?: number;
+  /**
+   * Aborted when the switch stops waiting for the answer. A switch that timed out refuses the
+   * call, and would never end a session made after that: it would expire and charge its grant.
+   */
+  signal?: AbortSignal;
 }
 
 export type AuthorizeResult = Result<{ session: ChargingSession; created: boolean }, ErrorCode>;
@@ -107,6 +112,7 @@ export async function authorizeSession(deps: ChargingDeps, request: AuthorizeReq
     ],
     idempotencyKey: { scope: 'charging', key: `session:${organization.id}:${request.callId}` },
     records: (outcome) => [batchRecord(newSessions, sessionFor(outcome.transfers[0]!))],
+    ...(request.signal ? { signal: request.signal } : {}),
   });
   if (result.ok && !result.value.replayed) {
     const created = sessionFor(result.value.transfers[0]!);

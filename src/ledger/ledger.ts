@@ -8,7 +8,7 @@ import { applyCommand, type RejectedCommand } from './apply-command.ts';
 import * as store from './ledger-store.ts';
 import { isNewTransfer, type Account, type BatchWriter, type CommandOutcome, type IdempotencyKey, type LedgerCommand, type LedgerRequest, type Transfer } from './types.ts';
 
-export type CommandResult = { ok: true; value: CommandOutcome } | RejectedCommand | Failure<'idempotency_conflict' | 'overloaded'>;
+export type CommandResult = { ok: true; value: CommandOutcome } | RejectedCommand | Failure<'idempotency_conflict' | 'overloaded' | 'request_abandoned'>;
 
 export interface LedgerOptions {
   /** The most commands one database transaction carries. */
@@ -85,7 +85,13 @@ export class Ledger {
 
   private pump(): void {
     while (this.queue.length > 0 && this.inFlight < this.maxConcurrentBatches) {
-      const batch = this.queue.splice(0, this.maxBatch);
+      const batch = this.queue.splice(0, this.maxBatch).filter((item) => {
+        // Its caller has gone while it queued: nobody would learn that it was done.
+        if (!item.command.signal?.aborted) return true;
+        item.resolve(failure('request_abandoned'));
+        return false;
+      });
+      if (batch.length === 0) continue;
       this.inFlight++;
       void this.runBatch(batch).finally(() => {
         this.inFlight--;

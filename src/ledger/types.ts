@@ -120,6 +120,11 @@ export interface LedgerCommand {
    * own inserts. Asked for on every attempt that runs the command, so it must not have effects.
    */
   readonly records?: (outcome: CommandOutcome) => readonly BatchRecord[];
+  /**
+   * Aborted when whoever asked stopped waiting (a switch whose HTTP client timed out): a command
+   * still queued then is dropped, unwritten, and answers `request_abandoned`.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /**

@@ -17,6 +17,7 @@ import type { Services } from '../../services.ts';
 import { spreadsheetCell } from '../../spreadsheet-cells.ts';
 import { timestampOf } from '../timestamps.ts';
 import { csvPages, pages } from '../../store/pages.ts';
+import { abandonment } from '../abandonment.ts';
 import { requireOrganization } from '../auth.ts';
 import { sendCsv } from '../csv-reply.ts';
 import { errors, MoneyString, page, PageQuery, Timestamp, Uuid } from '../schemas.ts';
@@ -181,6 +182,7 @@ export function chargingRoutes(services: Services): FastifyPluginAsyncTypebox {
           destination: request.body.destination,
           callId: request.body.callId,
           ...(request.body.intervalSeconds ? { intervalSeconds: request.body.intervalSeconds } : {}),
+          signal: abandonment(reply),
         });
         if (!result.ok && result.code === 'insufficient_credit') {
           return reply.code(ERROR_CODES.insufficient_credit.status as 422).send({ error: { code: result.code, message: result.message }, grantedSeconds: 0 as const });

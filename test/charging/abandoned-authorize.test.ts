@@ -1,0 +1,73 @@
+import { request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CommandResult } from '../../src/ledger/ledger.ts';
+import type { LedgerCommand } from '../../src/ledger/types.ts';
+import { verifyLedger } from '../../src/ledger/verify-ledger.ts';
+import { testDatabaseKind } from '../helpers/database.ts';
+import { OPERATOR_KEY, startTestApp, type TestApp } from '../helpers/app.ts';
+
+const DECK = readFileSync(new URL('../fixtures/rate-deck.csv', import.meta.url), 'utf8');
+
+describe(`an authorize the switch stopped waiting for, on ${testDatabaseKind}`, () => {
+  let t: TestApp;
+  let port: number;
+
+  beforeAll(async () => {
+    t = await startTestApp({ start: new Date('2026-11-02T09:00:00Z') });
+    expect((await t.call({ method: 'POST', url: '/v1/rate-decks?name=retail&default=true&effectiveFrom=2026-01-01T00:00:00Z', payload: DECK, headers: { 'content-type': 'text/csv' } })).statusCode).toBe(201);
+    await t.app.listen({ port: 0, host: '127.0.0.1' });
+    port = (t.app.server.address() as AddressInfo).port;
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('holds nothing and leaves no session to expire and charge, when the switch closed the connection while it queued', async () => {
+    const created = await t.call({ method: 'POST', url: '/v1/organizations', payload: { name: 'Timed Out Ltd', currency: 'SGD' } });
+    const org = created.json() as { id: string };
+    await t.call({ method: 'POST', url: `/v1/organizations/${org.id}/adjustments`, headers: { 'idempotency-key': `fund-${org.id}` }, payload: { amount: '10.00', reason: 'test credit' } });
+
+    // The ledger is busy: the authorize reaches its queue and waits there, as under load, until
+    // its client has gone.
+    const ledger = t.services.ledger;
+    const execute = ledger.execute.bind(ledger);
+    let queued!: () => void;
+    const arrived = new Promise<void>((resolve) => (queued = resolve));
+    const results: CommandResult[] = [];
+    ledger.execute = async (command: LedgerCommand) => {
+      const { signal } = command;
+      if (!signal) return execute(command);
+      queued();
+      await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+      const result = await execute(command);
+      results.push(result);
+      return result;
+    };
+    try {
+      const body = JSON.stringify({ organizationId: org.id, destination: '6591234567', callId: 'gave-up-1' });
+      const call = request({ port, host: '127.0.0.1', method: 'POST', path: '/v1/charging/sessions', headers: { authorization: `Bearer ${OPERATOR_KEY}`, 'content-type': 'application/json' } });
+      call.on('error', () => undefined);
+      call.end(body);
+      await arrived;
+      // The switch's HTTP client times out.
+      call.destroy();
+      await expect.poll(() => results.length).toBe(1);
+    } finally {
+      ledger.execute = execute;
+    }
+    expect(results[0]).toMatchObject({ ok: false, code: 'request_abandoned' });
+    const live = await t.call({ method: 'GET', url: `/v1/charging/sessions?organizationId=${org.id}` });
+    expect(live.json().data).toEqual([]);
+    expect((await t.call({ method: 'GET', url: `/v1/organizations/${org.id}/credits` })).json()).toMatchObject({ reservedCredits: '0.00', usableCredits: '10.00' });
+    // Hours later nothing has expired and been charged.
+    const advanced = await t.call({ method: 'POST', url: '/v1/test-clock/advance', payload: { seconds: 3600 } });
+    expect(advanced.json().jobs).toContainEqual({ name: 'expire_sessions', handled: 0 });
+    expect((await t.call({ method: 'GET', url: `/v1/organizations/${org.id}/credits` })).json()).toMatchObject({ usableCredits: '10.00' });
+    // Asking again with the same callId, once it waits for the answer, starts the call.
+    const again = await t.call({ method: 'POST', url: '/v1/charging/sessions', payload: { organizationId: org.id, destination: '6591234567', callId: 'gave-up-1' } });
+    expect(again.statusCode, again.body).toBe(201);
+    expect((await verifyLedger(t.database.db)).ok).toBe(true);
+  });
+});
