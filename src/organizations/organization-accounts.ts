@@ -1,7 +1,7 @@
 import { RingbillError } from '../errors.ts';
 import type { Account } from '../ledger/types.ts';
 import type { Queryable } from '../store/database.ts';
-import { listAccounts } from '../ledger/ledger-store.ts';
+import { hasTransfers, listAccounts, lockAccountsOfOrganization } from '../ledger/ledger-store.ts';
 import { ORGANIZATION_ACCOUNTS, spendingAccountCode, type Organization, type OrganizationAccountCode } from './organization.ts';
 
 export type OrganizationAccounts = Record<OrganizationAccountCode, Account>;
@@ -32,3 +32,14 @@ export async function spendingAccountOf(db: Queryable, organization: Organizatio
   return (await accountsOf(db, organization))[spendingAccountCode(organization.paymentScheme)];
 }
 
+
+/**
+ * Locks the organization's accounts and answers whether none has a transfer yet: the condition
+ * for changing what its accounts are (their currency, which one charges debit). Locked before
+ * the check, since a ledger batch holding them may be about to commit the first transfer, which
+ * the check would not see yet; the change would then be made under its money.
+ */
+export async function lockAccountsWithoutActivity(tx: Queryable, organizationId: string): Promise<boolean> {
+  const accounts = await lockAccountsOfOrganization(tx, organizationId);
+  return !(await hasTransfers(tx, accounts));
+}

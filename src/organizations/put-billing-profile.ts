@@ -1,7 +1,8 @@
 import { writeAudit } from '../audit/audit-log.ts';
 import type { Clock } from '../clock/clock.ts';
 import { failure, type ErrorCode, type Result } from '../errors.ts';
-import { hasTransfers, lockAccountsOfOrganization, setAccountsCurrency } from '../ledger/ledger-store.ts';
+import { setAccountsCurrency } from '../ledger/ledger-store.ts';
+import { lockAccountsWithoutActivity } from './organization-accounts.ts';
 import type { Currency } from '../money/index.ts';
 import type { Database, Queryable } from '../store/database.ts';
 import { buildBillingProfile, defaultBillingProfile, type BillingProfileInput } from './billing-profile.ts';
@@ -49,10 +50,7 @@ export async function putBillingProfile(
 }
 
 async function changeCurrency(tx: Queryable, organizationId: string, currency: Currency): Promise<Result<void, 'currency_locked'>> {
-  // Locked first: a ledger batch that holds them may be about to commit the first transfer, which
-  // the check below would not see yet, and the accounts would change currency under its money.
-  const accounts = await lockAccountsOfOrganization(tx, organizationId);
-  if (await hasTransfers(tx, accounts)) return failure('currency_locked');
+  if (!(await lockAccountsWithoutActivity(tx, organizationId))) return failure('currency_locked');
   await setAccountsCurrency(tx, organizationId, currency);
   return { ok: true, value: undefined };
 }

@@ -1,9 +1,9 @@
 import { writeAudit } from '../audit/audit-log.ts';
 import type { Clock } from '../clock/clock.ts';
 import { failure, type ErrorCode, type Result } from '../errors.ts';
-import { hasTransfers, lockAccount, setOverdraft } from '../ledger/ledger-store.ts';
+import { setOverdraft } from '../ledger/ledger-store.ts';
 import { isForeignKeyViolation, type Database } from '../store/database.ts';
-import { accountsOf } from './organization-accounts.ts';
+import { accountsOf, lockAccountsWithoutActivity } from './organization-accounts.ts';
 import { spendingAccountCode, type InvoiceSetup, type Organization, type OrganizationStatus, type PaymentScheme } from './organization.ts';
 import { refuseTakenAccountCode } from './account-code.ts';
 import { findOrganization, updateOrganization } from './organization-store.ts';
@@ -71,9 +71,9 @@ async function apply(
       updatedAt: now,
     };
     if (after.paymentScheme !== before.paymentScheme) {
+      if (!(await lockAccountsWithoutActivity(tx, before.id))) return failure('payment_scheme_locked');
       const accounts = await accountsOf(tx, before);
-      if (await hasTransfers(tx, Object.values(accounts).map((account) => account.id))) return failure('payment_scheme_locked');
-      const from = (await lockAccount(tx, accounts[spendingAccountCode(before.paymentScheme)].id))!;
+      const from = accounts[spendingAccountCode(before.paymentScheme)];
       const to = accounts[spendingAccountCode(after.paymentScheme)];
       await setOverdraft(tx, to.id, { permanent: from.overdraftLimit, temporary: null });
       await setOverdraft(tx, from.id, { permanent: 0n, temporary: null });

@@ -292,6 +292,16 @@ describe(`organizations on ${testDatabaseKind}`, () => {
     expect((await verifyLedger(t.database.db)).problems).toEqual([]);
   });
 
+  it('refuses a payment scheme change that races the organization’s first transfer', async () => {
+    const org = await create({ name: 'Scheme Racing Ltd', currency: 'SGD', creditLimit: { amount: '5' } });
+    const funding = await heldAdjustment(org, 1_000_000n);
+    const answer = await funding.meanwhile(() => t.call({ method: 'PATCH', url: `/v1/organizations/${org.id}`, payload: { paymentScheme: 'postpaid' } }));
+    expect([answer.statusCode, answer.json().error?.code]).toEqual([422, 'payment_scheme_locked']);
+    // Still prepaid, its money on the account its charges debit.
+    expect(await credits(org.id)).toMatchObject({ balance: '1.00', usableCredits: '6.00' });
+    expect((await verifyLedger(t.database.db)).problems).toEqual([]);
+  });
+
   it('sets a credit limit while a batch that holds the organization’s account writes a row that refers to the organization', async () => {
     const org = await create({ name: 'Busy Ltd', currency: 'SGD' });
     // An adjustment's batch: the account locked and the transfer written, its audit row (a foreign
