@@ -81,7 +81,8 @@ export async function chargeEvent(deps: ChargingDeps, request: EventRequest): Pr
     // Charged by a concurrent request with the same event id (the ledger's conflict means it
     // asked for something else: the stored record says what).
     const stored = await findUsageByExternalId(deps.db, organization.id, 'event', request.eventId);
-    return replayOf(stored!, request);
+    if (!stored) return failure('idempotency_conflict', `event ${request.eventId} is being charged by another request; send it again for its answer`);
+    return replayOf(stored, request);
   }
   await checkLowCredit(deps, organization, usable);
   return { ok: true, value: { usage: written.record, replayed: false } };

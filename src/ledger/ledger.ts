@@ -29,6 +29,14 @@ interface Queued {
 /** Another transaction stored one of the batch's idempotency keys first: roll back and replay it. */
 class KeyTakenError extends Error {}
 
+/**
+ * A command that shares its idempotency key with an earlier one of its batch, with another
+ * request, where the earlier one was refused: a refusal stores nothing, so had it come alone
+ * this one would have run. It does, in the next batch.
+ */
+const DEFERRED = Symbol('deferred');
+type BatchResult = CommandResult | typeof DEFERRED;
+
 /** A batch meets a stored key at most once per concurrent writer; the bound is a guard. */
 const MAX_ATTEMPTS = 5;
 
@@ -116,7 +124,7 @@ export class Ledger {
       try {
         return await this.db.transaction(async (tx) => {
           await work.before?.(tx);
-          const results = items.length === 0 ? [] : await this.writeBatch(tx, items, attempt > 0);
+          const results = items.length === 0 ? [] : (await this.writeBatch(tx, items, attempt > 0)).map((result) => (result === DEFERRED ? conflict() : result));
           await work.after(tx, results);
           return results;
         });
@@ -128,7 +136,7 @@ export class Ledger {
   }
 
   private async runBatch(batch: Queued[]): Promise<void> {
-    let results: CommandResult[] | undefined;
+    let results: BatchResult[] | undefined;
     let error: unknown;
     // The first attempt trusts every key to be new, which saves a lookup on the hot path; a key
     // found taken sends the batch round again, this time looking every key up first.
@@ -141,7 +149,15 @@ export class Ledger {
       }
     }
     if (results) {
-      batch.forEach((item, index) => item.resolve(results[index]!));
+      const deferred = batch.filter((_, index) => results[index] === DEFERRED);
+      batch.forEach((item, index) => {
+        const result = results[index]!;
+        if (result !== DEFERRED) item.resolve(result);
+      });
+      if (deferred.length > 0) {
+        this.queue.unshift(...deferred);
+        this.schedule();
+      }
     } else if (batch.length > 1) {
       // One command's trouble (a deadlock with a foreign writer, a database error) must not fail
       // its neighbours: run each on its own.
@@ -151,7 +167,7 @@ export class Ledger {
     }
   }
 
-  private async writeBatch(tx: Queryable, batch: readonly Queued[], lookUpKeys: boolean): Promise<CommandResult[]> {
+  private async writeBatch(tx: Queryable, batch: readonly Queued[], lookUpKeys: boolean): Promise<BatchResult[]> {
     const now = this.clock.now();
     const results: (CommandResult | undefined)[] = new Array(batch.length);
 
@@ -273,14 +289,14 @@ export class Ledger {
       });
     }
 
-    batch.forEach((item, index) => {
-      if (results[index]) return;
+    return batch.map((item, index): BatchResult => {
+      const result = results[index];
+      if (result) return result;
       const first = firstInBatch.get(keyString(item.command.idempotencyKey!))!;
       const outcome = results[first]!;
-      if (batch[first]!.requestHash !== item.requestHash) results[index] = conflict();
-      else results[index] = outcome.ok ? { ok: true, value: { ...outcome.value, replayed: true } } : outcome;
+      if (batch[first]!.requestHash !== item.requestHash) return outcome.ok ? conflict() : DEFERRED;
+      return outcome.ok ? { ok: true, value: { ...outcome.value, replayed: true } } : outcome;
     });
-    return results as CommandResult[];
   }
 
   private context(now: Date) {

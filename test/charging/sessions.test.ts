@@ -151,6 +151,12 @@ describe(`live charging on ${testDatabaseKind}`, () => {
     expect((await credits(org.id)).usableCredits).toBe('0.49');
   });
 
+  it('refuses every one of a refused call’s authorizes sent at once, granting 0, none a conflict', async () => {
+    const org = await organization('0');
+    const sent = await Promise.all([1, 2, 3, 4].map(() => authorize(org.id, '6591234567', 'sent-four-times')));
+    expect(sent.map((response) => [response.statusCode, response.json().error?.code, response.json().grantedSeconds])).toEqual(Array(4).fill([422, 'insufficient_credit', 0]));
+  });
+
   it('grants only what part of an interval the credit pays for', async () => {
     const org = await organization('0.05');
     // 447: 0.085 a minute, 30/6: 0.05 pays for 30 s (0.0425), and 31 s would bill 36 s (0.051).
@@ -310,6 +316,20 @@ describe(`live charging on ${testDatabaseKind}`, () => {
       const refused = await t.call({ method: 'GET', url: `/v1/organizations/${org.id}/usage?format=csv&from=${from}` });
       expect([refused.statusCode, refused.json().error.code, refused.headers['content-disposition']], from).toEqual([400, 'invalid_input', undefined]);
     }
+  });
+
+  it('answers events sent at once under one id with other quantities as if each came alone, when the first is refused', async () => {
+    const org = await organization('0.25');
+    // 0.10 a page: 3 pages are refused, and a refusal stores nothing; so one of 2 pages or 1 page
+    // is charged, as if it had come alone, and the other is another event under an id now used.
+    // Which comes first is the order they reach the ledger in.
+    const sent = await Promise.all([3, 2, 1].map((quantity) => t.call({ method: 'POST', url: '/v1/charging/events', payload: { organizationId: org.id, service: 'fax', quantity, eventId: 'fax-at-once' } })));
+    const answers = sent.map((response) => [response.statusCode, response.json().error?.code ?? response.json().cost]);
+    const charged = answers.filter(([status]) => status === 201);
+    expect(charged.length, JSON.stringify(answers)).toBe(1);
+    expect(['0.20', '0.10']).toContain(charged[0]![1]);
+    for (const answer of answers.filter(([status]) => status !== 201)) expect([[422, 'insufficient_credit'], [409, 'idempotency_conflict']]).toContainEqual(answer);
+    expect((await credits(org.id)).usableCredits).toBe(charged[0]![1] === '0.20' ? '0.05' : '0.15');
   });
 
   it('records a free event sent three times at once once, answering the others as replays', async () => {
