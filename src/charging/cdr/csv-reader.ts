@@ -1,4 +1,5 @@
 import { parse, type CsvError } from 'csv-parse';
+import { parse as parseRecord } from 'csv-parse/sync';
 import { Readable } from 'node:stream';
 
 /**
@@ -123,14 +124,6 @@ function needsCsvParse(line: string): boolean {
   return line.includes('\r') || line.includes('\uFFFD');
 }
 
-/**
- * Reads CSV records from a stream in batches, as csv-parse with CSV_OPTIONS would, with the
- * line each ended on. Most lines of a CDR file are simple, and a hand-written splitter reads
- * them several times faster than csv-parse; at the first line that is not (a line break inside
- * quotes, a CR, bytes that are not UTF-8, anything csv-parse would refuse or read in its own
- * way), the rest of the input goes to csv-parse itself, preceded by as many empty lines as
- * were read, so that its line numbers, and its errors, are the ones it would have given.
- */
 /** A piece of the input as a Buffer: a text as UTF-8, bytes (a Buffer, or a Uint8Array from another thread) as they are. */
 function asBuffer(chunk: unknown): Buffer {
   if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
@@ -142,24 +135,125 @@ function asBuffer(chunk: unknown): Buffer {
 /** A stream of the file's bytes (a Readable, or pieces handed over from another thread). */
 export type CsvInput = AsyncIterable<Uint8Array | string>;
 
+/** The most lines one record may run over before its open quote is taken for a stray one. */
+const MAX_RECORD_LINES = 100;
+
+/** csv-parse's options for one record the splitter left to it; the reader does the rest. */
+const RECORD_OPTIONS = { relax_column_count: true, ltrim: true, rtrim: true, skip_empty_lines: true, record_delimiter: '\n' } as const;
+
+/**
+ * Lines into records, with their faults. The splitter reads most lines; csv-parse reads each
+ * record it leaves, on its own, so that a record it cannot read is that record's fault alone
+ * and reading goes on at the next line. (Its own recovery, `skip_records_with_error`, threw away
+ * the rest of what it held after some faults, good lines and all, without a word.) A record
+ * whose quote csv-parse finds open at the end of the line runs on over the next lines; when it
+ * cannot be read, or the quote is not closed within MAX_RECORD_LINES lines or by the end of the
+ * input, the quote is taken for a stray one: its first line is the fault, and the lines after it
+ * are read again as lines of their own.
+ */
+class RecordAssembler {
+  records: string[][] = [];
+  lines: number[] = [];
+  faults: CsvFault[] = [];
+  /** A record whose quoted field runs on: its lines so far, and the number of the first. */
+  private open: { first: number; parts: string[] } | undefined;
+
+  /** Whether the last line ended inside a quoted field. */
+  get inRecord(): boolean {
+    return this.open !== undefined;
+  }
+
+  /** One line of the input (no line break), and its number. */
+  accept(content: string, line: number): void {
+    if (this.open) {
+      this.open.parts.push(content);
+      this.parse(this.open);
+      return;
+    }
+    const fields = needsCsvParse(content) ? undefined : isBlank(content) ? null : splitCsvLine(content);
+    if (fields === null) return;
+    if (fields) this.push(fields, line);
+    else this.parse({ first: line, parts: [content] });
+  }
+
+  /** The input ended: a record still open has a stray quote. */
+  end(): void {
+    const open = this.open;
+    this.open = undefined;
+    if (open) this.strayQuote(open.parts, open.first, `a quoted field opened on line ${open.first} is never closed`);
+  }
+
+  private push(fields: string[], line: number): void {
+    this.records.push(fields);
+    this.lines.push(line);
+  }
+
+  /** Reads a record's lines so far with csv-parse: a record, a fault, or (a quote still open) more lines to come. */
+  private parse(record: { first: number; parts: string[] }): void {
+    const { first, parts } = record;
+    this.open = undefined;
+    let parsed: string[][];
+    try {
+      parsed = parseRecord(parts.join('\n'), RECORD_OPTIONS) as string[][];
+    } catch (error) {
+      const { code } = error as CsvError;
+      if (code === 'CSV_QUOTE_NOT_CLOSED') {
+        if (parts.length < MAX_RECORD_LINES) this.open = record;
+        else this.strayQuote(parts, first, `a quoted field opened on line ${first} is not closed within ${MAX_RECORD_LINES} lines`);
+        return;
+      }
+      // csv-parse counts the lines of the record it was given; the record's own line is the one that helps.
+      const message = (error as Error).message.replace(/ at line \d+/, '');
+      if (parts.length === 1) this.faults.push({ line: first, message, code });
+      else this.strayQuote(parts, first, message, code);
+      return;
+    }
+    for (const fields of parsed) this.push(fields, first + parts.length - 1);
+  }
+
+  private strayQuote(parts: string[], first: number, message: string, code = 'CSV_QUOTE_NOT_CLOSED'): void {
+    this.faults.push({ line: first, message: `${message}; the lines after it are read on their own`, code });
+    parts.slice(1).forEach((part, index) => this.accept(part, first + 1 + index));
+  }
+}
+
+/**
+ * Reads CSV records from a stream in batches, as csv-parse with CSV_OPTIONS reads a file without
+ * faults, with the line each ended on; a record it cannot read is reported, and reading goes on
+ * at the next line (RecordAssembler). Most lines of a CDR file are simple, and a hand-written
+ * splitter reads them several times faster than csv-parse. CRLF is read as LF. A file whose
+ * first line holds a bare CR (CR line ends) or that is UTF-16 goes to csv-parse whole.
+ */
 export async function* readCsvRecords(input: CsvInput): AsyncGenerator<CsvBatch> {
   const source = input[Symbol.asyncIterator]();
   let pending: Buffer = Buffer.alloc(0);
   /** Bytes before `pending`, and lines before it. */
   let consumed = 0;
   let line = 0;
-  let records: string[][] = [];
-  let lines: number[] = [];
+  const assembler = new RecordAssembler();
   let started = false;
   let done = false;
   /** The input's first bytes, when they are a UTF-8 byte order mark. */
   let bom: Buffer | undefined;
+  /**
+   * Whether a line break outside quotes was read, and the bytes read before it: until then
+   * csv-parse would take a bare CR for the file's line end, and the file goes to it whole.
+   */
+  let lineEndSeen = false;
+  const head: Buffer[] = [];
 
   const next = async (): Promise<Buffer | undefined> => {
     const read = await source.next();
     if (read.done) return undefined;
     const chunk: unknown = read.value;
     return asBuffer(chunk);
+  };
+  const batch = (bytes: number): CsvBatch => {
+    const { records, lines, faults } = assembler;
+    assembler.records = [];
+    assembler.lines = [];
+    assembler.faults = [];
+    return faults.length > 0 ? { records, lines, bytes, skipped: faults } : { records, lines, bytes };
   };
 
   while (!done) {
@@ -176,7 +270,6 @@ export async function* readCsvRecords(input: CsvInput): AsyncGenerator<CsvBatch>
         return;
       }
       if (pending[0] === UTF8_BOM[0] && pending[1] === UTF8_BOM[1] && pending[2] === UTF8_BOM[2]) {
-        // Should the first line need csv-parse, it gets the mark too.
         bom = pending.subarray(0, 3);
         pending = pending.subarray(3);
         consumed = 3;
@@ -190,35 +283,27 @@ export async function* readCsvRecords(input: CsvInput): AsyncGenerator<CsvBatch>
       let stop = text.indexOf('\n', start);
       const last = stop === -1;
       if (last) stop = text.length;
-      const content = text.slice(start, stop);
-      const fields = needsCsvParse(content) ? undefined : isBlank(content) ? null : splitCsvLine(content);
-      if (fields === undefined) {
-        if (records.length > 0) yield { records, lines, bytes: consumed };
-        const offset = Buffer.byteLength(text.slice(0, start), 'utf8');
-        const rest = pending.subarray(offset);
-        // Before anything was read, csv-parse reads the input from its first byte, mark included.
-        if (line === 0 && bom) yield* fallBack(Buffer.concat([bom, rest]), source, 0, 0);
-        else yield* fallBack(rest, source, line, consumed + offset);
+      let content = text.slice(start, stop);
+      if (content.endsWith('\r')) content = content.slice(0, -1);
+      if (!lineEndSeen && content.includes('\r')) {
+        // CR line ends: csv-parse finds them out from the first record, and reads them all.
+        yield* fallBack(Buffer.concat([...(bom ? [bom] : []), ...head, pending]), source, 0, 0);
         return;
       }
       line++;
-      if (fields !== null) {
-        records.push(fields);
-        lines.push(line);
-        if (records.length >= BATCH) {
-          yield { records, lines, bytes: consumed + Buffer.byteLength(text.slice(0, stop + 1), 'utf8') };
-          records = [];
-          lines = [];
-        }
-      }
+      assembler.accept(content, line);
+      if (!assembler.inRecord) lineEndSeen = true;
+      if (assembler.records.length + assembler.faults.length >= BATCH) yield batch(consumed + Buffer.byteLength(text.slice(0, stop + 1), 'utf8'));
       // A last line without a line break ends the input.
       if (last) break;
       start = stop + 1;
     }
+    if (!lineEndSeen) head.push(pending.subarray(0, end));
     consumed += end;
     pending = pending.subarray(end);
   }
-  if (records.length > 0) yield { records, lines, bytes: consumed };
+  assembler.end();
+  if (assembler.records.length + assembler.faults.length > 0) yield batch(consumed);
 }
 
 const CARRIAGE_RETURN = 0x0d;

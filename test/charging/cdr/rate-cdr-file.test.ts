@@ -85,6 +85,21 @@ describe.each(['here', 'worker'] as const)(`rating a CDR file in several chunks 
     expect(stored.rows.map((row) => row.external_id)).toEqual(['1762336800.7', 'pbx1-1762336800.8']);
   });
 
+  it('rates every good line of a file with a line the CSV reader cannot read, counting that line once', async () => {
+    const calls = asterisk([
+      ['RICH', '6591234567', '2026-11-03 09:00:00', 60, 'q1'],
+      ['RICH', '6591234567', '2026-11-03 09:01:00', 60, 'q2'],
+      ['RICH', '6591234567', '2026-11-03 09:02:00', 60, 'q3'],
+      ['RICH', '6591234567', '2026-11-03 09:03:00', 60, 'q4'],
+      ['RICH', '6591234567', '2026-11-03 09:04:00', 60, 'q5'],
+    ]).split('\n');
+    // A caller id an export tool wrote with backslash escapes.
+    calls[1] = calls[1]!.replace('"""Desk"" <6531230001>"', '"\\"Alice\\" <6512345678>"');
+    const report = await rate(calls.join('\n'));
+    expect(report).toMatchObject({ lines: 5, rated: 4, rejected: 1 });
+    expect(report.problems).toEqual([{ line: 2, outcome: 'rejected', reason: expect.stringContaining('unreadable CSV') }]);
+  });
+
   it('stores free calls, also when a chunk has nothing to charge', async () => {
     const report = await rate(asterisk([
       ['RICH', '8001234567', '2026-11-04 09:00:00', 61, 'f1'],
