@@ -7,23 +7,38 @@ import { startTestApp, type TestApp } from '../helpers/app.ts';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8');
 
+type Org = { id: string; walletId: string };
+type UsageRow = { externalId: string; destination: string; prefix: string; destinationName: string; rateDeckVersionId: string; startedAt: string; quantity: number; billedQuantity: number; cost: string; billPeriod: string };
+
+/** The sample deck as the default deck, and the samples' organizations (billed in Singapore time) funded: returns the deck's version id. */
+async function setUpSamples(t: TestApp, orgs: Record<string, Org>, balances: ReadonlyArray<readonly [string, string]>): Promise<string> {
+  const deck = await t.call({ method: 'POST', url: '/v1/rate-decks?name=retail&default=true&effectiveFrom=2026-01-01T00:00:00Z', payload: fixture('rate-deck.csv'), headers: { 'content-type': 'text/csv' } });
+  expect(deck.statusCode, deck.body).toBe(201);
+  for (const [code, balance] of balances) {
+    const org = (await t.call({ method: 'POST', url: '/v1/organizations', payload: { name: code, currency: 'SGD', accountCode: code, billingProfile: { timeZone: 'Asia/Singapore' } } })).json();
+    await t.call({ method: 'POST', url: `/v1/organizations/${org.id}/adjustments`, headers: { 'idempotency-key': `fund-${code}` }, payload: { amount: balance, reason: 'credit' } });
+    orgs[code] = org;
+  }
+  return deck.json().versions[0].id as string;
+}
+
+/** An organization's usage from CDR files, by the switch's record id (Asterisk uniqueid, FreeSWITCH uuid). */
+async function cdrUsage(t: TestApp, org: Org): Promise<Map<string, UsageRow>> {
+  const data = (await t.call({ method: 'GET', url: `/v1/organizations/${org.id}/usage?source=cdr&limit=100` })).json().data as UsageRow[];
+  return new Map(data.map((record) => [record.externalId, record]));
+}
+
 describe(`CDR files on ${testDatabaseKind}`, () => {
   let t: TestApp;
-  const orgs: Record<string, { id: string; walletId: string }> = {};
+  const orgs: Record<string, Org> = {};
 
   beforeAll(async () => {
     t = await startTestApp({ start: new Date('2026-12-10T00:00:00Z') });
-    const deck = await t.call({ method: 'POST', url: '/v1/rate-decks?name=retail&default=true&effectiveFrom=2026-01-01T00:00:00Z', payload: fixture('rate-deck.csv'), headers: { 'content-type': 'text/csv' } });
-    expect(deck.statusCode, deck.body).toBe(201);
-    for (const [code, balance] of [
+    await setUpSamples(t, orgs, [
       ['ACME01', '50.00'],
       ['GLOBEX', '5.00'],
       ['POOR', '0.01'],
-    ] as const) {
-      const org = (await t.call({ method: 'POST', url: '/v1/organizations', payload: { name: code, currency: 'SGD', accountCode: code, billingProfile: { timeZone: 'Asia/Singapore' } } })).json();
-      await t.call({ method: 'POST', url: `/v1/organizations/${org.id}/adjustments`, headers: { 'idempotency-key': `fund-${code}` }, payload: { amount: balance, reason: 'credit' } });
-      orgs[code] = org;
-    }
+    ]);
   });
 
   afterAll(async () => {
@@ -47,8 +62,13 @@ describe(`CDR files on ${testDatabaseKind}`, () => {
     expect(await usable('GLOBEX')).toBe('4.929667');
     const usage = (await t.call({ method: 'GET', url: `/v1/organizations/${orgs.ACME01!.id}/usage?source=cdr` })).json();
     expect(usage.totals).toEqual([{ service: 'voice', records: 4, quantity: 544, billedQuantity: 613, cost: '1.396' }]);
-    const december = usage.data.find((record: { externalId: string }) => record.externalId === '1764669600.3');
-    expect(december).toMatchObject({ cost: '0.088', billPeriod: '2026-12' });
+    const acme = await cdrUsage(t, orgs.ACME01!);
+    // Lines 1 to 4 of the file, each as the samples README prices it.
+    expect(acme.get('1762074900.1')).toMatchObject({ destination: '6591234567', prefix: '659', quantity: 61, billedQuantity: 120, cost: '0.042', billPeriod: '2026-11' });
+    expect(acme.get('1762077600.2')).toMatchObject({ destination: '447700900123', prefix: '447', quantity: 61, billedQuantity: 66, cost: '0.0935', billPeriod: '2026-11' });
+    expect(acme.get('1764669600.3')).toMatchObject({ destination: '447700900123', prefix: '447', quantity: 61, billedQuantity: 66, cost: '0.088', billPeriod: '2026-12' });
+    expect(acme.get('1762178400.4')).toMatchObject({ destination: '2348031234567', prefix: '2348', quantity: 361, billedQuantity: 361, cost: '1.1725', billPeriod: '2026-11' });
+    expect(acme.size).toBe(4);
     const free = (await t.call({ method: 'GET', url: `/v1/organizations/${orgs.GLOBEX!.id}/usage` })).json().data;
     expect(free.map((record: { cost: string }) => record.cost).sort()).toEqual(['0.00', '0.070333']);
   });
@@ -61,7 +81,28 @@ describe(`CDR files on ${testDatabaseKind}`, () => {
 
   it('rates the FreeSWITCH sample, with the space before its last field', async () => {
     const report = (await upload(fixture('freeswitch-cdr.csv'), 'format=freeswitch')).json();
-    expect(report).toMatchObject({ lines: 4, rated: 3, skipped: 1, rejected: 0, duplicates: 0, totals: [{ currency: 'SGD', amount: '3.092', records: 3 }] });
+    expect(report).toMatchObject({ lines: 4, rated: 3, skipped: 1, rejected: 0, duplicates: 0, totals: [{ currency: 'SGD', amount: '3.092', records: 3 }], problems: [] });
+    expect(await usable('ACME01')).toBe('48.412');
+    expect(await usable('GLOBEX')).toBe('2.029667');
+    const acme = await cdrUsage(t, orgs.ACME01!);
+    const globex = await cdrUsage(t, orgs.GLOBEX!);
+    // Line 1, 2 and 4, each as the samples README prices it.
+    expect(acme.get('7f1c2a4e-3b1d-4c55-9a0e-0d4f5b6a7c01')).toMatchObject({ destination: '6591234567', prefix: '659', quantity: 61, billedQuantity: 120, cost: '0.042' });
+    expect(acme.get('7f1c2a4e-3b1d-4c55-9a0e-0d4f5b6a7c03')).toMatchObject({ destination: '4915112345678', prefix: '4915', destinationName: 'Germany - Mobile', quantity: 120, billedQuantity: 120, cost: '0.15' });
+    expect(globex.get('7f1c2a4e-3b1d-4c55-9a0e-0d4f5b6a7c06')).toMatchObject({ destination: '881812345678', prefix: '8818', quantity: 5, billedQuantity: 60, cost: '2.90' });
+    // Line 3, NO_ANSWER with billsec 0, is the one skipped: no usage at all.
+    expect(acme.has('7f1c2a4e-3b1d-4c55-9a0e-0d4f5b6a7c05')).toBe(false);
+  });
+
+  it('charges nothing for the FreeSWITCH sample the second time', async () => {
+    const again = (await upload(fixture('freeswitch-cdr.csv'), 'format=freeswitch')).json();
+    expect(again).toMatchObject({ lines: 4, rated: 0, skipped: 1, rejected: 0, duplicates: 3, totals: [] });
+    expect(again.problems.map((problem: { line: number; outcome: string }) => [problem.line, problem.outcome])).toEqual([
+      [1, 'duplicate'],
+      [2, 'duplicate'],
+      [4, 'duplicate'],
+    ]);
+    expect(await usable('ACME01')).toBe('48.412');
     expect(await usable('GLOBEX')).toBe('2.029667');
   });
 
@@ -145,5 +186,40 @@ describe(`CDR files on ${testDatabaseKind}`, () => {
 
   it('leaves the ledger balanced', async () => {
     expect((await verifyLedger(t.database.db)).problems).toEqual([]);
+  });
+});
+
+describe(`the Asterisk sample in Singapore time, on ${testDatabaseKind}`, () => {
+  let t: TestApp;
+  let deckVersionId: string;
+  const orgs: Record<string, Org> = {};
+
+  beforeAll(async () => {
+    t = await startTestApp({ start: new Date('2026-12-10T00:00:00Z') });
+    deckVersionId = await setUpSamples(t, orgs, [
+      ['ACME01', '50.00'],
+      ['GLOBEX', '5.00'],
+    ]);
+  });
+
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('reads the file’s local times in the zone given: the same prices, periods and row versions, 8 hours earlier', async () => {
+    const response = await t.call({ method: 'POST', url: '/v1/cdr-files?format=asterisk&timezone=Asia/Singapore', payload: fixture('asterisk-Master.csv'), headers: { 'content-type': 'text/csv' } });
+    expect(response.statusCode, response.body).toBe(200);
+    expect(response.json()).toMatchObject({ lines: 11, rated: 6, skipped: 2, rejected: 2, duplicates: 1, totals: [{ currency: 'SGD', amount: '1.466333', records: 6 }] });
+    const acme = await cdrUsage(t, orgs.ACME01!);
+    const globex = await cdrUsage(t, orgs.GLOBEX!);
+    const seen = (record: UsageRow | undefined) => record && [record.startedAt, record.billPeriod, record.rateDeckVersionId, record.billedQuantity, record.cost];
+    // No call is near a month's end or the 447 row of 2026-12-01: moved 8 hours, each keeps its UTC price.
+    expect(seen(acme.get('1762074900.1'))).toEqual(['2026-11-02T01:15:00.000Z', '2026-11', deckVersionId, 120, '0.042']);
+    expect(seen(acme.get('1762077600.2'))).toEqual(['2026-11-02T02:00:00.000Z', '2026-11', deckVersionId, 66, '0.0935']);
+    expect(seen(acme.get('1764669600.3'))).toEqual(['2026-12-02T02:00:00.000Z', '2026-12', deckVersionId, 66, '0.088']);
+    expect(seen(acme.get('1762178400.4'))).toEqual(['2026-11-03T06:00:00.000Z', '2026-11', deckVersionId, 361, '1.1725']);
+    expect(seen(globex.get('1762243200.7'))).toEqual(['2026-11-04T00:00:00.000Z', '2026-11', deckVersionId, 61, '0.070333']);
+    expect(seen(globex.get('1762243800.8'))).toEqual(['2026-11-04T00:10:00.000Z', '2026-11', deckVersionId, 60, '0.00']);
+    expect([acme.size, globex.size]).toEqual([4, 2]);
   });
 });

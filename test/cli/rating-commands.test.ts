@@ -3,10 +3,37 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatMicros, parseCurrency } from '../../src/money/index.ts';
+import { quote } from '../../src/rating/quote.ts';
+import { findDeckByName } from '../../src/rating/rate-deck-store.ts';
+import { Rating } from '../../src/rating/rating.ts';
+import { openDatabase, resolveDatabaseLocation } from '../../src/store/open-database.ts';
 import { createTestSchemaUrl, testDatabaseKind } from '../helpers/database.ts';
 import { runCli } from '../helpers/process.ts';
 
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
+
+/**
+ * Voice quotes from the named deck in the database the commands wrote, at `at`: what the deck as
+ * stored prices. The database is closed again before the next command opens it.
+ */
+async function quoteCalls(env: NodeJS.ProcessEnv, deck: string, calls: ReadonlyArray<readonly [string, number]>, at: Date) {
+  const opened = await openDatabase(resolveDatabaseLocation({}, env), 'test quotes');
+  try {
+    const stored = await findDeckByName(opened.db, deck);
+    if (!stored) throw new Error(`no deck named ${deck}`);
+    const rating = new Rating(opened.db);
+    const quotes = [];
+    for (const [destination, seconds] of calls) {
+      const quoted = await quote(rating, { deckId: stored.id, service: 'voice', destination, seconds, at });
+      if (!quoted.ok) throw new Error(`${destination}: ${quoted.message}`);
+      quotes.push({ destination, seconds, prefix: quoted.value.prefix, billed: quoted.value.billed, cost: formatMicros(quoted.value.cost, parseCurrency('SGD')!) });
+    }
+    return quotes;
+  } finally {
+    await opened.close();
+  }
+}
 
 describe(`rates and CDRs on the command line, on ${testDatabaseKind}`, () => {
   let dir: string;
@@ -53,6 +80,27 @@ describe(`rates and CDRs on the command line, on ${testDatabaseKind}`, () => {
     const cgrates = await runCli(['rates', 'import-cgrates', fixture('cgrates-tp')], env);
     expect(cgrates.code, cgrates.stderr).toBe(0);
     expect(cgrates.stdout).toContain('RP_RETAIL: version 1');
+    // The calls the samples README prices with the CGRateS plan, priced by the deck just imported.
+    expect(
+      await quoteCalls(
+        env,
+        'RP_RETAIL',
+        [
+          ['6591234567', 61],
+          ['447700900123', 61],
+          ['4930123456', 1800],
+          ['4930123456', 3600],
+        ],
+        new Date('2026-11-02T12:00:00Z'),
+      ),
+    ).toEqual([
+      { destination: '6591234567', seconds: 61, prefix: '659', billed: 120, cost: '0.042' },
+      // Connect 0.01, a 30 s block, then 6 s blocks from 30 s: 66 s at 0.085 a minute.
+      { destination: '447700900123', seconds: 61, prefix: '447', billed: 66, cost: '0.1035' },
+      { destination: '4930123456', seconds: 1800, prefix: '49', billed: 1800, cost: '0.33' },
+      // 0.66, capped by MaxCost 0.50 *free.
+      { destination: '4930123456', seconds: 3600, prefix: '49', billed: 3600, cost: '0.50' },
+    ]);
     const demo = await runCli(['demo'], env);
     expect(demo.code, demo.stderr).toBe(0);
 

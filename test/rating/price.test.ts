@@ -125,23 +125,30 @@ describe('the sample rate deck', () => {
     return { prefix: found.prefix, destination: found.destination, billed: price.billedSeconds, cost: formatMicros(price.cost, SGD) };
   };
 
-  it('prices every worked example of the samples README', () => {
-    expect(call('6591234567', 61)).toMatchObject({ prefix: '659', billed: 120, cost: '0.042' });
-    expect(call('447700900123', 61)).toMatchObject({ prefix: '447', billed: 66, cost: '0.0935' });
-    expect(call('447700900123', 61, new Date('2026-12-02T10:00:00Z'))).toMatchObject({ billed: 66, cost: '0.088' });
+  it('prices every worked call of the samples README with the row it matches', () => {
+    expect(call('6591234567', 61)).toMatchObject({ prefix: '659', destination: 'Singapore - Mobile', billed: 120, cost: '0.042' });
+    expect(call('447700900123', 61)).toMatchObject({ prefix: '447', destination: 'United Kingdom - Mobile', billed: 66, cost: '0.0935' });
+    expect(call('447700900123', 61, new Date('2026-12-02T10:00:00Z'))).toMatchObject({ prefix: '447', destination: 'United Kingdom - Mobile', billed: 66, cost: '0.088' });
     expect(call('442071234567', 125)).toMatchObject({ prefix: '4420', destination: 'United Kingdom - London', billed: 125, cost: '0.01875' });
-    expect(call('12425551234', 30)).toMatchObject({ prefix: '1242', billed: 60, cost: '0.19' });
+    expect(call('12425551234', 30)).toMatchObject({ prefix: '1242', destination: 'Bahamas', billed: 60, cost: '0.19' });
     expect(call('12125551234', 61)).toMatchObject({ prefix: '1', billed: 66, cost: '0.0066' });
-    expect(call('61298765432', 61)).toMatchObject({ prefix: '61', billed: 61, cost: '0.070333' });
-    expect(call('2348031234567', 361)).toMatchObject({ billed: 361, cost: '1.1725' });
-    expect(call('2348031234567', 301)).toMatchObject({ billed: 301, cost: '1.0225' });
-    expect(call('881812345678', 5)).toMatchObject({ prefix: '8818', billed: 60, cost: '2.90' });
-    expect(call('18005550100', 60)).toMatchObject({ prefix: '1800', billed: 60, cost: '0.00' });
-    const event = (service: 'sms' | 'fax' | 'number_activation', number: string, quantity: number) => formatMicros(priceEvent(sample.plan(service, number, T)!, quantity).cost, SGD);
-    expect(event('sms', '6591234567', 1)).toBe('0.03');
-    expect(event('sms', '447700900123', 1)).toBe('0.05');
-    expect(event('fax', '6591234567', 3)).toBe('0.30');
-    expect(event('number_activation', '', 1)).toBe('5.00');
+    expect(call('61298765432', 61)).toMatchObject({ prefix: '61', destination: 'Australia', billed: 61, cost: '0.070333' });
+    expect(call('2348031234567', 361)).toMatchObject({ prefix: '2348', destination: 'Nigeria - Mobile', billed: 361, cost: '1.1725' });
+    expect(call('2348031234567', 301)).toMatchObject({ prefix: '2348', destination: 'Nigeria - Mobile', billed: 301, cost: '1.0225' });
+    expect(call('881812345678', 5)).toMatchObject({ prefix: '8818', destination: 'Satellite', billed: 60, cost: '2.90' });
+    expect(call('18005550100', 60)).toMatchObject({ prefix: '1800', destination: 'Toll free', billed: 60, cost: '0.00' });
+  });
+
+  it('prices messages, fax pages and activations per item, the empty prefix taking any number', () => {
+    const event = (service: 'sms' | 'fax' | 'number_activation', number: string, quantity: number) => {
+      const found = sample.plan(service, number, T)!;
+      const price = priceEvent(found, quantity);
+      return { prefix: found.prefix, destination: found.destination, billed: price.billedSeconds, cost: formatMicros(price.cost, SGD) };
+    };
+    expect(event('sms', '6591234567', 1)).toEqual({ prefix: '65', destination: 'Singapore', billed: 1, cost: '0.03' });
+    expect(event('sms', '447700900123', 1)).toEqual({ prefix: '', destination: 'Any destination', billed: 1, cost: '0.05' });
+    expect(event('fax', '6591234567', 3)).toEqual({ prefix: '', destination: 'Any destination', billed: 3, cost: '0.30' });
+    expect(event('number_activation', '', 1)).toEqual({ prefix: '', destination: 'Number activation fee', billed: 1, cost: '5.00' });
   });
 
   it('matches the longest prefix and takes + and spaces in numbers', () => {
