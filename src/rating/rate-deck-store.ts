@@ -86,10 +86,16 @@ export async function insertDeck(db: Queryable, deck: RateDeck): Promise<void> {
   await db.query(`INSERT INTO rate_decks (${DECK_COLUMNS}) VALUES ($1, $2, $3, $4, $5)`, [deck.id, deck.name, deck.currency, deck.isDefault, deck.createdAt]);
 }
 
-/** Makes `deckId` the provider's default deck (and no other). */
-export async function setDefaultDeck(db: Queryable, deckId: string): Promise<void> {
-  await db.query('UPDATE rate_decks SET is_default = false WHERE is_default AND id <> $1', [deckId]);
-  await db.query('UPDATE rate_decks SET is_default = true WHERE id = $1', [deckId]);
+/**
+ * Makes `deckId` the provider's default deck (and no other). In a transaction: the lock, held to
+ * its end, puts requests making decks the default one after another. Without it two of them
+ * each cleared the old default before either set its own, and the second broke the one-default
+ * index (a 500) on a server; the last one now wins.
+ */
+export async function setDefaultDeck(tx: Queryable, deckId: string): Promise<void> {
+  await tx.query(`SELECT pg_advisory_xact_lock(hashtext('ringbill.rate_decks'), hashtext(current_schema() || '.default'))`);
+  await tx.query('UPDATE rate_decks SET is_default = false WHERE is_default AND id <> $1', [deckId]);
+  await tx.query('UPDATE rate_decks SET is_default = true WHERE id = $1', [deckId]);
 }
 
 export async function listVersions(db: Queryable, deckId: string): Promise<RateDeckVersion[]> {

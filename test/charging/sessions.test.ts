@@ -401,8 +401,14 @@ describe(`live charging on ${testDatabaseKind}`, () => {
     const ended = (await terminate(a1.id, 30)).json();
     expect(ended.endedAt).not.toBeNull();
     expect((await list(`?organizationId=${a.id}`)).data.map((s) => s.id)).toEqual([a2.id]);
-    const bad = await t.call({ method: 'GET', url: '/v1/charging/sessions?cursor=nonsense' });
-    expect([bad.statusCode, bad.json().error.code]).toEqual([400, 'invalid_input']);
+    // Not a cursor, or one made up with a time no database holds.
+    const madeUp = Buffer.from(JSON.stringify(['-271821-04-20T00:00:00.000Z', 'x'])).toString('base64url');
+    for (const cursor of ['nonsense', madeUp]) {
+      for (const url of [`/v1/charging/sessions?cursor=${cursor}`, `/v1/organizations/${a.id}/usage?cursor=${cursor}`]) {
+        const bad = await t.call({ method: 'GET', url });
+        expect([bad.statusCode, bad.json().error.code], url).toEqual([400, 'invalid_input']);
+      }
+    }
   });
 
   it('keeps another organization’s sessions out of reach of an organization key', async () => {

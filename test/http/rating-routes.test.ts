@@ -147,6 +147,15 @@ describe(`rate decks and quotes over HTTP on ${testDatabaseKind}`, () => {
     expect([mismatch.statusCode, mismatch.json().error.code]).toEqual([422, 'currency_mismatch']);
   });
 
+  it('makes one deck the default when requests for two decks come at once, the last one winning', async () => {
+    const [a, b] = [(await importDeck('name=race-a', DECK)).json(), (await importDeck('name=race-b', DECK)).json()];
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, index) => t.call({ method: 'PATCH', url: `/v1/rate-decks/${index % 2 ? a.id : b.id}`, payload: { default: true } })));
+    expect(answers.map((answer) => answer.statusCode), answers.find((answer) => answer.statusCode !== 200)?.body).toEqual(Array(20).fill(200));
+    const defaults = (await t.call({ method: 'GET', url: '/v1/rate-decks' })).json().data.filter((deck: { isDefault: boolean }) => deck.isDefault);
+    expect(defaults).toHaveLength(1);
+    await t.call({ method: 'PATCH', url: `/v1/rate-decks/${retail.id}`, payload: { default: true } });
+  });
+
   it('keeps deck management for the operator', async () => {
     const org = (await t.call({ method: 'POST', url: '/v1/organizations', payload: { name: 'Customer', currency: 'SGD' } })).json();
     const key = (await t.call({ method: 'POST', url: `/v1/organizations/${org.id}/api-keys` })).json().key as string;

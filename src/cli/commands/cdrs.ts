@@ -26,6 +26,7 @@ const rate = new Command('rate')
   .action(async (file: string, options: { format: CdrFormat; timezone: string; dryRun?: boolean; json?: boolean; dataDir?: string }) => {
     const fromStdin = file === '-';
     if (!fromStdin && !existsSync(file)) throw new CliError(`${file}: no such file`, 2);
+    if (!fromStdin && !statSync(file).isFile()) throw new CliError(`${file}: not a file`, 2);
     if (!isTimeZone(options.timezone)) throw new CliError(`--timezone: "${options.timezone}" is not an IANA time zone`, 2);
     // V8 moves objects made where many once outlived a young-generation collection straight into
     // the old generation. Rating a file makes millions of short-lived objects in a few places,

@@ -28,7 +28,8 @@ const importDeck = new Command('import')
     const csv = readCsv(file);
     const currency = options.currency === undefined ? undefined : parseCurrency(options.currency);
     if (options.currency !== undefined && !currency) throw new CliError(`--currency: "${options.currency}" is not an ISO 4217 code`, 2);
-    const effectiveFrom = options.effectiveFrom ? isoTime(options.effectiveFrom) : undefined;
+    // An empty value (an unset variable in `--effective-from "$DATE"`) is refused, not taken for now.
+    const effectiveFrom = options.effectiveFrom === undefined ? undefined : isoTime(options.effectiveFrom);
     await withServices(options, 'rates import', async (services) => {
       const imported = await importRateDeck(services, csv, {
         name: options.name,

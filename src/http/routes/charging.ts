@@ -379,9 +379,9 @@ function encodeCursor(item: { startedAt: Date; id: string }): string {
 
 function decodeCursor(text: string): { startedAt: Date; id: string } {
   try {
-    const [startedAt, id] = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as [string, string];
-    const at = new Date(startedAt);
-    if (typeof id === 'string' && !Number.isNaN(at.getTime())) return { startedAt: at, id };
+    const [startedAt, id] = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as unknown[];
+    // A time in the database's range (year 1 to 9999), as this list writes them.
+    if (typeof id === 'string' && typeof startedAt === 'string') return { startedAt: timestampOf(startedAt, 'cursor'), id };
   } catch {
     // Not ours: refused below.
   }
