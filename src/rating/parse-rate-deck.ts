@@ -239,6 +239,9 @@ export function checkRows(rows: readonly RateRow[]): DeckProblem[] {
         ...(row.minDurationSeconds !== 0 ? ['min_duration'] : []),
         ...(row.rounding.method !== head.rounding.method || row.rounding.decimals !== head.rounding.decimals ? ['rounding'] : []),
         ...(!sameCap(row, head) ? ['max_cost'] : []),
+        // The call's price ends with the row from second 0; a later row's own end went unread,
+        // and its rate was charged after it.
+        ...(row.effectiveTo !== null && row.effectiveTo.getTime() !== head.effectiveTo?.getTime() ? ['effective_to'] : []),
       ];
       for (const field of differs) problems.push({ line: row.line, field, message: `only the row from second 0 (line ${head.line}) sets the call's ${field}; leave it empty or the same here` });
     }

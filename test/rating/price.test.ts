@@ -264,5 +264,19 @@ describe('parsing a rate deck', () => {
       [3, 'rounding'],
       [3, 'max_cost'],
     ]);
+    // An end date of its own on a later row (its rate was charged after it), refused; the same
+    // end as the row from second 0, or none, is fine.
+    const ended = parseRateDeck(
+      [
+        'prefix,destination,rate,interval_start,effective_from,effective_to',
+        '65,Singapore,0.10,0,2026-11-01,',
+        '65,Singapore,0.50,60,2026-11-01,2026-12-05',
+        '66,Thailand,0.10,0,2026-11-01,2026-12-05',
+        '66,Thailand,0.50,60,2026-11-01,2026-12-05',
+        '66,Thailand,0.40,120,2026-11-01,',
+      ].join('\n'),
+      T,
+    );
+    expect(ended.ok ? [] : ended.problems.map((p) => [p.line, p.field, p.message])).toEqual([[3, 'effective_to', "only the row from second 0 (line 2) sets the call's effective_to; leave it empty or the same here"]]);
   });
 });
