@@ -106,7 +106,8 @@ export function readCgratesTariffPlan(dir: string): CgratesImport {
     if (!drs.has(dr ?? '')) problems.push(`RatingPlans.csv: ${id} names the unknown destination rates ${dr}`);
     plans.set(id!, [...(plans.get(id!) ?? []), { dr: dr!, weight: Number(weight || 0) }]);
   }
-  const activation = new Map<string, { at: Date; services: Set<Service> }>();
+  /** Each plan's services, each from its own profile's ActivationTime (the earliest, for several tenants). */
+  const activation = new Map<string, Map<Service, Date>>();
   const profiles = new Map<string, string>();
   for (const [tenant, category, subject, activationTime, plan, fallback] of ratingProfiles) {
     // A later profile for the same tenant and category switches its plan on a date: one
@@ -122,13 +123,15 @@ export function readCgratesTariffPlan(dir: string): CgratesImport {
     const at = parseIsoTime(activationTime ?? '');
     if (!at) problems.push(`RatingProfiles.csv: ${tenant} ${category}: ActivationTime "${activationTime}" is not an ISO 8601 time with an offset (2026-01-01T00:00:00Z)`);
     if (!service || !at || !plan) continue;
-    const known = activation.get(plan);
-    activation.set(plan, { at: known && known.at < at ? known.at : at, services: new Set([...(known?.services ?? []), service]) });
+    const services = activation.get(plan) ?? new Map<Service, Date>();
+    const known = services.get(service);
+    services.set(service, known && known < at ? known : at);
+    activation.set(plan, services);
   }
   if (problems.length > 0) return { ok: false, problems };
 
   const decks: CgratesDeck[] = [];
-  for (const [plan, { at, services }] of activation) {
+  for (const [plan, services] of activation) {
     const rows: RateRow[] = [];
     // A prefix priced by two destination rates goes to the heavier one, as CGRateS does.
     const chosen = new Map<string, { weight: number; dr: string }>();
@@ -143,7 +146,7 @@ export function readCgratesTariffPlan(dir: string): CgratesImport {
     }
     let line = 0;
     const origins: string[] = [];
-    for (const service of services) {
+    for (const [service, at] of services) {
       for (const [prefix, { dr }] of chosen) {
         for (const entry of drs.get(dr)!) {
           if (!prefixes.get(entry.destination)!.includes(prefix)) continue;
@@ -177,7 +180,9 @@ export function readCgratesTariffPlan(dir: string): CgratesImport {
     }
     // The checks of a CSV deck: what they refuse there would be stored here and not export back.
     for (const problem of checkRows(rows)) problems.push(`RatingPlans.csv: ${origins[problem.line]}: ${problem.message.replace(/^line \d+/, 'another slot')}`);
-    decks.push({ name: plan, effectiveFrom: at, rows });
+    // The version is in force from the first service's activation; each row from its own.
+    const effectiveFrom = new Date(Math.min(...[...services.values()].map((at) => at.getTime())));
+    decks.push({ name: plan, effectiveFrom, rows });
   }
   return problems.length > 0 ? { ok: false, problems } : { ok: true, decks };
 }

@@ -74,6 +74,26 @@ describe('importing a CGRateS tariff plan', () => {
     expect(read.ok && read.decks[0]!.rows.map((row) => row.prefix)).toEqual(['658', '659']);
   });
 
+  it('prices each category from its own profile’s activation time', () => {
+    const read = readCgratesTariffPlan(
+      tariffPlan({
+        ...RETAIL,
+        'Rates.csv': RETAIL['Rates.csv'].replace('\nRT_UK_MOBILE,0,0.085,60s,6s,30s', ''),
+        'RatingProfiles.csv': `${RETAIL['RatingProfiles.csv']}\nexample.org,sms,*any,2026-12-15T00:00:00Z,RP_RETAIL,`,
+      }),
+    );
+    if (!read.ok) throw new Error(read.problems.join('\n'));
+    expect(read.decks[0]!.effectiveFrom.toISOString()).toBe('2026-01-01T00:00:00.000Z');
+    const deck = new CompiledDeck(read.decks[0]!.rows);
+    for (const [at, sms] of [
+      ['2026-12-14T23:59:59Z', false],
+      ['2026-12-15T00:00:00Z', true],
+    ] as const) {
+      expect(deck.plan('voice', '6591234567', new Date(at)), at).toBeDefined();
+      expect(deck.plan('sms', '6591234567', new Date(at)) !== undefined, at).toBe(sms);
+    }
+  });
+
   it('refuses what a Ringbill deck would refuse: message slots after 0s, two slots from one second', () => {
     const read = readCgratesTariffPlan(
       tariffPlan({
