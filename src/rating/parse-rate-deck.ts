@@ -1,4 +1,4 @@
-import { parse } from 'csv-parse/sync';
+import { readCsvText } from '../csv/csv-reader.ts';
 import { fromSpreadsheetCell } from '../spreadsheet-cells.ts';
 import { compare, parseDecimal, type Rational } from './rational.ts';
 import { DEFAULT_ROUNDING, SERVICES, type RateRow, type Rounding, type Service } from './rate-plan.ts';
@@ -41,27 +41,11 @@ const MAX_PROBLEMS = 1000;
  */
 export function parseRateDeck(csv: string, defaultEffectiveFrom: Date): ParsedDeck {
   const problems: DeckProblem[] = [];
-  // Records are read as plain field lists, and a record that breaks the CSV syntax is skipped
-  // and reported, so one stray quote or comma does not hide every other problem of the file.
-  let records: { record: string[]; info: { lines: number } }[];
-  try {
-    records = parse(csv, {
-      skip_empty_lines: true,
-      trim: true,
-      info: true,
-      bom: true,
-      relax_column_count: true,
-      skip_records_with_error: true,
-      on_skip: (error: Error | undefined) => {
-        if (error) problems.push({ line: (error as { lines?: number }).lines ?? 0, field: 'csv', message: error.message });
-      },
-    }) as unknown as typeof records;
-  } catch (error) {
-    return { ok: false, problems: [{ line: (error as { lines?: number }).lines ?? 0, field: 'csv', message: (error as Error).message }] };
-  }
-  const unclosed = problems.findIndex((problem) => problem.message.startsWith('Quote Not Closed'));
-  // csv-parse names the end of the file; where the quote was opened is what the user needs.
-  if (unclosed >= 0) problems[unclosed] = { ...problems[unclosed]!, message: `a quoted field opened after line ${records.at(-1)?.info.lines ?? 0} is never closed` };
+  // Records are read as plain field lists, and a record that breaks the CSV syntax is reported
+  // on its own line, so one stray quote or comma does not hide every other problem of the file.
+  const read = readCsvText(csv);
+  for (const fault of read.faults) problems.push({ line: fault.line, field: 'csv', message: fault.message });
+  const records = read.records.map((record, index) => ({ record, info: { lines: read.lines[index]! } }));
   const [header, ...rest] = records;
   if (!header) return { ok: false, problems: [{ line: 1, field: 'csv', message: 'the deck has no rows' }] };
   const columns = header.record.map((name) => name.trim().toLowerCase());

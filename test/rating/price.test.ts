@@ -228,7 +228,15 @@ describe('parsing a rate deck', () => {
       [7, 'csv'],
     ]);
     expect(parsed.problems[1]!.message).toBe('the line has 3 field(s); the header names 2');
-    expect(parsed.problems[4]!.message).toBe('a quoted field opened after line 6 is never closed');
+    expect(parsed.problems[4]!.message).toBe('a quoted field opened on line 7 is never closed; the lines after it are read on their own');
+    // Text after a closing quote is that line's problem; the lines after it are still checked
+    // (csv-parse's own recovery dropped them, and reported a deck with no rows).
+    const quoted = parseRateDeck('prefix,destination,rate\n44,"UK" Fixed,0.01\n45,X,abc\n46,Y,-1\n', T);
+    expect(quoted.ok ? [] : quoted.problems.map((p) => [p.line, p.field])).toEqual([
+      [2, 'csv'],
+      [3, 'rate'],
+      [4, 'rate'],
+    ]);
   });
 
   it('refuses whole numbers a database integer cannot hold and dates that do not exist', () => {

@@ -9,7 +9,7 @@ import type { RateDeck, RateDeckVersion } from '../../rating/rate-deck-store.ts'
 import { versionInForce, type Rating } from '../../rating/rating.ts';
 import type { Queryable } from '../../store/database.ts';
 import type { Cdr, CdrFormat } from './cdr.ts';
-import type { CsvInput } from './csv-reader.ts';
+import type { CsvInput } from '../../csv/csv-reader.ts';
 import { parseCdrBatches } from './parse-cdrs.ts';
 import { MAX_RECORD_COST, PricedChunk } from './priced-chunk.ts';
 import { UsageIds } from './usage-ids.ts';

@@ -1,6 +1,6 @@
 import { SERVICES, type Service } from '../../rating/rate-plan.ts';
 import { fingerprint, parseCount, SwitchTimes, type CdrFormat, type CdrLine } from './cdr.ts';
-import { readCsvRecords, type CsvInput } from './csv-reader.ts';
+import { readCsvRecords, type CsvInput } from '../../csv/csv-reader.ts';
 
 export interface ParseOptions {
   format: CdrFormat;

@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { SqlValue } from '../../store/database.ts';
 import type { CdrProblem, PricingEvent, PricingOptions, PricingSource } from './cdr-pricer.ts';
-import type { CsvInput } from './csv-reader.ts';
+import type { CsvInput } from '../../csv/csv-reader.ts';
 import { PricedChunk, type PricedChunkMessage } from './priced-chunk.ts';
 
 /** What the pricing worker says. */

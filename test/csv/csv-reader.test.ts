@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { parse } from 'csv-parse';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { crlfAsLf, CSV_OPTIONS, readCsvRecords, splitCsvLine, type CsvFault } from '../../../src/charging/cdr/csv-reader.ts';
+import { crlfAsLf, CSV_OPTIONS, readCsvRecords, splitCsvLine, type CsvFault } from '../../src/csv/csv-reader.ts';
 
 interface Read {
   records: { fields: string[]; line: number }[];
@@ -165,7 +165,7 @@ describe('a CDR file with a bad line', () => {
   });
 });
 
-const fixture = (name: string) => readFileSync(new URL(`../../fixtures/${name}`, import.meta.url));
+const fixture = (name: string) => readFileSync(new URL(`../fixtures/${name}`, import.meta.url));
 
 describe('the fast CSV reader', () => {
   it('reads the fixture files as csv-parse does', async () => {

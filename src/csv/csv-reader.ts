@@ -388,3 +388,39 @@ async function* fallBack(head: Buffer, source: AsyncIterator<unknown>, skippedLi
   }
   if (records.length + skipped.length > 0) yield { records, lines, bytes, skipped };
 }
+
+/**
+ * The records of a whole text (a rate deck, a tariff plan file), read as readCsvRecords reads a
+ * stream: `lines[i]` is the line `records[i]` ended on, and a record csv-parse cannot read is a
+ * fault of its own, the lines after it read on.
+ */
+export function readCsvText(text: string): { records: string[][]; lines: number[]; faults: CsvFault[] } {
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  const assembler = new RecordAssembler();
+  const lines = body.split('\n');
+  // A last line break ends the last line; it starts none.
+  if (lines.at(-1) === '') lines.pop();
+  let lineEndSeen = false;
+  for (let index = 0; index < lines.length; index++) {
+    let content = lines[index]!;
+    if (content.endsWith('\r')) content = content.slice(0, -1);
+    if (!lineEndSeen && content.includes('\r')) return readWithCsvParse(text);
+    assembler.accept(content, index + 1);
+    if (!assembler.inRecord) lineEndSeen = true;
+  }
+  assembler.end();
+  return { records: assembler.records, lines: assembler.lines, faults: assembler.faults };
+}
+
+/** A text with CR line ends, as csv-parse reads it (see readCsvRecords). */
+function readWithCsvParse(text: string): { records: string[][]; lines: number[]; faults: CsvFault[] } {
+  const faults: CsvFault[] = [];
+  const read = parseRecord(text, {
+    ...CSV_OPTIONS,
+    on_skip: (error: CsvError | undefined) => {
+      if (error) faults.push({ line: (error as CsvError & { lines?: number }).lines ?? 0, message: error.message, code: error.code });
+      return undefined;
+    },
+  }) as unknown as { record: string[]; info: { lines: number } }[];
+  return { records: read.map((row) => row.record), lines: read.map((row) => row.info.lines), faults };
+}
