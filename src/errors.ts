@@ -24,7 +24,6 @@ export const ERROR_CODES = {
   organization_not_found: { status: 404, message: 'No such organization.' },
   account_not_found: { status: 404, message: 'No such account.' },
   transfer_not_found: { status: 404, message: 'No such transfer.' },
-  hold_not_found: { status: 404, message: 'No such hold.' },
   rate_deck_not_found: { status: 404, message: 'No such rate deck.' },
   session_not_found: { status: 404, message: 'No such charging session.' },
 

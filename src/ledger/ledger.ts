@@ -75,7 +75,7 @@ export class Ledger {
   execute(command: LedgerCommand): Promise<CommandResult> {
     if (this.queue.length >= this.maxQueue) return Promise.resolve(failure('overloaded'));
     return new Promise<CommandResult>((resolve, reject) => {
-      this.queue.push({ command, requestHash: hashRequests(command.transfers), resolve, reject });
+      this.queue.push({ command, requestHash: hashCommand(command), resolve, reject });
       this.schedule();
     });
   }
@@ -119,7 +119,7 @@ export class Ledger {
     commands: readonly LedgerCommand[],
     work: { before?: (tx: Queryable) => Promise<void>; after: (tx: Queryable, results: readonly CommandResult[]) => Promise<void> },
   ): Promise<CommandResult[]> {
-    const items: Queued[] = commands.map((command) => ({ command, requestHash: hashRequests(command.transfers), resolve: () => undefined, reject: () => undefined }));
+    const items: Queued[] = commands.map((command) => ({ command, requestHash: hashCommand(command), resolve: () => undefined, reject: () => undefined }));
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.db.transaction(async (tx) => {
@@ -325,6 +325,9 @@ export class Ledger {
     overdraftLimit?: bigint;
   }, db: Queryable = this.db): Promise<Result<Account, 'account_exists' | 'invalid_input'>> {
     if ((input.overdraftLimit ?? 0n) < 0n) return failure('invalid_input', 'overdraftLimit must not be negative');
+    // An overdraft limits how far debits may pass credits: on an account whose debits are not
+    // limited it would be shown and never applied.
+    if ((input.overdraftLimit ?? 0n) > 0n && !input.debitsMustNotExceedCredits) return failure('invalid_input', 'overdraftLimit applies only to an account whose debits must not exceed its credits (debitsMustNotExceedCredits: true)');
     const account = await store.insertAccount(db, {
       id: newId('acc'),
       organizationId: input.organizationId,
@@ -411,6 +414,16 @@ function deltas(original: ReadonlyMap<string, Account>, current: ReadonlyMap<str
 }
 
 /** A stable fingerprint of what a command asks, so a reused key with other content is caught. */
+/**
+ * A command's fingerprint under its idempotency key: its transfers, and the operation that asked
+ * for them, so that a key reused on another route (one transfer, then the same one as a linked
+ * command) is another request, not a replay in the other route's shape.
+ */
+function hashCommand(command: LedgerCommand): string {
+  const transfers = hashRequests(command.transfers);
+  return command.operation ? createHash('sha256').update(`${command.operation}\n${transfers}`).digest('hex') : transfers;
+}
+
 export function hashRequests(requests: readonly LedgerRequest[]): string {
   const canonical = JSON.stringify(requests, (_key, value: unknown) => {
     if (typeof value === 'bigint') return value.toString();

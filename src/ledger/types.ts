@@ -125,6 +125,8 @@ export interface LedgerCommand {
    * still queued then is dropped, unwritten, and answers `request_abandoned`.
    */
   readonly signal?: AbortSignal;
+  /** What asked for the transfers (an API route), when it shares idempotency keys with others: part of the request's fingerprint. */
+  readonly operation?: string;
 }
 
 /**

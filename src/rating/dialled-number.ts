@@ -1,5 +1,8 @@
 const ALL_DIGITS = /^\d*$/;
 
+/** The longest destination taken, wherever it comes from: room for a SIP URI with its parameters. */
+export const MAX_DESTINATION_LENGTH = 64;
+
 /**
  * The E.164 digits of a destination as switches send it: `+44 20 7123 4567`,
  * `sip:+442071234567@10.0.0.5;user=phone`, `tel:+44-20-7123-4567`, `00442071234567`. Only the

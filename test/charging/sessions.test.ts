@@ -97,6 +97,18 @@ describe(`live charging on ${testDatabaseKind}`, () => {
     expect(await credits(org.id)).toMatchObject({ usableCredits: '9.58', reservedCredits: '0.00' });
   });
 
+  it('takes a SIP URI for a destination, as rating.md shows one, over the API', async () => {
+    const org = await organization('1.00');
+    const uri = 'sip:+442071234567@10.0.0.5;user=phone';
+    const started = await authorize(org.id, uri, 'sip-uri-1');
+    expect(started.statusCode, started.body).toBe(201);
+    expect((await terminate(started.json().id, 0)).json()).toMatchObject({ state: 'ended', cost: '0.00' });
+    const quoted = await t.call({ method: 'POST', url: '/v1/rating/quote', payload: { organizationId: org.id, destination: uri, seconds: 60 } });
+    expect([quoted.statusCode, quoted.json().prefix], quoted.body).toEqual([200, '4420']);
+    const tooLong = await authorize(org.id, `sip:+44${'1'.repeat(70)}@pbx`, 'sip-uri-2');
+    expect([tooLong.statusCode, tooLong.json().error.code]).toEqual([400, 'invalid_input']);
+  });
+
   it('charges a short call exactly, however the blocks fall', async () => {
     const org = await organization('10.00');
     const session = (await authorize(org.id, '61298765432', 'short', { intervalSeconds: 120 })).json() as SessionJson;

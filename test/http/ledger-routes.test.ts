@@ -124,7 +124,21 @@ describe(`ledger over HTTP on ${testDatabaseKind}`, () => {
     });
     expect(response.statusCode).toBe(422);
     expect(response.json().error).toMatchObject({ code: 'insufficient_credit', message: expect.stringContaining('transfers[1]') });
+    const linked = (transfers: Record<string, unknown>[], idempotencyKey = key()) => t.call({ method: 'POST', url: '/v1/linked-transfers', headers: { 'idempotency-key': idempotencyKey }, payload: { transfers } });
+    // An amount over the per-request cap names its transfer, as a refusal by the ledger does.
+    const huge = await linked([
+      { debitAccountId: bankId, creditAccountId: wallet, amount: '1.00' },
+      { debitAccountId: bankId, creditAccountId: wallet, amount: '100000000001' },
+    ]);
+    expect([huge.statusCode, huge.json().error.code, huge.json().error.message]).toEqual([400, 'invalid_amount', 'transfers[1]: amount "100000000001" is more than 100000000000, the most one request may name']);
     expect((await t.call({ method: 'GET', url: `/v1/accounts/${wallet}` })).json().creditsPosted).toBe('0.00');
+    // A key used for one transfer, then for the same transfer as a linked command, is another request.
+    const reused = key();
+    const one = { debitAccountId: bankId, creditAccountId: wallet, amount: '1.00' };
+    expect((await transfer(one, reused)).statusCode).toBe(201);
+    const again = await linked([one], reused);
+    expect([again.statusCode, again.json().error?.code]).toEqual([409, 'idempotency_conflict']);
+    expect((await t.call({ method: 'GET', url: `/v1/accounts/${wallet}` })).json().creditsPosted).toBe('1.00');
   });
 
   it('refuses bad input with a code and moves nothing', async () => {
@@ -154,6 +168,13 @@ describe(`ledger over HTTP on ${testDatabaseKind}`, () => {
     }
     const account = (await t.call({ method: 'GET', url: `/v1/accounts/${wallet}` })).json();
     expect(account).toMatchObject({ creditsPosted: '0.00', debitsPosted: '0.00', debitsPending: '0.00' });
+    // An overdraft only limits an account whose debits are limited; elsewhere it would be shown and never applied.
+    const unlimited = await t.call({ method: 'POST', url: '/v1/accounts', payload: { code: 'suspense', currency: 'SGD', overdraftLimit: '100' } });
+    expect([unlimited.statusCode, unlimited.json().error.code]).toEqual([400, 'invalid_input']);
+    const limited = await t.call({ method: 'POST', url: '/v1/accounts', payload: { code: 'float', currency: 'SGD', overdraftLimit: '100', debitsMustNotExceedCredits: true } });
+    expect([limited.statusCode, limited.json().available]).toEqual([201, '100.00']);
+    // What may be spent from an account with no limit is no figure at all.
+    expect((await t.call({ method: 'GET', url: `/v1/accounts/${bankId}` })).json().available).toBeNull();
   });
 
   it('lists an organization’s ledger page by page, newest first', async () => {

@@ -1,4 +1,5 @@
 import { SERVICES, type Service } from '../../rating/rate-plan.ts';
+import { MAX_DESTINATION_LENGTH } from '../../rating/dialled-number.ts';
 import { fingerprint, parseCount, SwitchTimes, type CdrFormat, type CdrLine } from './cdr.ts';
 import { readCsvRecords, type CsvInput } from '../../csv/csv-reader.ts';
 
@@ -40,7 +41,6 @@ function ringbill(record: Record<string, string>, fields: string[], line: number
   return toLine(line, { accountCode: record.account_code ?? '', destination: record.destination ?? '', start: record.started_at ?? '', end: '', quantity, id: record.call_id?.trim(), service }, fields, times);
 }
 
-const MAX_DESTINATION = 64;
 const MAX_ACCOUNT_CODE = 80;
 const MAX_RECORD_ID = 200;
 
@@ -61,7 +61,7 @@ function toLine(
   if (destination === '' && raw.service === 'voice') problems.push('the destination is empty');
   if (raw.accountCode.trim() === '') problems.push('the account code is empty');
   // What the API itself would refuse, refused here line by line, not by the database for the file.
-  if (destination.length > MAX_DESTINATION) problems.push(`the destination is longer than ${MAX_DESTINATION} characters`);
+  if (destination.length > MAX_DESTINATION_LENGTH) problems.push(`the destination is longer than ${MAX_DESTINATION_LENGTH} characters`);
   if (raw.accountCode.trim().length > MAX_ACCOUNT_CODE) problems.push(`the account code is longer than ${MAX_ACCOUNT_CODE} characters`);
   if ((raw.id?.length ?? 0) > MAX_RECORD_ID) problems.push(`the record id is longer than ${MAX_RECORD_ID} characters`);
   if ([raw.destination, raw.accountCode, raw.id ?? ''].some((text) => text.includes('\u0000'))) problems.push('a field holds a NUL character');

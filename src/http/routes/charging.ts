@@ -12,6 +12,7 @@ import { listUsage, totalUsage, type UsageFilter } from '../../charging/usage-st
 import { ERROR_CODES, RingbillError, unwrap } from '../../errors.ts';
 import { formatMicros, type Currency } from '../../money/index.ts';
 import type { Organization } from '../../organizations/organization.ts';
+import { MAX_DESTINATION_LENGTH } from '../../rating/dialled-number.ts';
 import { MAX_CALL_SECONDS } from '../../rating/price.ts';
 import type { Services } from '../../services.ts';
 import { spreadsheetCell } from '../../spreadsheet-cells.ts';
@@ -161,7 +162,7 @@ export function chargingRoutes(services: Services): FastifyPluginAsyncTypebox {
             {
               organizationId: Uuid,
               service: Type.Optional(Type.Literal('voice')),
-              destination: Type.String({ minLength: 1, maxLength: 32 }),
+              destination: Type.String({ minLength: 1, maxLength: MAX_DESTINATION_LENGTH }),
               callId: Type.String({ minLength: 1, maxLength: 200 }),
               intervalSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 3600 })),
             },
@@ -278,7 +279,7 @@ export function chargingRoutes(services: Services): FastifyPluginAsyncTypebox {
             {
               organizationId: Uuid,
               service: Type.String({ enum: ['sms', 'fax', 'number_activation'] }),
-              destination: Type.Optional(Type.String({ maxLength: 32 })),
+              destination: Type.Optional(Type.String({ maxLength: MAX_DESTINATION_LENGTH })),
               quantity: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, default: 1 })),
               eventId: Type.String({ minLength: 1, maxLength: 200 }),
             },

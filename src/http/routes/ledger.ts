@@ -23,7 +23,9 @@ const AccountSchema = Type.Object(
     debitsPending: MoneyString,
     creditsPending: MoneyString,
     balance: Type.String({ description: 'Posted credits minus posted debits.' }),
-    available: Type.String({ description: 'Posted credits plus the overdraft limit minus posted and pending debits: what may still be spent.' }),
+    available: Type.Union([Type.String(), Type.Null()], {
+      description: 'Posted credits plus the overdraft limit minus posted and pending debits: what may still be spent. Null for an account whose debits are not limited (debitsMustNotExceedCredits false).',
+    }),
     overdraftLimit: MoneyString,
     debitsMustNotExceedCredits: Type.Boolean(),
     creditsMustNotExceedDebits: Type.Boolean(),
@@ -100,7 +102,7 @@ export function presentAccount(account: Account, now: Date) {
     debitsPending: money(account.debitsPending, account.currency),
     creditsPending: money(account.creditsPending, account.currency),
     balance: money(account.creditsPosted - account.debitsPosted, account.currency),
-    available: money(availableBalance(account, now), account.currency),
+    available: account.debitsMustNotExceedCredits ? money(availableBalance(account, now), account.currency) : null,
     overdraftLimit: money(account.overdraftLimit, account.currency),
     debitsMustNotExceedCredits: account.debitsMustNotExceedCredits,
     creditsMustNotExceedDebits: account.creditsMustNotExceedDebits,
@@ -127,12 +129,12 @@ export function presentTransfer(transfer: Transfer) {
   };
 }
 
-function toRequest(body: Static<typeof NewTransferBody>): TransferRequest {
+function toRequest(body: Static<typeof NewTransferBody>, field = 'amount'): TransferRequest {
   return {
     kind: body.pending ? 'pending' : 'posted',
     debitAccountId: body.debitAccountId,
     creditAccountId: body.creditAccountId,
-    amount: amountOf(body.amount, 'amount'),
+    amount: amountOf(body.amount, field),
     code: body.code ?? 'transfer',
     ...(body.timeoutSeconds === undefined ? {} : { timeoutSeconds: body.timeoutSeconds }),
     ...(body.metadata === undefined ? {} : { metadata: body.metadata }),
@@ -265,7 +267,7 @@ export function ledgerRoutes(services: Services): FastifyPluginAsyncTypebox {
       },
       async (request, reply) => {
         requireOperator(request);
-        const result = await runCommand(request, [toRequest(request.body)]);
+        const result = await runCommand(request, [toRequest(request.body)], 'transfer');
         if (result.replayed) reply.header('idempotent-replayed', 'true');
         return reply.code(201).send(presentTransfer(result.transfers[0]!));
       },
@@ -285,7 +287,12 @@ export function ledgerRoutes(services: Services): FastifyPluginAsyncTypebox {
       },
       async (request, reply) => {
         requireOperator(request);
-        const result = await runCommand(request, request.body.transfers.map(toRequest));
+        const { transfers } = request.body;
+        const result = await runCommand(
+          request,
+          transfers.map((transfer, index) => toRequest(transfer, transfers.length > 1 ? `transfers[${index}]: amount` : 'amount')),
+          'linked_transfers',
+        );
         if (result.replayed) reply.header('idempotent-replayed', 'true');
         return reply.code(201).send({ commandId: result.commandId, transfers: result.transfers.map(presentTransfer) });
       },
@@ -389,8 +396,8 @@ export function ledgerRoutes(services: Services): FastifyPluginAsyncTypebox {
     );
   };
 
-  async function runCommand(request: FastifyRequest, transfers: TransferRequest[]) {
-    const result = await services.ledger.execute({ transfers, idempotencyKey: idempotencyKey(request) });
+  async function runCommand(request: FastifyRequest, transfers: TransferRequest[], operation?: string) {
+    const result = await services.ledger.execute({ transfers, idempotencyKey: idempotencyKey(request), ...(operation ? { operation } : {}) });
     if (!result.ok) {
       const where = 'index' in result && transfers.length > 1 ? `transfers[${result.index}]: ` : '';
       throw new RingbillError(result.code, `${where}${result.message}`);

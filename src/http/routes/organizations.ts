@@ -214,7 +214,9 @@ export function organizationRoutes(services: Services): FastifyPluginAsyncTypebo
       {
         schema: {
           summary: 'Create an organization',
-          description: 'Everything in one request; a bare {"name", "currency"} makes a prepaid organization with a consolidated monthly invoice. A postpaid organization needs a credit limit.',
+          description:
+            'Everything in one request; a bare {"name", "currency"} makes a prepaid organization with a consolidated monthly invoice. ' +
+            'currency is required, here or as billingProfile.currency (400 otherwise). A postpaid organization needs a credit limit.',
           tags: ['organizations'],
           body: Type.Object(
             {

@@ -9,6 +9,7 @@ import { exportRateDeck, versionToExport } from '../../rating/export-rate-deck.t
 import { importRateDeck } from '../../rating/import-rate-deck.ts';
 import { quote } from '../../rating/quote.ts';
 import { currencyMismatch } from '../../rating/rating.ts';
+import { MAX_DESTINATION_LENGTH } from '../../rating/dialled-number.ts';
 import { MAX_CALL_SECONDS } from '../../rating/price.ts';
 import { SERVICES, type RateRow, type Service } from '../../rating/rate-plan.ts';
 import { findDeck, listDecks, listVersions, setDefaultDeck, type RateDeck, type RateDeckVersion } from '../../rating/rate-deck-store.ts';
@@ -243,7 +244,7 @@ export function ratingRoutes(services: Services): FastifyPluginAsyncTypebox {
           tags: ['rating'],
           params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
           querystring: Type.Object(
-            { number: Type.String({ maxLength: 32 }), service: Type.Optional(ServiceSchema), at: Type.Optional(Timestamp) },
+            { number: Type.String({ maxLength: MAX_DESTINATION_LENGTH }), service: Type.Optional(ServiceSchema), at: Type.Optional(Timestamp) },
             { additionalProperties: false },
           ),
           response: {
@@ -272,7 +273,7 @@ export function ratingRoutes(services: Services): FastifyPluginAsyncTypebox {
               organizationId: Type.Optional(Uuid),
               rateDeckId: Type.Optional(Type.String({ maxLength: 64 })),
               service: Type.Optional(ServiceSchema),
-              destination: Type.String({ maxLength: 32 }),
+              destination: Type.String({ maxLength: MAX_DESTINATION_LENGTH }),
               seconds: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_CALL_SECONDS })),
               quantity: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000 })),
               at: Type.Optional(Timestamp),
