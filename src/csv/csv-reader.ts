@@ -166,8 +166,12 @@ class RecordAssembler {
   /** One line of the input (no line break), and its number. */
   accept(content: string, line: number): void {
     if (this.open) {
-      this.open.parts.push(content);
-      this.parse(this.open);
+      const { parts, first } = this.open;
+      parts.push(content);
+      // Inside a quoted field only a quote can end it: a line without one is read with the
+      // record's next line that has one, not each time (a stray quote read 100 lines 100 times).
+      if (content.includes('"')) this.parse(this.open);
+      else if (parts.length >= MAX_RECORD_LINES) this.tooLong({ first, parts });
       return;
     }
     const fields = needsCsvParse(content) ? undefined : isBlank(content) ? null : splitCsvLine(content);
@@ -199,7 +203,7 @@ class RecordAssembler {
       const { code } = error as CsvError;
       if (code === 'CSV_QUOTE_NOT_CLOSED') {
         if (parts.length < MAX_RECORD_LINES) this.open = record;
-        else this.strayQuote(parts, first, `a quoted field opened on line ${first} is not closed within ${MAX_RECORD_LINES} lines`);
+        else this.tooLong(record);
         return;
       }
       // csv-parse counts the lines of the record it was given; the record's own line is the one that helps.
@@ -209,6 +213,11 @@ class RecordAssembler {
       return;
     }
     for (const fields of parsed) this.push(fields, first + parts.length - 1);
+  }
+
+  private tooLong({ first, parts }: { first: number; parts: string[] }): void {
+    this.open = undefined;
+    this.strayQuote(parts, first, `a quoted field opened on line ${first} is not closed within ${MAX_RECORD_LINES} lines`);
   }
 
   private strayQuote(parts: string[], first: number, message: string, code = 'CSV_QUOTE_NOT_CLOSED'): void {
