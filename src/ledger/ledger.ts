@@ -29,14 +29,6 @@ interface Queued {
 /** Another transaction stored one of the batch's idempotency keys first: roll back and replay it. */
 class KeyTakenError extends Error {}
 
-/**
- * A command that shares its idempotency key with an earlier one of its batch, with another
- * request, where the earlier one was refused: a refusal stores nothing, so had it come alone
- * this one would have run. It does, in the next batch.
- */
-const DEFERRED = Symbol('deferred');
-type BatchResult = CommandResult | typeof DEFERRED;
-
 /** A batch meets a stored key at most once per concurrent writer; the bound is a guard. */
 const MAX_ATTEMPTS = 5;
 
@@ -124,7 +116,7 @@ export class Ledger {
       try {
         return await this.db.transaction(async (tx) => {
           await work.before?.(tx);
-          const results = items.length === 0 ? [] : (await this.writeBatch(tx, items, attempt > 0)).map((result) => (result === DEFERRED ? conflict() : result));
+          const results = items.length === 0 ? [] : await this.writeBatch(tx, items, attempt > 0);
           await work.after(tx, results);
           return results;
         });
@@ -136,7 +128,7 @@ export class Ledger {
   }
 
   private async runBatch(batch: Queued[]): Promise<void> {
-    let results: BatchResult[] | undefined;
+    let results: CommandResult[] | undefined;
     let error: unknown;
     // The first attempt trusts every key to be new, which saves a lookup on the hot path; a key
     // found taken sends the batch round again, this time looking every key up first.
@@ -149,15 +141,7 @@ export class Ledger {
       }
     }
     if (results) {
-      const deferred = batch.filter((_, index) => results[index] === DEFERRED);
-      batch.forEach((item, index) => {
-        const result = results[index]!;
-        if (result !== DEFERRED) item.resolve(result);
-      });
-      if (deferred.length > 0) {
-        this.queue.unshift(...deferred);
-        this.schedule();
-      }
+      batch.forEach((item, index) => item.resolve(results[index]!));
     } else if (batch.length > 1) {
       // One command's trouble (a deadlock with a foreign writer, a database error) must not fail
       // its neighbours: run each on its own.
@@ -167,28 +151,23 @@ export class Ledger {
     }
   }
 
-  private async writeBatch(tx: Queryable, batch: readonly Queued[], lookUpKeys: boolean): Promise<BatchResult[]> {
+  private async writeBatch(tx: Queryable, batch: readonly Queued[], lookUpKeys: boolean): Promise<CommandResult[]> {
     const now = this.clock.now();
     const results: (CommandResult | undefined)[] = new Array(batch.length);
 
-    // 1. Idempotency: a key stored before replays; a key seen earlier in this batch answers
-    //    with that command's outcome.
+    // 1. Idempotency: a key stored before replays. (A key used earlier in this batch is settled
+    //    in step 4, in arrival order.)
     const stored = new Map<string, Awaited<ReturnType<typeof store.findIdempotencyResults>>[number]>();
     if (lookUpKeys) {
       const keys = batch.flatMap((item) => (item.command.idempotencyKey ? [item.command.idempotencyKey] : []));
       for (const found of await store.findIdempotencyResults(tx, keys)) stored.set(keyString(found), found);
     }
     const toRun: number[] = [];
-    const firstInBatch = new Map<string, number>();
     batch.forEach((item, index) => {
       const key = item.command.idempotencyKey;
-      if (!key) return toRun.push(index);
-      const found = stored.get(keyString(key));
+      const found = key && stored.get(keyString(key));
       if (found) results[index] = replay(found, item.requestHash);
-      else if (!firstInBatch.has(keyString(key))) {
-        firstInBatch.set(keyString(key), index);
-        toRun.push(index);
-      }
+      else toRun.push(index);
     });
 
     // 2. Lock what the commands touch: holds first, then accounts, each in id order, so that
@@ -237,13 +216,18 @@ export class Ledger {
     }
 
     // 4. Apply each command in arrival order; a rejected one leaves no trace.
+    //    A command under a key an earlier command of the batch ran under answers from it below;
+    //    one under a key whose earlier commands were all refused runs, as it would have alone
+    //    (a refusal stores nothing).
     const toStore: store.StoredResult[] = [];
     const rejectedKeys: IdempotencyKey[] = [];
+    const ranUnderKey = new Map<string, number>();
     for (const index of toRun) {
       const item = batch[index]!;
+      const key = item.command.idempotencyKey;
+      if (key && ranUnderKey.has(keyString(key))) continue;
       const context = this.context(now);
       const applied = applyCommand(view, item.command.transfers, context);
-      const key = item.command.idempotencyKey;
       if (!applied.ok) {
         results[index] = applied;
         if (key && !lookUpKeys) rejectedKeys.push(key);
@@ -251,7 +235,10 @@ export class Ledger {
       }
       keep(applied);
       results[index] = { ok: true, value: { commandId: context.commandId, transfers: applied.created, replayed: false } };
-      if (key) toStore.push({ ...key, requestHash: item.requestHash, commandId: context.commandId, transferIds: applied.created.map((t) => t.id) });
+      if (key) {
+        ranUnderKey.set(keyString(key), index);
+        toStore.push({ ...key, requestHash: item.requestHash, commandId: context.commandId, transferIds: applied.created.map((t) => t.id) });
+      }
     }
 
     // 5. Write it all, with the rows the commands' writers add, in one statement. A key already
@@ -279,23 +266,23 @@ export class Ledger {
 
     // 6. A rejected command may be the retry of one that succeeded earlier (its credit is now
     //    spent by itself): if its key is stored, it replays instead. Rejected commands wrote
-    //    nothing, so this check can come after the write.
+    //    nothing, so this check can come after the write. (A key this batch ran under came after
+    //    them: their refusal stands.)
     if (rejectedKeys.length > 0) {
       for (const found of await store.findIdempotencyResults(tx, rejectedKeys)) stored.set(keyString(found), found);
       batch.forEach((item, index) => {
         const key = item.command.idempotencyKey;
         const found = key && stored.get(keyString(key));
-        if (found && results[index] && !results[index].ok) results[index] = replay(found, item.requestHash);
+        if (found && results[index] && !results[index].ok && !ranUnderKey.has(keyString(key))) results[index] = replay(found, item.requestHash);
       });
     }
 
-    return batch.map((item, index): BatchResult => {
+    return batch.map((item, index): CommandResult => {
       const result = results[index];
       if (result) return result;
-      const first = firstInBatch.get(keyString(item.command.idempotencyKey!))!;
-      const outcome = results[first]!;
-      if (batch[first]!.requestHash !== item.requestHash) return outcome.ok ? conflict() : DEFERRED;
-      return outcome.ok ? { ok: true, value: { ...outcome.value, replayed: true } } : outcome;
+      const ran = ranUnderKey.get(keyString(item.command.idempotencyKey!))!;
+      const outcome = results[ran] as { ok: true; value: CommandOutcome };
+      return batch[ran]!.requestHash === item.requestHash ? { ok: true, value: { ...outcome.value, replayed: true } } : conflict();
     });
   }
 

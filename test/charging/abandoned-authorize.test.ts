@@ -70,4 +70,48 @@ describe(`an authorize the switch stopped waiting for, on ${testDatabaseKind}`, 
     expect(again.statusCode, again.body).toBe(201);
     expect((await verifyLedger(t.database.db)).ok).toBe(true);
   });
+  it('drops it too when the switch closed the connection while its organization was being read', async () => {
+    const created = await t.call({ method: 'POST', url: '/v1/organizations', payload: { name: 'Slow Read Ltd', currency: 'SGD' } });
+    const org = created.json() as { id: string };
+    await t.call({ method: 'POST', url: `/v1/organizations/${org.id}/adjustments`, headers: { 'idempotency-key': `fund-${org.id}` }, payload: { amount: '10.00', reason: 'test credit' } });
+    // The organization's read waits (a cache miss on a busy database) until the client has gone.
+    const organizations = t.services.organizations;
+    const get = organizations.get.bind(organizations);
+    let reading!: () => void;
+    const read = new Promise<void>((resolve) => (reading = resolve));
+    let gone!: () => void;
+    const closed = new Promise<void>((resolve) => (gone = resolve));
+    organizations.get = async (id: string) => {
+      if (id === org.id) {
+        reading();
+        await closed;
+        // Give the server's socket its close before the read answers.
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      return get(id);
+    };
+    const ledger = t.services.ledger;
+    const execute = ledger.execute.bind(ledger);
+    const results: unknown[] = [];
+    ledger.execute = async (command: LedgerCommand) => {
+      const result = await execute(command);
+      if (command.signal) results.push(result);
+      return result;
+    };
+    try {
+      const call = request({ port, host: '127.0.0.1', method: 'POST', path: '/v1/charging/sessions', headers: { authorization: `Bearer ${OPERATOR_KEY}`, 'content-type': 'application/json' } });
+      call.on('error', () => undefined);
+      call.end(JSON.stringify({ organizationId: org.id, destination: '6591234567', callId: 'gave-up-2' }));
+      await read;
+      call.destroy();
+      gone();
+      await expect.poll(() => results.length).toBe(1);
+    } finally {
+      organizations.get = get;
+      ledger.execute = execute;
+    }
+    expect(results[0]).toMatchObject({ ok: false, code: 'request_abandoned' });
+    expect((await t.call({ method: 'GET', url: `/v1/charging/sessions?organizationId=${org.id}` })).json().data).toEqual([]);
+    expect((await t.call({ method: 'GET', url: `/v1/organizations/${org.id}/credits` })).json()).toMatchObject({ reservedCredits: '0.00', usableCredits: '10.00' });
+  });
 });

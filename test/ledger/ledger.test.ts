@@ -89,6 +89,31 @@ describe(`ledger on ${testDatabaseKind}`, () => {
     expect((await verifyLedger(test.db)).ok).toBe(true);
   });
 
+  it('settles commands sent at once under one key with other requests in their one batch, in arrival order, as if each came alone', async () => {
+    const account = await wallet(3n * ONE);
+    // A ledger over the same database that counts its transactions.
+    let transactions = 0;
+    const counted = Object.create(test.db, {
+      transaction: { value: (work: Parameters<typeof test.db.transaction>[0]) => (transactions++, test.db.transaction(work)) },
+    }) as typeof test.db;
+    const counting = new Ledger(counted, clock);
+    const spend = (amount: bigint) =>
+      counting.execute({ transfers: [{ kind: 'posted', debitAccountId: account.id, creditAccountId: revenue.id, amount, code: 'usage' }], idempotencyKey: { scope: 'test', key: `at-once-${account.id}` } });
+    // 5.00 and 4.00 are refused (a refusal stores nothing), 2.00 runs, and after it the key is used.
+    const results = await Promise.all([5n, 4n, 2n, 1n, 2n, ...Array.from({ length: 45 }, () => 6n)].map((units) => spend(units * ONE)));
+    expect(results.slice(0, 5).map((result) => (result.ok ? (result.value.replayed ? 'replayed' : 'ok') : result.code))).toEqual([
+      'insufficient_credit',
+      'insufficient_credit',
+      'ok',
+      'idempotency_conflict',
+      'replayed',
+    ]);
+    expect(results.slice(5).every((result) => !result.ok && result.code === 'idempotency_conflict')).toBe(true);
+    // One batch, not one for each command refused before another under its key.
+    expect(transactions).toBe(1);
+    expect((await ledger.getAccount(account.id))!.debitsPosted).toBe(2n * ONE);
+  });
+
   it.skipIf(testDatabaseKind !== 'postgres')('does not keep a posting waiting while another transaction has locked its accounts to credit the same revenue account', async () => {
     const [busy, other] = [await wallet(10n * ONE), await wallet(10n * ONE)];
     let release!: () => void;

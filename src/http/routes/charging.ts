@@ -177,13 +177,14 @@ export function chargingRoutes(services: Services): FastifyPluginAsyncTypebox {
         },
       },
       async (request, reply) => {
+        const signal = abandonment(request, reply);
         const organization = await organizationFor(request, request.body.organizationId);
         const result = await authorizeSession(services, {
           organization,
           destination: request.body.destination,
           callId: request.body.callId,
           ...(request.body.intervalSeconds ? { intervalSeconds: request.body.intervalSeconds } : {}),
-          signal: abandonment(reply),
+          signal,
         });
         if (!result.ok && result.code === 'insufficient_credit') {
           return reply.code(ERROR_CODES.insufficient_credit.status as 422).send({ error: { code: result.code, message: result.message }, grantedSeconds: 0 as const });
