@@ -1,34 +1,19 @@
-import { parse, type CsvError } from 'csv-parse';
-import { parse as parseRecord } from 'csv-parse/sync';
-import { Readable } from 'node:stream';
+import { parse, type CsvError } from 'csv-parse/sync';
 
 /**
- * The csv-parse options CDR files are read with. The fast reader below gives exactly what
- * csv-parse gives with them, line numbers and errors included.
+ * How a line the splitter leaves is read: csv-parse, on that one line. FreeSWITCH writes a space
+ * before its last field, hence the trimming.
  */
-export const CSV_OPTIONS = {
-  relax_column_count: true,
-  // FreeSWITCH writes a space before its last field.
-  ltrim: true,
-  rtrim: true,
-  skip_empty_lines: true,
-  bom: true,
-  info: true,
-  // A record csv-parse cannot read (a stray quote) is reported and skipped, and reading goes on:
-  // one bad line must not take the rest of the file with it.
-  skip_records_with_error: true,
-} as const;
+export const LINE_OPTIONS = { relax_column_count: true, ltrim: true, rtrim: true, skip_empty_lines: true, record_delimiter: '\n' } as const;
 
-/** Records read together; `lines[i]` is the line `records[i]` ended on. */
+/** Records read together; `lines[i]` is the line of `records[i]`. */
 export interface CsvBatch {
   readonly records: string[][];
   readonly lines: number[];
   /** Bytes of the input read so far. */
   readonly bytes: number;
-  /** Records csv-parse could not read and skipped, by the line it found the fault on. */
+  /** Lines that could not be read as CSV, each with its fault. */
   readonly skipped?: readonly CsvFault[];
-  /** The CSV could not be read past here: what came before stands. */
-  readonly error?: CsvFault;
 }
 
 export interface CsvFault {
@@ -40,8 +25,11 @@ export interface CsvFault {
 
 const QUOTE = 0x22;
 const COMMA = 0x2c;
-const NEWLINE = 0x0a;
+const LF = 0x0a;
+const CR = 0x0d;
 const UTF8_BOM = [0xef, 0xbb, 0xbf];
+/** No CDR or deck line comes near it; a longer one is a fault, not held in memory whole. */
+export const MAX_LINE_BYTES = 1 << 20;
 const BATCH = 256;
 
 /**
@@ -119,11 +107,6 @@ function isBlank(line: string): boolean {
   return true;
 }
 
-/** A line the fast path leaves to csv-parse. */
-function needsCsvParse(line: string): boolean {
-  return line.includes('\r') || line.includes('\uFFFD');
-}
-
 /** A piece of the input as a Buffer: a text as UTF-8, bytes (a Buffer, or a Uint8Array from another thread) as they are. */
 function asBuffer(chunk: unknown): Buffer {
   if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
@@ -135,301 +118,184 @@ function asBuffer(chunk: unknown): Buffer {
 /** A stream of the file's bytes (a Readable, or pieces handed over from another thread). */
 export type CsvInput = AsyncIterable<Uint8Array | string>;
 
-/** The most lines one record may run over before its open quote is taken for a stray one. */
-const MAX_RECORD_LINES = 100;
-
-/** csv-parse's options for one record the splitter left to it; the reader does the rest. */
-const RECORD_OPTIONS = { relax_column_count: true, ltrim: true, rtrim: true, skip_empty_lines: true, record_delimiter: '\n' } as const;
-
 /**
- * Lines into records, with their faults. The splitter reads most lines; csv-parse reads each
- * record it leaves, on its own, so that a record it cannot read is that record's fault alone
- * and reading goes on at the next line. (Its own recovery, `skip_records_with_error`, threw away
- * the rest of what it held after some faults, good lines and all, without a word.) A record
- * whose quote csv-parse finds open at the end of the line runs on over the next lines; when it
- * cannot be read, or the quote is not closed within MAX_RECORD_LINES lines or by the end of the
- * input, the quote is taken for a stray one: its first line is the fault, and the lines after it
- * are read again as lines of their own.
+ * Lines into records, one record per line, with their faults. The splitter reads most lines and
+ * csv-parse the rest, each on its own, so that a line that cannot be read (a stray quote, text
+ * after a closing quote, a quote left open) is that line's fault alone. No record runs over a
+ * line break, even inside quotes: CDR and deck fields hold none, and taking a quote left open
+ * for the start of a longer record let a second stray quote further down swallow every line
+ * between the two, unread and unreported.
  */
-class RecordAssembler {
+class Lines {
   records: string[][] = [];
   lines: number[] = [];
   faults: CsvFault[] = [];
-  /** A record whose quoted field runs on: its lines so far, and the number of the first. */
-  private open: { first: number; parts: string[] } | undefined;
+  /** Lines so far. */
+  count = 0;
+  /** The last text ended on a CR: an LF that starts the next belongs to it (CRLF). */
+  private afterCr = false;
 
-  /** Whether the last line ended inside a quoted field. */
-  get inRecord(): boolean {
-    return this.open !== undefined;
+  /**
+   * Takes the lines of `text`, which ends with a line break unless the input ends there. Lines
+   * end with LF, CRLF or a CR alone, as a text editor counts them.
+   */
+  take(text: string): void {
+    if (text.length === 0) return;
+    let start = 0;
+    if (this.afterCr) {
+      this.afterCr = false;
+      if (text.charCodeAt(0) === LF) start = 1;
+    }
+    let nextCr = text.indexOf('\r', start);
+    while (start < text.length) {
+      let stop = text.indexOf('\n', start);
+      if (stop === -1) stop = text.length;
+      if (nextCr !== -1 && nextCr < start) nextCr = text.indexOf('\r', start);
+      let next = stop + 1;
+      if (nextCr !== -1 && nextCr < stop) {
+        // A CR ends the line: with the LF after it (CRLF), or alone.
+        next = nextCr + 1 === stop ? stop + 1 : nextCr + 1;
+        stop = nextCr;
+        // The text ends on it: an LF starting the next text is part of it.
+        if (nextCr === text.length - 1) this.afterCr = true;
+      }
+      this.line(text.slice(start, stop));
+      start = next;
+    }
   }
 
-  /** One line of the input (no line break), and its number. */
-  accept(content: string, line: number): void {
-    if (this.open) {
-      const { parts, first } = this.open;
-      parts.push(content);
-      // Inside a quoted field only a quote can end it: a line without one is read with the
-      // record's next line that has one, not each time (a stray quote read 100 lines 100 times).
-      if (content.includes('"')) this.parse(this.open);
-      else if (parts.length >= MAX_RECORD_LINES) this.tooLong({ first, parts });
+  /** The input's last byte so far was a CR ending a line that was not kept. */
+  endedOnCr(): void {
+    this.afterCr = true;
+  }
+
+  /** A line too long to hold: a fault, its text never read. */
+  overlong(): void {
+    this.count++;
+    this.faults.push({ line: this.count, message: `the line is longer than ${MAX_LINE_BYTES} bytes`, code: 'LINE_TOO_LONG' });
+  }
+
+  private line(content: string): void {
+    const line = ++this.count;
+    if (isBlank(content)) return;
+    const fields = splitCsvLine(content);
+    if (fields) {
+      this.records.push(fields);
+      this.lines.push(line);
       return;
     }
-    const fields = needsCsvParse(content) ? undefined : isBlank(content) ? null : splitCsvLine(content);
-    if (fields === null) return;
-    if (fields) this.push(fields, line);
-    else this.parse({ first: line, parts: [content] });
-  }
-
-  /** The input ended: a record still open has a stray quote. */
-  end(): void {
-    const open = this.open;
-    this.open = undefined;
-    if (open) this.strayQuote(open.parts, open.first, `a quoted field opened on line ${open.first} is never closed`);
-  }
-
-  private push(fields: string[], line: number): void {
-    this.records.push(fields);
-    this.lines.push(line);
-  }
-
-  /** Reads a record's lines so far with csv-parse: a record, a fault, or (a quote still open) more lines to come. */
-  private parse(record: { first: number; parts: string[] }): void {
-    const { first, parts } = record;
-    this.open = undefined;
-    let parsed: string[][];
     try {
-      parsed = parseRecord(parts.join('\n'), RECORD_OPTIONS) as string[][];
+      for (const record of parse(content, LINE_OPTIONS) as string[][]) {
+        this.records.push(record);
+        this.lines.push(line);
+      }
     } catch (error) {
       const { code } = error as CsvError;
-      if (code === 'CSV_QUOTE_NOT_CLOSED') {
-        if (parts.length < MAX_RECORD_LINES) this.open = record;
-        else this.tooLong(record);
-        return;
-      }
-      // csv-parse counts the lines of the record it was given; the record's own line is the one that helps.
-      const message = (error as Error).message.replace(/ at line \d+/, '');
-      if (parts.length === 1) this.faults.push({ line: first, message, code });
-      else this.strayQuote(parts, first, message, code);
-      return;
+      // csv-parse numbers the lines of what it was given: one line, so always 1.
+      const message = code === 'CSV_QUOTE_NOT_CLOSED' ? 'a quoted field is not closed on its line' : (error as Error).message.replace(/ at line \d+/, '');
+      this.faults.push({ line, message, code });
     }
-    for (const fields of parsed) this.push(fields, first + parts.length - 1);
   }
 
-  private tooLong({ first, parts }: { first: number; parts: string[] }): void {
-    this.open = undefined;
-    this.strayQuote(parts, first, `a quoted field opened on line ${first} is not closed within ${MAX_RECORD_LINES} lines`);
-  }
-
-  private strayQuote(parts: string[], first: number, message: string, code = 'CSV_QUOTE_NOT_CLOSED'): void {
-    this.faults.push({ line: first, message: `${message}; the lines after it are read on their own`, code });
-    parts.slice(1).forEach((part, index) => this.accept(part, first + 1 + index));
+  batch(bytes: number): CsvBatch {
+    const { records, lines, faults } = this;
+    this.records = [];
+    this.lines = [];
+    this.faults = [];
+    return faults.length > 0 ? { records, lines, bytes, skipped: faults } : { records, lines, bytes };
   }
 }
 
+/** The fault of a file in UTF-16, which no part of Ringbill reads. */
+const UTF16: CsvFault = { line: 1, message: 'the file is UTF-16; Ringbill reads UTF-8 (iconv -f UTF-16 -t UTF-8 converts it)', code: 'UTF16' };
+
 /**
- * Reads CSV records from a stream in batches, as csv-parse with CSV_OPTIONS reads a file without
- * faults, with the line each ended on; a record it cannot read is reported, and reading goes on
- * at the next line (RecordAssembler). Most lines of a CDR file are simple, and a hand-written
- * splitter reads them several times faster than csv-parse. CRLF is read as LF. A file whose
- * first line holds a bare CR (CR line ends) or that is UTF-16 goes to csv-parse whole.
+ * Reads CSV records from a stream in batches, one record per line, with its line number (as a
+ * text editor counts them: LF, CRLF and CR all end a line); a line that cannot be read is
+ * reported and reading goes on at the next (see Lines). A UTF-8 byte order mark is dropped; a
+ * UTF-16 file is refused at its first line. Memory is bounded by the longest line, itself
+ * bounded by MAX_LINE_BYTES.
  */
 export async function* readCsvRecords(input: CsvInput): AsyncGenerator<CsvBatch> {
-  const source = input[Symbol.asyncIterator]();
-  let pending: Buffer = Buffer.alloc(0);
-  /** Bytes before `pending`, and lines before it. */
+  const reader = new Lines();
+  /** Bytes read and not yet taken: the start of a line whose end has not come. */
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  /** Bytes taken, and whether the current line is one too long to keep. */
   let consumed = 0;
-  let line = 0;
-  const assembler = new RecordAssembler();
+  let skipping = false;
   let started = false;
-  let done = false;
-  /** The input's first bytes, when they are a UTF-8 byte order mark. */
-  let bom: Buffer | undefined;
-  /**
-   * Whether a line break outside quotes was read, and the bytes read before it: until then
-   * csv-parse would take a bare CR for the file's line end, and the file goes to it whole.
-   */
-  let lineEndSeen = false;
-  const head: Buffer[] = [];
-
-  const next = async (): Promise<Buffer | undefined> => {
-    const read = await source.next();
-    if (read.done) return undefined;
-    const chunk: unknown = read.value;
-    return asBuffer(chunk);
-  };
-  const batch = (bytes: number): CsvBatch => {
-    const { records, lines, faults } = assembler;
-    assembler.records = [];
-    assembler.lines = [];
-    assembler.faults = [];
-    return faults.length > 0 ? { records, lines, bytes, skipped: faults } : { records, lines, bytes };
-  };
-
-  while (!done) {
-    const chunk = await next();
-    if (chunk === undefined) done = true;
-    else pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+  for await (const read of input) {
+    let chunk = asBuffer(read);
     if (!started) {
-      // As csv-parse: look for a byte order mark once three bytes are in (or the input ended).
-      if (pending.length < 3 && !done) continue;
+      // Look at the first bytes once three are in.
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+      if (pendingBytes < 3) continue;
+      chunk = Buffer.concat(pending);
+      pending = [];
+      pendingBytes = 0;
       started = true;
-      if (pending[0] === 0xff && pending[1] === 0xfe) {
-        // UTF-16: csv-parse reads it all.
-        yield* fallBack(pending, source, 0, 0);
+      if ((chunk[0] === 0xff && chunk[1] === 0xfe) || (chunk[0] === 0xfe && chunk[1] === 0xff)) {
+        yield { records: [], lines: [], bytes: chunk.length, skipped: [UTF16] };
         return;
       }
-      if (pending[0] === UTF8_BOM[0] && pending[1] === UTF8_BOM[1] && pending[2] === UTF8_BOM[2]) {
-        bom = pending.subarray(0, 3);
-        pending = pending.subarray(3);
+      if (chunk[0] === UTF8_BOM[0] && chunk[1] === UTF8_BOM[1] && chunk[2] === UTF8_BOM[2]) {
+        chunk = chunk.subarray(3);
         consumed = 3;
       }
     }
-    const end = done ? pending.length : pending.lastIndexOf(NEWLINE) + 1;
-    if (end === 0) continue;
-    const text = pending.toString('utf8', 0, end);
-    let start = 0;
-    while (start < text.length) {
-      let stop = text.indexOf('\n', start);
-      const last = stop === -1;
-      if (last) stop = text.length;
-      let content = text.slice(start, stop);
-      if (content.endsWith('\r')) content = content.slice(0, -1);
-      if (!lineEndSeen && content.includes('\r')) {
-        // CR line ends: csv-parse finds them out from the first record, and reads them all.
-        yield* fallBack(Buffer.concat([...(bom ? [bom] : []), ...head, pending]), source, 0, 0);
-        return;
+    const end = Math.max(chunk.lastIndexOf(LF), chunk.lastIndexOf(CR)) + 1;
+    if (end === 0) {
+      // No line ends here: keep it, or, past the limit, drop the line.
+      if (skipping) consumed += chunk.length;
+      else {
+        pending.push(chunk);
+        pendingBytes += chunk.length;
+        if (pendingBytes > MAX_LINE_BYTES) {
+          skipping = true;
+          consumed += pendingBytes;
+          pending = [];
+          pendingBytes = 0;
+        }
       }
-      line++;
-      assembler.accept(content, line);
-      if (!assembler.inRecord) lineEndSeen = true;
-      if (assembler.records.length + assembler.faults.length >= BATCH) yield batch(consumed + Buffer.byteLength(text.slice(0, stop + 1), 'utf8'));
-      // A last line without a line break ends the input.
-      if (last) break;
-      start = stop + 1;
+      continue;
     }
-    if (!lineEndSeen) head.push(pending.subarray(0, end));
-    consumed += end;
-    pending = pending.subarray(end);
-  }
-  assembler.end();
-  if (assembler.records.length + assembler.faults.length > 0) yield batch(consumed);
-}
-
-const CARRIAGE_RETURN = 0x0d;
-const CR = Buffer.from([CARRIAGE_RETURN]);
-
-/**
- * The pieces with every CRLF as LF. With LF as its record delimiter (the empty lines put before
- * the rest fix it so), csv-parse counts each CR of a CRLF as a line of its own, and every line
- * number after a CRLF line would be one too high per CRLF. A CR that ends a piece waits for the
- * next piece's first byte.
- */
-export async function* crlfAsLf(pieces: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  let heldCr = false;
-  for await (const read of pieces) {
-    let piece: Buffer = heldCr && read[0] !== NEWLINE ? Buffer.concat([CR, read]) : read;
-    heldCr = piece.length > 0 && piece[piece.length - 1] === CARRIAGE_RETURN;
-    if (heldCr) piece = piece.subarray(0, -1);
-    const parts: Buffer[] = [];
     let from = 0;
-    for (let at = piece.indexOf('\r\n', 0); at !== -1; at = piece.indexOf('\r\n', from)) {
-      parts.push(piece.subarray(from, at));
-      from = at + 1;
-    }
-    yield parts.length === 0 ? piece : Buffer.concat([...parts, piece.subarray(from)]);
-  }
-  if (heldCr) yield CR;
-}
-
-/**
- * Hands the rest of the input to csv-parse: `skippedLines` empty lines first (skipped, but
- * counted, and they fix the record delimiter to LF as the lines read did), then `head`, then
- * what the stream still holds, every CRLF read as LF (see crlfAsLf; the bytes counted for
- * progress leave out the CRs).
- */
-async function* fallBack(head: Buffer, source: AsyncIterator<unknown>, skippedLines: number, skippedBytes: number): AsyncGenerator<CsvBatch> {
-  async function* rest(): AsyncGenerator<Buffer> {
-    if (skippedLines > 0) yield Buffer.alloc(skippedLines, NEWLINE);
-    if (head.length > 0) yield head;
-    for (;;) {
-      const read = await source.next();
-      if (read.done) return;
-      const chunk: unknown = read.value;
-      yield asBuffer(chunk);
-    }
-  }
-  let records: string[][] = [];
-  let lines: number[] = [];
-  let skipped: CsvFault[] = [];
-  let lastLine = skippedLines;
-  let bytes = skippedBytes;
-  const skip = (error: CsvError | undefined): undefined => {
-    if (!error) return undefined;
-    // csv-parse names the end of the file for a quote never closed; where it opened is what helps.
-    if (error.code === 'CSV_QUOTE_NOT_CLOSED') skipped.push({ line: lastLine + 1, message: `a quoted field opened after line ${lastLine} is never closed: the lines after it could not be read`, code: error.code });
-    else skipped.push({ line: (error as CsvError & { lines?: number }).lines ?? 0, message: error.message, code: error.code });
-    return undefined;
-  };
-  // Records are taken as csv-parse finds them: one it found but had not handed over when it
-  // failed would otherwise be lost with the stream.
-  const found = (value: string[]): string[] => {
-    // With `info`, csv-parse hands over the record with its info.
-    const { record, info } = value as unknown as { record: string[]; info: { lines: number; bytes: number } };
-    records.push(record);
-    lines.push(info.lines);
-    lastLine = info.lines;
-    bytes = skippedBytes + info.bytes - skippedLines;
-    return value;
-  };
-  const parser = Readable.from(crlfAsLf(rest()), { objectMode: false }).pipe(parse({ ...CSV_OPTIONS, on_record: found, on_skip: skip }));
-  try {
-    for await (const _ of parser) {
-      if (records.length + skipped.length >= BATCH) {
-        yield { records, lines, bytes, skipped };
-        records = [];
-        lines = [];
-        skipped = [];
+    if (skipping) {
+      // The long line ends at the first line break of this chunk.
+      const first = Math.min(...[chunk.indexOf(LF), chunk.indexOf(CR)].filter((at) => at !== -1));
+      reader.overlong();
+      skipping = false;
+      from = first + 1;
+      if (chunk[first] === CR) {
+        if (from === chunk.length) reader.endedOnCr();
+        else if (chunk[from] === LF) from++;
       }
+      consumed += from;
     }
-  } catch (error) {
-    yield { records, lines, bytes, skipped, error: { line: (error as CsvError & { lines?: number }).lines ?? 0, message: (error as Error).message } };
-    return;
+    const text = Buffer.concat([...pending, chunk.subarray(from, end)]);
+    reader.take(text.toString('utf8'));
+    consumed += text.length;
+    pending = end < chunk.length ? [chunk.subarray(end)] : [];
+    pendingBytes = chunk.length - end;
+    if (reader.records.length + reader.faults.length >= BATCH) yield reader.batch(consumed);
   }
-  if (records.length + skipped.length > 0) yield { records, lines, bytes, skipped };
+  if (skipping) reader.overlong();
+  else if (pendingBytes > 0) {
+    const last = Buffer.concat(pending);
+    reader.take(last.toString('utf8'));
+    consumed += last.length;
+  }
+  if (reader.records.length + reader.faults.length > 0) yield reader.batch(consumed);
 }
 
 /**
- * The records of a whole text (a rate deck, a tariff plan file), read as readCsvRecords reads a
- * stream: `lines[i]` is the line `records[i]` ended on, and a record csv-parse cannot read is a
- * fault of its own, the lines after it read on.
+ * The records of a whole text (a rate deck), read as readCsvRecords reads a stream: `lines[i]`
+ * is the line of `records[i]`, and a line that cannot be read is a fault of its own.
  */
 export function readCsvText(text: string): { records: string[][]; lines: number[]; faults: CsvFault[] } {
-  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-  const assembler = new RecordAssembler();
-  const lines = body.split('\n');
-  // A last line break ends the last line; it starts none.
-  if (lines.at(-1) === '') lines.pop();
-  let lineEndSeen = false;
-  for (let index = 0; index < lines.length; index++) {
-    let content = lines[index]!;
-    if (content.endsWith('\r')) content = content.slice(0, -1);
-    if (!lineEndSeen && content.includes('\r')) return readWithCsvParse(text);
-    assembler.accept(content, index + 1);
-    if (!assembler.inRecord) lineEndSeen = true;
-  }
-  assembler.end();
-  return { records: assembler.records, lines: assembler.lines, faults: assembler.faults };
-}
-
-/** A text with CR line ends, as csv-parse reads it (see readCsvRecords). */
-function readWithCsvParse(text: string): { records: string[][]; lines: number[]; faults: CsvFault[] } {
-  const faults: CsvFault[] = [];
-  const read = parseRecord(text, {
-    ...CSV_OPTIONS,
-    on_skip: (error: CsvError | undefined) => {
-      if (error) faults.push({ line: (error as CsvError & { lines?: number }).lines ?? 0, message: error.message, code: error.code });
-      return undefined;
-    },
-  }) as unknown as { record: string[]; info: { lines: number } }[];
-  return { records: read.map((row) => row.record), lines: read.map((row) => row.info.lines), faults };
+  const reader = new Lines();
+  reader.take(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+  return { records: reader.records, lines: reader.lines, faults: reader.faults };
 }

@@ -47,15 +47,19 @@ export function parseRateDeck(csv: string, defaultEffectiveFrom: Date): ParsedDe
   for (const fault of read.faults) problems.push({ line: fault.line, field: 'csv', message: fault.message });
   const records = read.records.map((record, index) => ({ record, info: { lines: read.lines[index]! } }));
   const [header, ...rest] = records;
-  if (!header) return { ok: false, problems: [{ line: 1, field: 'csv', message: 'the deck has no rows' }] };
+  if (!header) return { ok: false, problems: [...problems, { line: 1, field: 'csv', message: 'the deck has no rows' }] };
+  // The header's own line: blank lines may come before it.
+  const headerLine = header.info.lines;
   const columns = header.record.map((name) => name.trim().toLowerCase());
+  const headerProblems = problems.length;
   columns.forEach((name, index) => {
-    if (!(RATE_DECK_COLUMNS as readonly string[]).includes(name)) problems.push({ line: 1, field: name, message: `unknown column "${name}"; the columns are ${RATE_DECK_COLUMNS.join(', ')}` });
-    else if (columns.indexOf(name) !== index) problems.push({ line: 1, field: name, message: `the column "${name}" is named twice` });
+    if (!(RATE_DECK_COLUMNS as readonly string[]).includes(name)) problems.push({ line: headerLine, field: name, message: `unknown column "${name}"; the columns are ${RATE_DECK_COLUMNS.join(', ')}` });
+    else if (columns.indexOf(name) !== index) problems.push({ line: headerLine, field: name, message: `the column "${name}" is named twice` });
   });
-  for (const name of REQUIRED) if (!columns.includes(name)) problems.push({ line: 1, field: name, message: `the column "${name}" is missing` });
-  if (problems.some((problem) => problem.line === 1)) return { ok: false, problems: problems.sort((a, b) => a.line - b.line) };
-  if (rest.length === 0) problems.push({ line: 1, field: 'csv', message: 'the deck has no rows' });
+  for (const name of REQUIRED) if (!columns.includes(name)) problems.push({ line: headerLine, field: name, message: `the column "${name}" is missing` });
+  // Without its columns no row can be read.
+  if (problems.length > headerProblems) return { ok: false, problems: problems.sort((a, b) => a.line - b.line) };
+  if (rest.length === 0) problems.push({ line: headerLine, field: 'csv', message: 'the deck has no rows' });
 
   const rows: RateRow[] = [];
   for (const { record, info } of rest) {
@@ -157,12 +161,16 @@ function parseRow(record: Record<string, string>, line: number, defaultEffective
   const effectiveTo = date('effective_to', null);
   if (effectiveTo && effectiveTo.getTime() <= effectiveFrom.getTime()) problem('effective_to', 'must be after effective_from');
 
+  const destination = fromSpreadsheetCell(text('destination'));
+  // Shown on invoices and price lists, and stored: no control characters (a NUL the database refuses).
+  if (/\p{Cc}/u.test(destination)) problem('destination', 'holds a control character');
+
   if (problems.length > before || !rate || !connectFee) return undefined;
   return {
     line,
     service,
     prefix,
-    destination: fromSpreadsheetCell(text('destination')),
+    destination,
     connectFee,
     rate,
     rateUnitSeconds,

@@ -45,7 +45,7 @@ describe(`CDR files on ${testDatabaseKind}`, () => {
     await t?.close();
   });
 
-  const upload = (body: string, query: string) => t.call({ method: 'POST', url: `/v1/cdr-files?${query}`, payload: body, headers: { 'content-type': 'text/csv' } });
+  const upload = (body: string | Buffer, query: string) => t.call({ method: 'POST', url: `/v1/cdr-files?${query}`, payload: body, headers: { 'content-type': 'text/csv' } });
   const usable = async (code: string) => (await t.call({ method: 'GET', url: `/v1/organizations/${orgs[code]!.id}/credits` })).json().usableCredits as string;
 
   it('rates the Asterisk sample: good lines charged once, the rest reported by line', async () => {
@@ -146,14 +146,17 @@ describe(`CDR files on ${testDatabaseKind}`, () => {
   });
 
   it('refuses a file it cannot read at all, an empty one, another format’s and a Ringbill file without its header', async () => {
-    const refused = async (body: string, query: string) => {
+    const refused = async (body: string | Buffer, query: string) => {
       const response = await upload(body, query);
       expect(response.statusCode, response.body).toBe(400);
       expect(response.json().error.code).toBe('invalid_cdr_file');
       return response.json().error;
     };
     const acmeBefore = await usable('ACME01');
-    expect((await refused('"unterminated,line\n', 'format=asterisk')).details).toEqual([{ line: 1, outcome: 'rejected', reason: expect.stringContaining('never closed') }]);
+    expect((await refused('"unterminated,line\n', 'format=asterisk')).details).toEqual([{ line: 1, outcome: 'rejected', reason: expect.stringContaining('not closed on its line') }]);
+    // UTF-16 (CR line ends and all) is refused whole, not read as text of its own.
+    const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(fixture('asterisk-Master.csv').replaceAll('\n', '\r'), 'utf16le')]);
+    expect((await refused(utf16, 'format=asterisk')).details).toEqual([{ line: 1, outcome: 'rejected', reason: expect.stringContaining('UTF-16') }]);
     expect((await refused('', 'format=asterisk')).message).toBe('the file has no lines');
     expect((await refused(fixture('freeswitch-cdr.csv'), 'format=asterisk')).message).toMatch(/^no line is a asterisk CDR; line 1: malformed: expected at least 16 fields/);
     expect((await refused('x,ACME01,659,2026-11-02T00:00:00Z,60\n', 'format=ringbill')).details).toMatchObject([{ line: 1, outcome: 'rejected' }]);

@@ -214,6 +214,16 @@ describe('parsing a rate deck', () => {
     expect(parseRateDeck('prefix,rate\n', T).ok).toBe(false);
     expect(parseRateDeck('"unterminated', T).ok).toBe(false);
     expect(parseRateDeck('prefix,rate,rate\n44,0.1,0.2', T)).toMatchObject({ ok: false, problems: [{ line: 1, field: 'rate', message: 'the column "rate" is named twice' }] });
+    // The header's problems are on the header's own line, after blank lines too.
+    expect(parseRateDeck('\n\nprefix,rate,colour\n1,0.1,red', T)).toMatchObject({ ok: false, problems: [{ line: 3, field: 'colour' }] });
+    // A control character in a name (a NUL the database would refuse) is the row's problem.
+    expect(parseRateDeck('prefix,destination,rate\n44,UK\u0000Fixed,0.1\n45,UK\u0007,0.1', T)).toMatchObject({
+      ok: false,
+      problems: [
+        { line: 2, field: 'destination' },
+        { line: 3, field: 'destination' },
+      ],
+    });
   });
 
   it('reports a line of the wrong length or a stray quote with the other problems, not instead of them', () => {
@@ -228,7 +238,7 @@ describe('parsing a rate deck', () => {
       [7, 'csv'],
     ]);
     expect(parsed.problems[1]!.message).toBe('the line has 3 field(s); the header names 2');
-    expect(parsed.problems[4]!.message).toBe('a quoted field opened on line 7 is never closed; the lines after it are read on their own');
+    expect(parsed.problems[4]!.message).toBe('a quoted field is not closed on its line');
     // Text after a closing quote is that line's problem; the lines after it are still checked
     // (csv-parse's own recovery dropped them, and reported a deck with no rows).
     const quoted = parseRateDeck('prefix,destination,rate\n44,"UK" Fixed,0.01\n45,X,abc\n46,Y,-1\n', T);

@@ -105,9 +105,7 @@ export async function* parseCdrBatches(input: CsvInput, options: ParseOptions): 
       }
     }
     for (const fault of batch.skipped ?? []) lines.push({ kind: 'malformed', line: fault.line, reason: `unreadable CSV: ${fault.message}` });
-    if (batch.error) lines.push({ kind: 'malformed', line: batch.error.line, reason: `unreadable CSV: ${batch.error.message}` });
     yield { lines, bytes: batch.bytes };
-    if (batch.error) return;
   }
 }
 
