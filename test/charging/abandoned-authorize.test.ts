@@ -24,10 +24,15 @@ describe(`an authorize the switch stopped waiting for, on ${testDatabaseKind}`, 
     await t?.close();
   });
 
-  it('holds nothing and leaves no session to expire and charge, when the switch closed the connection while it queued', async () => {
-    const created = await t.call({ method: 'POST', url: '/v1/organizations', payload: { name: 'Timed Out Ltd', currency: 'SGD' } });
-    const org = created.json() as { id: string };
+  /** An organization with 10.00 to spend. */
+  async function fundedOrganization(name: string): Promise<{ id: string }> {
+    const org = (await t.call({ method: 'POST', url: '/v1/organizations', payload: { name, currency: 'SGD' } })).json() as { id: string };
     await t.call({ method: 'POST', url: `/v1/organizations/${org.id}/adjustments`, headers: { 'idempotency-key': `fund-${org.id}` }, payload: { amount: '10.00', reason: 'test credit' } });
+    return org;
+  }
+
+  it('holds nothing and leaves no session to expire and charge, when the switch closed the connection while it queued', async () => {
+    const org = await fundedOrganization('Timed Out Ltd');
 
     // The ledger is busy: the authorize reaches its queue and waits there, as under load, until
     // its client has gone.
@@ -71,9 +76,7 @@ describe(`an authorize the switch stopped waiting for, on ${testDatabaseKind}`, 
     expect((await verifyLedger(t.database.db)).ok).toBe(true);
   });
   it('drops it too when the switch closed the connection while its organization was being read', async () => {
-    const created = await t.call({ method: 'POST', url: '/v1/organizations', payload: { name: 'Slow Read Ltd', currency: 'SGD' } });
-    const org = created.json() as { id: string };
-    await t.call({ method: 'POST', url: `/v1/organizations/${org.id}/adjustments`, headers: { 'idempotency-key': `fund-${org.id}` }, payload: { amount: '10.00', reason: 'test credit' } });
+    const org = await fundedOrganization('Slow Read Ltd');
     // The organization's read waits (a cache miss on a busy database) until the client has gone.
     const organizations = t.services.organizations;
     const get = organizations.get.bind(organizations);
