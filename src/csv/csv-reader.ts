@@ -146,11 +146,14 @@ class Lines {
       this.afterCr = false;
       if (text.charCodeAt(0) === LF) start = 1;
     }
+    // The next LF and CR, each looked for again only once passed: a text with none of one (a
+    // CR-ended deck has no LF) would otherwise be scanned to its end for every line.
+    let nextLf = text.indexOf('\n', start);
     let nextCr = text.indexOf('\r', start);
     while (start < text.length) {
-      let stop = text.indexOf('\n', start);
-      if (stop === -1) stop = text.length;
+      if (nextLf !== -1 && nextLf < start) nextLf = text.indexOf('\n', start);
       if (nextCr !== -1 && nextCr < start) nextCr = text.indexOf('\r', start);
+      let stop = nextLf === -1 ? text.length : nextLf;
       let next = stop + 1;
       if (nextCr !== -1 && nextCr < stop) {
         // A CR ends the line: with the LF after it (CRLF), or alone.
@@ -170,14 +173,18 @@ class Lines {
   }
 
   /** A line too long to hold: a fault, its text never read. */
-  overlong(): void {
-    this.count++;
-    this.faults.push({ line: this.count, message: `the line is longer than ${MAX_LINE_BYTES} bytes`, code: 'LINE_TOO_LONG' });
+  overlong(line = ++this.count): void {
+    this.faults.push({ line, message: `the line is longer than ${MAX_LINE_BYTES} bytes`, code: 'LINE_TOO_LONG' });
   }
 
   private line(content: string): void {
     const line = ++this.count;
     if (isBlank(content)) return;
+    // The same limit whether or not the line arrived in one piece with its line break.
+    if (content.length > MAX_LINE_BYTES / 4 && Buffer.byteLength(content) > MAX_LINE_BYTES) {
+      this.overlong(line);
+      return;
+    }
     const fields = splitCsvLine(content);
     if (fields) {
       this.records.push(fields);

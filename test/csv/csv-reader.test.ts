@@ -105,7 +105,10 @@ describe('lines', () => {
     expect(records).toEqual([
       [1, ['a', '1']],
       [3, ['b', '2']],
-    ]);
+    ]);    // The same line in one piece with its line break, and in a deck, is the same fault.
+    const whole = await withReader([Buffer.concat([Buffer.from('a,1\n'), long, Buffer.from('\nb,2\n')])]);
+    expect(whole).toEqual({ records: [{ fields: ['a', '1'], line: 1 }, { fields: ['b', '2'], line: 3 }], faults: [2] });
+    expect(readCsvText(`a,1\n${long.toString()}\nb,2\n`).faults).toEqual([{ line: 2, message: `the line is longer than ${MAX_LINE_BYTES} bytes`, code: 'LINE_TOO_LONG' }]);
   });
 });
 
