@@ -24,6 +24,34 @@ describe(`an authorize the switch stopped waiting for, on ${testDatabaseKind}`, 
     await t?.close();
   });
 
+  /**
+   * The results of the ledger commands an authorize sends with its abandonment signal, as they
+   * come; `first` runs before each is queued. `restore` puts the ledger back.
+   */
+  function watchAuthorizes(first: (signal: AbortSignal) => Promise<unknown> = async () => undefined) {
+    const ledger = t.services.ledger;
+    const execute = ledger.execute.bind(ledger);
+    const results: CommandResult[] = [];
+    ledger.execute = async (command: LedgerCommand) => {
+      const { signal } = command;
+      if (!signal) return execute(command);
+      await first(signal);
+      const result = await execute(command);
+      results.push(result);
+      return result;
+    };
+    return { results, restore: () => (ledger.execute = execute) };
+  }
+
+  /** Sends an authorize over a connection of its own and closes it once `giveUp` resolves, as a switch whose HTTP client timed out. */
+  async function authorizeAndGiveUp(organizationId: string, callId: string, giveUp: Promise<unknown>): Promise<void> {
+    const call = request({ port, host: '127.0.0.1', method: 'POST', path: '/v1/charging/sessions', headers: { authorization: `Bearer ${OPERATOR_KEY}`, 'content-type': 'application/json' } });
+    call.on('error', () => undefined);
+    call.end(JSON.stringify({ organizationId, destination: '6591234567', callId }));
+    await giveUp;
+    call.destroy();
+  }
+
   /** An organization with 10.00 to spend. */
   async function fundedOrganization(name: string): Promise<{ id: string }> {
     const org = (await t.call({ method: 'POST', url: '/v1/organizations', payload: { name, currency: 'SGD' } })).json() as { id: string };
@@ -36,31 +64,17 @@ describe(`an authorize the switch stopped waiting for, on ${testDatabaseKind}`, 
 
     // The ledger is busy: the authorize reaches its queue and waits there, as under load, until
     // its client has gone.
-    const ledger = t.services.ledger;
-    const execute = ledger.execute.bind(ledger);
     let queued!: () => void;
     const arrived = new Promise<void>((resolve) => (queued = resolve));
-    const results: CommandResult[] = [];
-    ledger.execute = async (command: LedgerCommand) => {
-      const { signal } = command;
-      if (!signal) return execute(command);
+    const { results, restore } = watchAuthorizes((signal) => {
       queued();
-      await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
-      const result = await execute(command);
-      results.push(result);
-      return result;
-    };
+      return new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+    });
     try {
-      const body = JSON.stringify({ organizationId: org.id, destination: '6591234567', callId: 'gave-up-1' });
-      const call = request({ port, host: '127.0.0.1', method: 'POST', path: '/v1/charging/sessions', headers: { authorization: `Bearer ${OPERATOR_KEY}`, 'content-type': 'application/json' } });
-      call.on('error', () => undefined);
-      call.end(body);
-      await arrived;
-      // The switch's HTTP client times out.
-      call.destroy();
+      await authorizeAndGiveUp(org.id, 'gave-up-1', arrived);
       await expect.poll(() => results.length).toBe(1);
     } finally {
-      ledger.execute = execute;
+      restore();
     }
     expect(results[0]).toMatchObject({ ok: false, code: 'request_abandoned' });
     const live = await t.call({ method: 'GET', url: `/v1/charging/sessions?organizationId=${org.id}` });
@@ -75,6 +89,7 @@ describe(`an authorize the switch stopped waiting for, on ${testDatabaseKind}`, 
     expect(again.statusCode, again.body).toBe(201);
     expect((await verifyLedger(t.database.db)).ok).toBe(true);
   });
+
   it('drops it too when the switch closed the connection while its organization was being read', async () => {
     const org = await fundedOrganization('Slow Read Ltd');
     // The organization's read waits (a cache miss on a busy database) until the client has gone.
@@ -93,25 +108,14 @@ describe(`an authorize the switch stopped waiting for, on ${testDatabaseKind}`, 
       }
       return get(id);
     };
-    const ledger = t.services.ledger;
-    const execute = ledger.execute.bind(ledger);
-    const results: unknown[] = [];
-    ledger.execute = async (command: LedgerCommand) => {
-      const result = await execute(command);
-      if (command.signal) results.push(result);
-      return result;
-    };
+    const { results, restore } = watchAuthorizes();
     try {
-      const call = request({ port, host: '127.0.0.1', method: 'POST', path: '/v1/charging/sessions', headers: { authorization: `Bearer ${OPERATOR_KEY}`, 'content-type': 'application/json' } });
-      call.on('error', () => undefined);
-      call.end(JSON.stringify({ organizationId: org.id, destination: '6591234567', callId: 'gave-up-2' }));
-      await read;
-      call.destroy();
+      await authorizeAndGiveUp(org.id, 'gave-up-2', read);
       gone();
       await expect.poll(() => results.length).toBe(1);
     } finally {
       organizations.get = get;
-      ledger.execute = execute;
+      restore();
     }
     expect(results[0]).toMatchObject({ ok: false, code: 'request_abandoned' });
     expect((await t.call({ method: 'GET', url: `/v1/charging/sessions?organizationId=${org.id}` })).json().data).toEqual([]);
