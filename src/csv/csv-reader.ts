@@ -58,11 +58,11 @@ function isByteSpace(code: number): boolean {
 }
 
 /**
- * The fields of one line, as csv-parse reads them with CSV_OPTIONS, for the lines that are
+ * The fields of one line, as csv-parse reads them with LINE_OPTIONS, for the lines that are
  * simple to be sure of: every quoted field closes on the line, and nothing in it is an error
  * or a case where csv-parse has quirks (white space other than space and tab after a closing
  * quote). Undefined otherwise, and the caller hands the line to csv-parse. `line` has no line
- * breaks (neither CR nor LF) and no U+FFFD (where the bytes were not UTF-8).
+ * breaks (neither CR nor LF).
  */
 export function splitCsvLine(line: string): string[] | undefined {
   const fields: string[] = [];

@@ -6,7 +6,7 @@ import type { Currency } from '../money/index.ts';
 import { isRetryableConflict, isUniqueViolation, type Database, type Queryable } from '../store/database.ts';
 import { applyCommand, type RejectedCommand } from './apply-command.ts';
 import * as store from './ledger-store.ts';
-import { isNewTransfer, type Account, type BatchWriter, type CommandOutcome, type IdempotencyKey, type LedgerCommand, type LedgerRequest, type Transfer } from './types.ts';
+import { isNewTransfer, type Account, type BatchWriter, type CommandOutcome, type IdempotencyKey, type LedgerCommand, type Transfer } from './types.ts';
 
 export type CommandResult = { ok: true; value: CommandOutcome } | RejectedCommand | Failure<'idempotency_conflict' | 'overloaded' | 'request_abandoned'>;
 
@@ -400,24 +400,22 @@ function deltas(original: ReadonlyMap<string, Account>, current: ReadonlyMap<str
   return changes;
 }
 
-/** A stable fingerprint of what a command asks, so a reused key with other content is caught. */
 /**
- * A command's fingerprint under its idempotency key: its transfers, and the operation that asked
- * for them, so that a key reused on another route (one transfer, then the same one as a linked
- * command) is another request, not a replay in the other route's shape.
+ * A stable fingerprint of what a command asks, so that a reused key with other content is
+ * caught: its transfers, and the operation that asked for them, so that a key reused on another
+ * route (one transfer, then the same one as a linked command) is another request too, not a
+ * replay in the other route's shape.
  */
 function hashCommand(command: LedgerCommand): string {
-  const transfers = hashRequests(command.transfers);
-  return command.operation ? createHash('sha256').update(`${command.operation}\n${transfers}`).digest('hex') : transfers;
-}
-
-export function hashRequests(requests: readonly LedgerRequest[]): string {
-  const canonical = JSON.stringify(requests, (_key, value: unknown) => {
+  const canonical = JSON.stringify(command.transfers, (_key, value: unknown) => {
     if (typeof value === 'bigint') return value.toString();
     if (value && typeof value === 'object' && !Array.isArray(value)) {
       return Object.fromEntries(Object.entries(value as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)));
     }
     return value;
   });
-  return createHash('sha256').update(canonical).digest('hex');
+  return createHash('sha256')
+    .update(command.operation ? `${command.operation}\n` : '')
+    .update(canonical)
+    .digest('hex');
 }
