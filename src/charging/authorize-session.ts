@@ -6,7 +6,6 @@ import type { Organization } from '../organizations/organization.ts';
 import { isUniqueViolation } from '../store/database.ts';
 import { usageAccountIds, type ChargingDeps } from './charging-deps.ts';
 import { newSessions } from './charging-records.ts';
-import { checkLowCredit } from './low-credit.ts';
 import { DEFAULT_INTERVAL_SECONDS, planGrant, TTL_INTERVALS, UNLIMITED_BUDGET, type ChargingSession } from './session.ts';
 import { findSessionByCall, insertSessions } from './session-store.ts';
 
@@ -91,7 +90,6 @@ export async function authorizeSession(deps: ChargingDeps, request: AuthorizeReq
   // The ledger sizes the hold from the credit it finds under its locks: as much of an interval
   // as that pays for. The session follows from the hold, which is one block's cost at least.
   const { spendingId, revenueId } = await usageAccountIds(deps, organization);
-  let usableBefore: bigint | undefined;
   const sessionFor = (hold: Transfer) => session(planGrant(plan, 0, hold.amount, intervalSeconds), hold);
   const result = await deps.ledger.execute({
     transfers: [
@@ -100,10 +98,7 @@ export async function authorizeSession(deps: ChargingDeps, request: AuthorizeReq
         debitAccountId: spendingId,
         creditAccountId: revenueId,
         amount: wholeInterval.costGranted,
-        sizeTo: (available) => {
-          usableBefore = available;
-          return planGrant(plan, 0, available, intervalSeconds).costGranted;
-        },
+        sizeTo: (available) => planGrant(plan, 0, available, intervalSeconds).costGranted,
         code: 'usage:voice',
         // No timeout of its own: the session's expiry settles it, charging the time granted. A
         // ledger timeout would release the credit unposted, and the call could never be charged.
@@ -117,7 +112,6 @@ export async function authorizeSession(deps: ChargingDeps, request: AuthorizeReq
   if (result.ok && !result.value.replayed) {
     const created = sessionFor(result.value.transfers[0]!);
     deps.sessions.remember(created);
-    await checkLowCredit(deps, organization, usableBefore);
     return { ok: true, value: { session: created, created: true } };
   }
   // The same call authorized before, or at the same moment by another request: its session.

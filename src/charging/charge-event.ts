@@ -1,11 +1,9 @@
 import { failure, type ErrorCode, type Result } from '../errors.ts';
-import { availableBalance } from '../ledger/apply-command.ts';
 import type { Organization } from '../organizations/organization.ts';
 import { priceEvent } from '../rating/price.ts';
 import type { Service } from '../rating/rate-plan.ts';
-import { timeZoneOf, usageAccounts, usageWithCharge, type ChargingDeps } from './charging-deps.ts';
+import { timeZoneOf, usageAccountIds, usageWithCharge, type ChargingDeps } from './charging-deps.ts';
 import { UsageAlreadyRecorded, usageRecords, writeUsage, type UsageWithCharge } from './charging-records.ts';
-import { checkLowCredit } from './low-credit.ts';
 import type { UsageRecord } from './usage-record.ts';
 import { findUsageByExternalId } from './usage-store.ts';
 
@@ -31,7 +29,7 @@ export async function chargeEvent(deps: ChargingDeps, request: EventRequest): Pr
   const found = await deps.rating.planFor(organization, request.service, request.destination, now);
   if (!found.ok) return found;
   const price = priceEvent(found.value.plan, request.quantity);
-  const { spending, revenue } = await usageAccounts(deps, organization);
+  const { spendingId, revenueId } = await usageAccountIds(deps, organization);
   const timeZone = await timeZoneOf(deps, organization);
   const usageFor = (transferId: string | null) =>
     usageWithCharge(
@@ -65,11 +63,10 @@ export async function chargeEvent(deps: ChargingDeps, request: EventRequest): Pr
     }
     return { ok: true, value: { usage: usage.record, replayed: false } };
   }
-  const usable = availableBalance(spending, now);
   // The rows of the attempt that committed: the ledger asks for them on every attempt that runs the command.
   let written: UsageWithCharge | undefined;
   const result = await deps.ledger.execute({
-    transfers: [{ kind: 'posted', debitAccountId: spending.id, creditAccountId: revenue.id, amount: price.cost, code: `usage:${request.service}`, metadata: { eventId: request.eventId } }],
+    transfers: [{ kind: 'posted', debitAccountId: spendingId, creditAccountId: revenueId, amount: price.cost, code: `usage:${request.service}`, metadata: { eventId: request.eventId } }],
     idempotencyKey: { scope: 'charging', key: `event:${organization.id}:${request.eventId}` },
     records: (outcome) => {
       written = usageFor(outcome.transfers[0]!.id);
@@ -84,7 +81,6 @@ export async function chargeEvent(deps: ChargingDeps, request: EventRequest): Pr
     if (!stored) return failure('idempotency_conflict', `event ${request.eventId} is being charged by another request; send it again for its answer`);
     return replayOf(stored, request);
   }
-  await checkLowCredit(deps, organization, usable);
   return { ok: true, value: { usage: written.record, replayed: false } };
 }
 

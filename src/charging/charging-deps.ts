@@ -3,8 +3,6 @@ import { billPeriodOf } from '../billing/charge.ts';
 import type { Clock } from '../clock/clock.ts';
 import { newId } from '../ids.ts';
 import type { Ledger } from '../ledger/ledger.ts';
-import type { Account } from '../ledger/types.ts';
-import { findAccount } from '../ledger/ledger-store.ts';
 import type { OrganizationCache } from '../organizations/organization-cache.ts';
 import { spendingAccountOf } from '../organizations/organization-accounts.ts';
 import type { Organization } from '../organizations/organization.ts';
@@ -24,21 +22,19 @@ export interface ChargingDeps {
 }
 
 /**
- * Where an organization's usage money goes: from its spending account (read fresh, for its
- * balance) to the provider's usage revenue.
+ * Where an organization's usage money goes: from its spending account to the provider's usage
+ * revenue. By id only, from caches when they have them: the ledger reads them under its locks.
  */
-export async function usageAccounts(deps: ChargingDeps, organization: Organization): Promise<{ spending: Account; revenue: Account }> {
-  const ids = await usageAccountIds(deps, organization);
-  const [spending, revenue] = await Promise.all([findAccount(deps.db, ids.spendingId).then((account) => account!), deps.ledger.providerAccount('revenue:usage', organization.currency)]);
-  return { spending, revenue };
-}
-
-/** The same two accounts by id only, from caches when they have them: for the ledger to read under its locks. */
 export async function usageAccountIds(deps: ChargingDeps, organization: Organization): Promise<{ spendingId: string; revenueId: string }> {
   const cached = await deps.organizations.get(organization.id);
-  const spendingId = cached?.organization.paymentScheme === organization.paymentScheme ? cached.spendingAccountId : undefined;
+  const spendingId = cached && sameSpendingAccount(cached.organization, organization) ? cached.spendingAccountId : undefined;
   const [spending, revenue] = await Promise.all([spendingId ?? spendingAccountOf(deps.db, organization).then((account) => account.id), deps.ledger.providerAccount('revenue:usage', organization.currency)]);
   return { spendingId: spending, revenueId: revenue.id };
+}
+
+/** Whether two reads of an organization charge the same account: its payment scheme and currency choose it. */
+function sameSpendingAccount(a: Organization, b: Organization): boolean {
+  return a.paymentScheme === b.paymentScheme && a.currency === b.currency;
 }
 
 export async function timeZoneOf(deps: ChargingDeps, organization: Organization): Promise<string> {

@@ -4,7 +4,6 @@ import { batchRecord, type CommandOutcome, type LedgerRequest, type Transfer } f
 import { priceCall } from '../rating/price.ts';
 import { timeZoneOf, usageAccountIds, usageWithCharge, type ChargingDeps } from './charging-deps.ts';
 import { SessionMoved, sessionSteps, usageRecords, writeUsage } from './charging-records.ts';
-import { checkLowCredit } from './low-credit.ts';
 import { planGrant, UNLIMITED_BUDGET, type ChargingSession } from './session.ts';
 import { findSession, saveSessions } from './session-store.ts';
 
@@ -48,7 +47,6 @@ export async function updateSession(deps: ChargingDeps, input: { sessionId: stri
     const granted = (hold: Transfer | undefined) => planGrant(plan, used, costUsed + (hold?.amount ?? 0n), intervalSeconds).grantedTotal;
 
     const post: LedgerRequest[] = session.holdId ? [{ kind: 'post_pending', pendingId: session.holdId, amount: costUsed - session.postedAmount }] : [];
-    let usableBefore: bigint | undefined;
     const hold: LedgerRequest[] = [];
     // A suspended or closed organization's calls get no more time than is paid for: the seconds
     // used are posted and the call ends with its block (a free call, such as an emergency
@@ -61,10 +59,7 @@ export async function updateSession(deps: ChargingDeps, input: { sessionId: stri
         creditAccountId: revenueId,
         amount: whole.costGranted - costUsed,
         // Sized by the ledger after the post above, from what is left to spend.
-        sizeTo: (available) => {
-          usableBefore = available;
-          return planGrant(plan, used, costUsed + available, intervalSeconds).costGranted - costUsed;
-        },
+        sizeTo: (available) => planGrant(plan, used, costUsed + available, intervalSeconds).costGranted - costUsed,
         code: 'usage:voice',
         metadata: { sessionId: session.id, callId: session.callId },
       });
@@ -95,7 +90,6 @@ export async function updateSession(deps: ChargingDeps, input: { sessionId: stri
       if (outcome.ok && !outcome.value.replayed) {
         const updated = stepped(outcome.value);
         deps.sessions.remember(updated);
-        await checkLowCredit(deps, organization, usableBefore);
         return { ok: true, value: updated };
       }
       // A replay is a step someone else took from the same version, and a refusal of a step from
@@ -186,7 +180,6 @@ export async function terminateSession(
       });
       deps.sessions.forget(session.id);
       if (result.ok && !result.value.replayed) {
-        await checkLowCredit(deps, organization);
         return { ok: true, value: ended };
       }
       // Ended, or moved on, by someone else from the same version, or refused for a cached

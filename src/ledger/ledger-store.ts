@@ -4,7 +4,7 @@ import type { Account, BatchStatement, IdempotencyKey, Transfer, TransferKind, T
 
 const ACCOUNT_COLUMNS = `id, organization_id, code, currency, debits_posted, credits_posted, debits_pending,
   credits_pending, debits_must_not_exceed_credits, credits_must_not_exceed_debits, overdraft_limit,
-  temporary_overdraft_limit, temporary_overdraft_expires_at, created_at`;
+  temporary_overdraft_limit, temporary_overdraft_expires_at, low_balance_threshold, created_at`;
 
 const TRANSFER_COLUMNS = `id, kind, state, debit_account_id, credit_account_id, amount, currency, pending_id,
   timeout_at, resolved_at, code, command_id, metadata, created_at`;
@@ -23,6 +23,7 @@ interface AccountRow {
   overdraft_limit: bigint;
   temporary_overdraft_limit: bigint | null;
   temporary_overdraft_expires_at: Date | null;
+  low_balance_threshold: bigint | null;
   created_at: Date;
 }
 
@@ -58,6 +59,7 @@ function toAccount(row: AccountRow): Account {
     overdraftLimit: row.overdraft_limit,
     temporaryOverdraftLimit: row.temporary_overdraft_limit,
     temporaryOverdraftExpiresAt: row.temporary_overdraft_expires_at,
+    lowBalanceThreshold: row.low_balance_threshold,
     createdAt: row.created_at,
   };
 }
@@ -204,7 +206,7 @@ const TRANSFER_ONLY: [string, string][] = [
 const ACCOUNT_ONLY: [string, string][] = [
   ['organization_id', 'uuid'], ['debits_posted', 'bigint'], ['credits_posted', 'bigint'], ['debits_pending', 'bigint'], ['credits_pending', 'bigint'],
   ['debits_must_not_exceed_credits', 'boolean'], ['credits_must_not_exceed_debits', 'boolean'], ['overdraft_limit', 'bigint'],
-  ['temporary_overdraft_limit', 'bigint'], ['temporary_overdraft_expires_at', 'timestamptz'],
+  ['temporary_overdraft_limit', 'bigint'], ['temporary_overdraft_expires_at', 'timestamptz'], ['low_balance_threshold', 'bigint'],
 ];
 const SHARED = ['id', 'code', 'currency', 'created_at'];
 
@@ -397,6 +399,11 @@ export async function setOverdraft(db: Queryable, accountId: string, overdraft: 
     [accountId, overdraft.permanent, overdraft.temporary?.limit ?? null, overdraft.temporary?.expiresAt ?? null],
   );
   return result.rows[0] && toAccount(result.rows[0]);
+}
+
+/** Sets the threshold below which the ledger raises `balance.low` for the accounts (see low-balance.ts). */
+export async function setLowBalanceThreshold(db: Queryable, accountIds: readonly string[], threshold: bigint | null): Promise<void> {
+  await db.query('UPDATE ledger_accounts SET low_balance_threshold = $2 WHERE id = ANY($1::text[])', [accountIds, threshold]);
 }
 
 /** Reads an account under a row lock, for a change that must not race the ledger's batches. */

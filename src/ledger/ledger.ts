@@ -5,6 +5,8 @@ import { newId } from '../ids.ts';
 import type { Currency } from '../money/index.ts';
 import { isRetryableConflict, isUniqueViolation, type Database, type Queryable } from '../store/database.ts';
 import { applyCommand, type RejectedCommand } from './apply-command.ts';
+import type { RingbillEvent } from '../notifications/events.ts';
+import { lowBalanceEvent, lowBalanceEvents } from './low-balance.ts';
 import * as store from './ledger-store.ts';
 import { isNewTransfer, type Account, type BatchWriter, type CommandOutcome, type IdempotencyKey, type LedgerCommand, type Transfer } from './types.ts';
 
@@ -222,6 +224,7 @@ export class Ledger {
     const toStore: store.StoredResult[] = [];
     const rejectedKeys: IdempotencyKey[] = [];
     const ranUnderKey = new Map<string, number>();
+    const lowBalance: RingbillEvent[] = [];
     for (const index of toRun) {
       const item = batch[index]!;
       const key = item.command.idempotencyKey;
@@ -232,6 +235,10 @@ export class Ledger {
         results[index] = applied;
         if (key && !lookUpKeys) rejectedKeys.push(key);
         continue;
+      }
+      for (const after of applied.accounts) {
+        const fell = after.lowBalanceThreshold === null ? undefined : lowBalanceEvent(accounts.get(after.id)!, after, now);
+        if (fell) lowBalance.push(fell);
       }
       keep(applied);
       results[index] = { ok: true, value: { commandId: context.commandId, transfers: applied.created, replayed: false } };
@@ -245,6 +252,7 @@ export class Ledger {
     //    stored means this batch ran a command that should have replayed: throw, so the
     //    transaction rolls back and the batch reruns.
     const records = new Map<BatchWriter<unknown>, unknown[]>();
+    if (lowBalance.length > 0) records.set(lowBalanceEvents, lowBalance);
     for (const index of toRun) {
       const result = results[index];
       if (!result?.ok) continue;

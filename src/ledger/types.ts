@@ -20,6 +20,12 @@ export interface Account {
   /** A temporary overdraft that replaces `overdraftLimit` until it expires (a temporary credit limit). */
   readonly temporaryOverdraftLimit: bigint | null;
   readonly temporaryOverdraftExpiresAt: Date | null;
+  /**
+   * A change that takes the available balance from above this to at or below it raises
+   * `balance.low`, in its own transaction (an organization's low-credit threshold, on its
+   * spending accounts). Null: never.
+   */
+  readonly lowBalanceThreshold: bigint | null;
   readonly createdAt: Date;
 }
 

@@ -1,5 +1,5 @@
 import { newId } from '../ids.ts';
-import type { Queryable } from '../store/database.ts';
+import { arrayColumns, queryWith, type Queryable, type SqlParam } from '../store/database.ts';
 
 /** Internal events: what later work (auto top-up, notifications) hangs on. */
 export type EventType = 'balance.low';
@@ -12,16 +12,31 @@ export interface RingbillEvent {
   readonly createdAt: Date;
 }
 
-export async function raiseEvent(db: Queryable, event: Omit<RingbillEvent, 'id'>): Promise<RingbillEvent> {
-  const raised = { id: newId('evt'), ...event };
-  await db.query('INSERT INTO events (id, type, organization_id, data, created_at) VALUES ($1, $2, $3, $4, $5)', [
-    raised.id,
-    raised.type,
-    raised.organizationId,
-    JSON.stringify(raised.data),
-    raised.createdAt,
-  ]);
-  return raised;
+export function newEvent(event: Omit<RingbillEvent, 'id'>): RingbillEvent {
+  return { id: newId('evt'), ...event };
+}
+
+/** Inserts many events in one statement. */
+export function insertEventsStatement(events: readonly RingbillEvent[], param: SqlParam): string {
+  const column = arrayColumns(events, param);
+  return `INSERT INTO events (id, type, organization_id, data, created_at)
+     SELECT * FROM unnest(${[
+       column((e) => e.id, 'text'),
+       column((e) => e.type, 'text'),
+       column((e) => e.organizationId, 'uuid'),
+       column((e) => JSON.stringify(e.data), 'jsonb'),
+       column((e) => e.createdAt, 'timestamptz'),
+     ].join(', ')})`;
+}
+
+export async function insertEvents(db: Queryable, events: readonly RingbillEvent[]): Promise<void> {
+  if (events.length > 0) await queryWith(db, (param) => insertEventsStatement(events, param));
+}
+
+/** Whether an event of the type was raised for the organization at or after `since`. */
+export async function raisedSince(db: Queryable, type: EventType, organizationId: string, since: Date): Promise<boolean> {
+  const result = await db.query('SELECT 1 FROM events WHERE type = $1 AND organization_id = $2 AND created_at >= $3 LIMIT 1', [type, organizationId, since]);
+  return result.rows.length > 0;
 }
 
 export async function listEvents(db: Queryable, filter: { type?: EventType; organizationId?: string; limit: number }): Promise<RingbillEvent[]> {

@@ -17,6 +17,7 @@ import {
   type PaymentScheme,
 } from './organization.ts';
 import { refuseTakenAccountCode } from './account-code.ts';
+import { setLowCreditThreshold } from './organization-accounts.ts';
 import { insertOrganization, saveBillingProfile, walletIdTaken } from './organization-store.ts';
 import { describeCreditLimit } from './set-credit-limit.ts';
 import { newWalletId } from './wallet-id.ts';
@@ -108,6 +109,7 @@ export async function createOrganization(
             });
           }
         }
+        if (organization.lowCreditThreshold !== null) await setLowCreditThreshold(tx, organization, organization.lowCreditThreshold, now, { raise: false });
         await writeAudit(tx, {
           organizationId: organization.id,
           actor: input.actor,

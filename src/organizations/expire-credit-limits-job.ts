@@ -2,6 +2,8 @@ import { writeAudit } from '../audit/audit-log.ts';
 import type { Clock } from '../clock/clock.ts';
 import type { Job } from '../jobs/scheduler.ts';
 import { findExpiredTemporaryOverdrafts, lockAccount, nextTemporaryOverdraftExpiry, setOverdraft } from '../ledger/ledger-store.ts';
+import { lowBalanceEvent } from '../ledger/low-balance.ts';
+import { insertEvents, raisedSince } from '../notifications/events.ts';
 import type { Database } from '../store/database.ts';
 import { creditLimitOf } from './credit-limit.ts';
 import { findOrganization } from './organization-store.ts';
@@ -28,6 +30,11 @@ export function expireCreditLimitsJob(db: Database, clock: Clock): Job {
           const organization = account.organizationId ? await findOrganization(tx, account.organizationId) : undefined;
           const before = creditLimitOf(account, new Date(expiresAt.getTime() - 1));
           const updated = (await setOverdraft(tx, account.id, { permanent: account.overdraftLimit, temporary: null }))!;
+          // Its balance.low: the limit ended at expiresAt, with the balance as it is now. A
+          // posting since that already raised it took the fall from there, with the limit
+          // already over: it is not raised twice.
+          const fell = lowBalanceEvent(account, updated, expiresAt, new Date(expiresAt.getTime() - 1));
+          if (fell && !(await raisedSince(tx, 'balance.low', fell.organizationId!, expiresAt))) await insertEvents(tx, [fell]);
           if (organization) {
             await writeAudit(tx, {
               organizationId: organization.id,

@@ -1,7 +1,9 @@
 import { RingbillError } from '../errors.ts';
 import type { Account } from '../ledger/types.ts';
 import type { Queryable } from '../store/database.ts';
-import { hasTransfers, listAccounts, lockAccountsOfOrganization } from '../ledger/ledger-store.ts';
+import { hasTransfers, listAccounts, lockAccount, lockAccountsOfOrganization, setLowBalanceThreshold } from '../ledger/ledger-store.ts';
+import { lowBalanceEvent } from '../ledger/low-balance.ts';
+import { insertEvents } from '../notifications/events.ts';
 import { ORGANIZATION_ACCOUNTS, spendingAccountCode, type Organization, type OrganizationAccountCode } from './organization.ts';
 
 export type OrganizationAccounts = Record<OrganizationAccountCode, Account>;
@@ -32,6 +34,21 @@ export async function spendingAccountOf(db: Queryable, organization: Organizatio
   return (await accountsOf(db, organization))[spendingAccountCode(organization.paymentScheme)];
 }
 
+/**
+ * Puts the organization's low-credit threshold on its spending accounts (both, so that a change
+ * of payment scheme keeps it), where the ledger compares it with every change of their balance.
+ * Changing it is a change too: a threshold set at or above the usable credit left, which the old
+ * one was below, raises `balance.low` now. A new organization's first threshold raises nothing
+ * (`raise: false`): it has not fallen anywhere yet.
+ */
+export async function setLowCreditThreshold(tx: Queryable, organization: Organization, threshold: bigint | null, at: Date, options: { raise: boolean }): Promise<void> {
+  const accounts = await accountsOf(tx, organization);
+  // Under the lock the ledger takes, so that no posting judges the old threshold meanwhile.
+  const spending = (await lockAccount(tx, accounts[spendingAccountCode(organization.paymentScheme)].id))!;
+  await setLowBalanceThreshold(tx, [accounts.credit.id, accounts.unbilled.id], threshold);
+  const fell = options.raise ? lowBalanceEvent(spending, { ...spending, lowBalanceThreshold: threshold }, at) : undefined;
+  if (fell) await insertEvents(tx, [fell]);
+}
 
 /**
  * Locks the organization's accounts and answers whether none has a transfer yet: the condition

@@ -115,12 +115,6 @@ export async function findOrganizationsByCodes(db: Queryable, codes: readonly st
   return result.rows.map(toOrganization);
 }
 
-/** Raises or clears the low-credit flag; answers whether this call changed it (so an event is raised once). */
-export async function setLowCreditRaised(db: Queryable, organizationId: string, raised: boolean): Promise<boolean> {
-  const result = await db.query('UPDATE organizations SET low_credit_raised = $2 WHERE id = $1 AND low_credit_raised <> $2', [organizationId, raised]);
-  return result.affectedRows === 1;
-}
-
 export async function updateOrganization(db: Queryable, organization: Organization): Promise<void> {
   await db.query(
     `UPDATE organizations SET name = $2, currency = $3, payment_scheme = $4, invoice_setup = $5, status = $6,

@@ -3,7 +3,7 @@ import type { Clock } from '../clock/clock.ts';
 import { failure, type ErrorCode, type Result } from '../errors.ts';
 import { setOverdraft } from '../ledger/ledger-store.ts';
 import { isForeignKeyViolation, type Database } from '../store/database.ts';
-import { accountsOf, lockAccountsWithoutActivity } from './organization-accounts.ts';
+import { accountsOf, lockAccountsWithoutActivity, setLowCreditThreshold } from './organization-accounts.ts';
 import { spendingAccountCode, type InvoiceSetup, type Organization, type OrganizationStatus, type PaymentScheme } from './organization.ts';
 import { refuseTakenAccountCode } from './account-code.ts';
 import { findOrganization, updateOrganization } from './organization-store.ts';
@@ -79,6 +79,7 @@ async function apply(
       await setOverdraft(tx, from.id, { permanent: 0n, temporary: null });
     }
     await updateOrganization(tx, after);
+    if (after.lowCreditThreshold !== before.lowCreditThreshold) await setLowCreditThreshold(tx, after, after.lowCreditThreshold, now, { raise: true });
     const changed = (Object.keys(changes) as (keyof OrganizationChanges)[]).filter((field) => before[field] !== after[field]);
     if (changed.length > 0) {
       await writeAudit(tx, {

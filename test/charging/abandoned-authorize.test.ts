@@ -1,14 +1,12 @@
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CommandResult } from '../../src/ledger/ledger.ts';
 import type { LedgerCommand } from '../../src/ledger/types.ts';
 import { verifyLedger } from '../../src/ledger/verify-ledger.ts';
 import { testDatabaseKind } from '../helpers/database.ts';
-import { OPERATOR_KEY, startTestApp, type TestApp } from '../helpers/app.ts';
+import { importDefaultDeck, OPERATOR_KEY, startTestApp, type TestApp } from '../helpers/app.ts';
 
-const DECK = readFileSync(new URL('../fixtures/rate-deck.csv', import.meta.url), 'utf8');
 
 describe(`an authorize the switch stopped waiting for, on ${testDatabaseKind}`, () => {
   let t: TestApp;
@@ -16,7 +14,7 @@ describe(`an authorize the switch stopped waiting for, on ${testDatabaseKind}`, 
 
   beforeAll(async () => {
     t = await startTestApp({ start: new Date('2026-11-02T09:00:00Z') });
-    expect((await t.call({ method: 'POST', url: '/v1/rate-decks?name=retail&default=true&effectiveFrom=2026-01-01T00:00:00Z', payload: DECK, headers: { 'content-type': 'text/csv' } })).statusCode).toBe(201);
+    await importDefaultDeck(t);
     await t.app.listen({ port: 0, host: '127.0.0.1' });
     port = (t.app.server.address() as AddressInfo).port;
   });

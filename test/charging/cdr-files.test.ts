@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyLedger } from '../../src/ledger/verify-ledger.ts';
 import { listEvents } from '../../src/notifications/events.ts';
 import { testDatabaseKind } from '../helpers/database.ts';
-import { startTestApp, type TestApp } from '../helpers/app.ts';
+import { importDefaultDeck, startTestApp, type TestApp } from '../helpers/app.ts';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8');
 
@@ -12,8 +12,7 @@ type UsageRow = { externalId: string; destination: string; prefix: string; desti
 
 /** The sample deck as the default deck, and the samples' organizations (billed in Singapore time) funded: returns the deck's version id. */
 async function setUpSamples(t: TestApp, orgs: Record<string, Org>, balances: ReadonlyArray<readonly [string, string]>): Promise<string> {
-  const deck = await t.call({ method: 'POST', url: '/v1/rate-decks?name=retail&default=true&effectiveFrom=2026-01-01T00:00:00Z', payload: fixture('rate-deck.csv'), headers: { 'content-type': 'text/csv' } });
-  expect(deck.statusCode, deck.body).toBe(201);
+  const deck = await importDefaultDeck(t);
   for (const [code, balance] of balances) {
     const org = (await t.call({ method: 'POST', url: '/v1/organizations', payload: { name: code, currency: 'SGD', accountCode: code, billingProfile: { timeZone: 'Asia/Singapore' } } })).json();
     await t.call({ method: 'POST', url: `/v1/organizations/${org.id}/adjustments`, headers: { 'idempotency-key': `fund-${code}` }, payload: { amount: balance, reason: 'credit' } });
@@ -143,6 +142,17 @@ describe(`CDR files on ${testDatabaseKind}`, () => {
     await t.call({ method: 'POST', url: `/v1/organizations/${org.id}/adjustments`, headers: { 'idempotency-key': 'top-low' }, payload: { amount: '0.05', reason: 'top-up' } });
     await upload([header, 'low-4,LOW,6591234567,2026-12-01T00:15:00Z,61'].join('\n'), 'format=ringbill');
     expect(await low()).toBe(2);
+  });
+
+  it('charges an organization in its new currency after the currency changed, once a file had met it in the old one', async () => {
+    const org = (await t.call({ method: 'POST', url: '/v1/organizations', payload: { name: 'Swap', currency: 'SGD', accountCode: 'SWAP' } })).json();
+    const file = ['call_id,account_code,destination,started_at,billed_seconds', 'swap-1,SWAP,6591234567,2026-12-01T00:00:00Z,61'].join('\n');
+    // Refused for want of credit: nothing moved, so the currency may still change.
+    expect((await upload(file, 'format=ringbill')).json()).toMatchObject({ rated: 0, rejected: 1 });
+    const changed = await t.call({ method: 'PUT', url: `/v1/organizations/${org.id}/billing-profile`, payload: { currency: 'EUR' } });
+    expect(changed.statusCode, changed.body).toBe(200);
+    await t.call({ method: 'POST', url: `/v1/organizations/${org.id}/adjustments`, headers: { 'idempotency-key': 'fund-swap' }, payload: { amount: '1.00', reason: 'credit' } });
+    expect((await upload(file, 'format=ringbill')).json()).toMatchObject({ rated: 1, rejected: 0, totals: [{ currency: 'EUR', amount: '0.042', records: 1 }] });
   });
 
   it('refuses a file it cannot read at all, an empty one, another format’s and a Ringbill file without its header', async () => {

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authorizeSession } from '../../src/charging/authorize-session.ts';
 import { terminateSession, updateSession } from '../../src/charging/update-session.ts';
@@ -7,9 +6,8 @@ import { listEvents } from '../../src/notifications/events.ts';
 import { createServices } from '../../src/services.ts';
 import { verifyLedger } from '../../src/ledger/verify-ledger.ts';
 import { testDatabaseKind } from '../helpers/database.ts';
-import { startTestApp, type TestApp } from '../helpers/app.ts';
+import { importDefaultDeck, startTestApp, type TestApp } from '../helpers/app.ts';
 
-const DECK = readFileSync(new URL('../fixtures/rate-deck.csv', import.meta.url), 'utf8');
 
 interface SessionJson {
   id: string;
@@ -30,8 +28,7 @@ describe(`live charging on ${testDatabaseKind}`, () => {
 
   beforeAll(async () => {
     t = await startTestApp({ start: new Date('2026-11-02T09:00:00Z') });
-    const imported = await t.call({ method: 'POST', url: '/v1/rate-decks?name=retail&default=true&effectiveFrom=2026-01-01T00:00:00Z', payload: DECK, headers: { 'content-type': 'text/csv' } });
-    expect(imported.statusCode, imported.body).toBe(201);
+    await importDefaultDeck(t);
   });
 
   afterAll(async () => {

@@ -19,6 +19,7 @@ export function account(id: string, fields: Partial<Account> = {}): Account {
     overdraftLimit: 0n,
     temporaryOverdraftLimit: null,
     temporaryOverdraftExpiresAt: null,
+    lowBalanceThreshold: null,
     createdAt: T0,
     ...fields,
   };

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { seedEnvironmentOperatorKey } from '../../src/auth/api-keys.ts';
 import { TestClock } from '../../src/clock/clock.ts';
@@ -37,4 +38,11 @@ export async function startTestApp(options: { testClock?: boolean; start?: Date 
       await database.close();
     },
   };
+}
+
+/** The samples' rate deck (test/fixtures/rate-deck.csv), or `csv`, made the default deck, in force from 2026. */
+export async function importDefaultDeck(t: TestApp, csv = readFileSync(new URL('../fixtures/rate-deck.csv', import.meta.url), 'utf8')): Promise<LightMyRequestResponse> {
+  const imported = await t.call({ method: 'POST', url: '/v1/rate-decks?name=retail&default=true&effectiveFrom=2026-01-01T00:00:00Z', payload: csv, headers: { 'content-type': 'text/csv' } });
+  if (imported.statusCode !== 201) throw new Error(`the test deck was refused: ${imported.body}`);
+  return imported;
 }

@@ -9,7 +9,6 @@ import { isUniqueViolation } from '../../store/database.ts';
 import { usageAccountIds, type ChargingDeps } from '../charging-deps.ts';
 import { availableBalance } from '../../ledger/apply-command.ts';
 import { spendingAccountOf } from '../../organizations/organization-accounts.ts';
-import { checkLowCredit } from '../low-credit.ts';
 import { chargeKindOf } from '../usage-record.ts';
 import { existingUsageKeys } from '../usage-store.ts';
 import type { CdrFormat } from './cdr.ts';
@@ -77,15 +76,8 @@ export async function rateCdrFile(deps: ChargingDeps, input: Readable | { readon
     // The first lines not rated are kept, whichever chunk's step found them first.
     if (report.problems.length >= 2 * MAX_PROBLEMS) report.problems = firstProblems(report.problems);
   };
-  /** What the file charged each organization, for the low-credit check at its end. */
-  const charged = new Map<string, { organization: Organization; amount: bigint }>();
   const rated = (group: ChunkGroup) => {
     report.rated += group.records;
-    if (!report.dryRun && group.amount > 0n) {
-      const known = charged.get(group.organization.id);
-      if (known) known.amount += group.amount;
-      else charged.set(group.organization.id, { organization: group.organization, amount: group.amount });
-    }
     const total = totals.get(group.organization.currency);
     if (total) {
       total.amount += group.amount;
@@ -159,8 +151,6 @@ export async function rateCdrFile(deps: ChargingDeps, input: Readable | { readon
   }
   await Promise.all(storing);
   if (failed) throw failed.error;
-  // Once per organization and file, not per chunk: the file is one charge as the customer sees it.
-  for (const { organization, amount } of charged.values()) await checkLowCredit(deps, organization, { spent: amount });
   report.totals = [...totals].map(([currency, total]) => ({ currency, ...total })).sort((a, b) => a.currency.localeCompare(b.currency));
   report.problems = firstProblems(report.problems);
   return report;
@@ -287,7 +277,8 @@ function accountCache(deps: ChargingDeps): Map<string, Promise<AccountIds>> {
   return cache;
 }
 
-const accountKey = (organization: Organization) => `${organization.id}\u0000${organization.paymentScheme}`;
+// Its payment scheme and currency choose the spending account; both may change (before any money moved).
+const accountKey = (organization: Organization) => `${organization.id}\u0000${organization.paymentScheme}\u0000${organization.currency}`;
 
 /** Looks up the accounts of organizations met for the first time in one query, so charging them needs none. */
 async function prefetchAccounts(deps: ChargingDeps, chunkOrganizations: readonly Organization[]): Promise<void> {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rateCdrFile } from '../../../src/charging/cdr/rate-cdr-file.ts';
 import { verifyLedger } from '../../../src/ledger/verify-ledger.ts';
 import { testDatabaseKind } from '../../helpers/database.ts';
-import { startTestApp, type TestApp } from '../../helpers/app.ts';
+import { importDefaultDeck, startTestApp, type TestApp } from '../../helpers/app.ts';
 
 const DECK = 'prefix,destination,rate,increments\n65,Singapore,0.06,60/60\n44,,0.12,1/1\n800,Toll free,0,60/60\n';
 
@@ -23,7 +23,7 @@ describe.each(['here', 'worker'] as const)(`rating a CDR file in several chunks 
 
   beforeAll(async () => {
     t = await startTestApp({ start: new Date('2026-12-10T00:00:00Z') });
-    const deck = await t.call({ method: 'POST', url: '/v1/rate-decks?name=retail&default=true&effectiveFrom=2026-01-01T00:00:00Z', payload: DECK, headers: { 'content-type': 'text/csv' } });
+    const deck = await importDefaultDeck(t, DECK);
     expect(deck.statusCode, deck.body).toBe(201);
     for (const [code, balance] of [
       ['RICH', '100.00'],
