@@ -115,11 +115,13 @@ export function priceEvent(plan: RatePlan, quantity: number): CallPrice {
 
 function finish(plan: RatePlan, billed: number, exactCost: Rational): CallPrice {
   const head = plan.rows[0]!;
-  if (head.maxCost && q.compare(exactCost, head.maxCost) > 0) {
-    // A cap is a promise: rounded down, so that a cap finer than the rounding is never passed.
-    return { billedSeconds: billed, exactCost, cost: q.toMicros(head.maxCost, head.rounding.decimals, 'down'), capped: true };
-  }
-  return { billedSeconds: billed, exactCost, cost: q.toMicros(exactCost, head.rounding.decimals, head.rounding.method), capped: false };
+  const cost = q.toMicros(exactCost, head.rounding.decimals, head.rounding.method);
+  // A cap is a promise: rounded down, so that a cap finer than the rounding is never passed, and
+  // compared with the rounded cost, so that rounding up to the cap's step never passes it either
+  // (nor makes a longer call cheaper than a shorter one rounded above the cap).
+  const cap = head.maxCost && q.toMicros(head.maxCost, head.rounding.decimals, 'down');
+  if (cap !== undefined && cap !== null && cost > cap) return { billedSeconds: billed, exactCost, cost: cap, capped: true };
+  return { billedSeconds: billed, exactCost, cost, capped: false };
 }
 
 /** The longest a call can last: 24 hours bounds every search for affordable time. */

@@ -107,13 +107,39 @@ describe('pricing a call', () => {
     );
   });
 
-  it('never charges less for a longer call', () => {
+  it('never charges less for a longer call, nor more than the cap, whatever the rounding and the cap', () => {
     const nigeria = deck(`${HEADER}\nvoice,2348,N,0.02,0.20,60,60/60,0,0\nvoice,2348,N,0,0.15,60,30/6,300,0`).plan('voice', '2348', T)!;
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 5000 }), fc.integer({ min: 0, max: 600 }), (seconds, more) => {
         expect(priceCall(nigeria, seconds + more).cost >= priceCall(nigeria, seconds).cost).toBe(true);
       }),
     );
+    const decimal = (max: number) => fc.integer({ min: 1, max }).map((n) => (n / 1000).toFixed(3));
+    const capped = fc.record({
+      connect: fc.oneof(fc.constant('0'), decimal(200)),
+      rate: decimal(500),
+      increments: fc.constantFrom('60/60', '30/6', '1/1', '6/6'),
+      method: fc.constantFrom('up', 'half_up', 'down'),
+      decimals: fc.integer({ min: 0, max: 6 }),
+      cap: decimal(1000),
+      strategy: fc.constantFrom('free', 'disconnect'),
+    });
+    fc.assert(
+      fc.property(capped, fc.integer({ min: 0, max: 3600 }), fc.integer({ min: 0, max: 600 }), (row, seconds, more) => {
+        const header = `${HEADER},rounding,rounding_decimals,max_cost,max_cost_strategy`;
+        const p = deck(`${header}\nvoice,2,X,${row.connect},${row.rate},60,${row.increments},0,0,${row.method},${row.decimals},${row.cap},${row.strategy}`).plan('voice', '2', T)!;
+        const shorter = priceCall(p, seconds).cost;
+        const longer = priceCall(p, seconds + more).cost;
+        expect(longer >= shorter).toBe(true);
+        expect(longer <= BigInt(Math.round(Number(row.cap) * 1_000_000))).toBe(true);
+      }),
+    );
+  });
+
+  it('charges the cap rounded down once the rounded cost passes it: a call priced 0.12 rounded up to 0.2 under a 0.15 cap costs 0.1', () => {
+    const capped = deck(`${HEADER},rounding,rounding_decimals,max_cost\nvoice,2,X,0,0.12,60,1/1,0,0,up,1,0.15`).plan('voice', '2', T)!;
+    expect([cost(capped, 50), cost(capped, 60), cost(capped, 75), cost(capped, 76)]).toEqual(['0.10', '0.10', '0.10', '0.10']);
+    expect(priceEvent(deck(`service,prefix,rate,connect_fee,rounding,rounding_decimals,max_cost\nsms,,0.05,0.1,up,1,0.15`).plan('sms', '44', T)!, 1).cost).toBe(100_000n);
   });
 });
 
