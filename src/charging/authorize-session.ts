@@ -75,6 +75,11 @@ export async function authorizeSession(deps: ChargingDeps, request: AuthorizeReq
   });
 
   const wholeInterval = planGrant(plan, 0, UNLIMITED_BUDGET, intervalSeconds);
+  if (wholeInterval.grantedTotal === 0) {
+    // No credit pays for the first second: the deck's disconnect cap buys none (its connect fee
+    // alone passes it), or the second costs more than any balance can hold.
+    return (await existing()) ?? failure('insufficient_credit', `the price of a call to ${request.destination} allows no time: its first second costs more than its cap or any credit`);
+  }
   if (wholeInterval.costGranted === 0n) {
     // A free destination holds nothing.
     const free = session(wholeInterval, null);

@@ -179,7 +179,7 @@ export function readCgratesTariffPlan(dir: string): CgratesImport {
       }
     }
     // The checks of a CSV deck: what they refuse there would be stored here and not export back.
-    for (const problem of checkRows(rows)) problems.push(`RatingPlans.csv: ${origins[problem.line]}: ${problem.message.replace(/^line \d+/, 'another slot')}`);
+    for (const problem of checkRows(rows).problems) problems.push(`RatingPlans.csv: ${origins[problem.line]}: ${problem.message.replace(/^line \d+/, 'another slot')}`);
     // The version is in force from the first service's activation; each row from its own.
     const effectiveFrom = new Date(Math.min(...[...services.values()].map((at) => at.getTime())));
     decks.push({ name: plan, effectiveFrom, rows });

@@ -71,9 +71,10 @@ export function parseRateDeck(csv: string, defaultEffectiveFrom: Date): ParsedDe
     if (row) rows.push(row);
     if (problems.length >= MAX_PROBLEMS) break;
   }
-  problems.push(...checkRows(rows));
+  const checked = checkRows(rows);
+  problems.push(...checked.problems);
   problems.sort((a, b) => a.line - b.line);
-  return problems.length > 0 ? { ok: false, problems: problems.slice(0, MAX_PROBLEMS) } : { ok: true, rows };
+  return problems.length > 0 ? { ok: false, problems: problems.slice(0, MAX_PROBLEMS) } : { ok: true, rows: checked.rows };
 }
 
 /** The largest whole number a deck's seconds fit in (a PostgreSQL `integer`). */
@@ -157,6 +158,9 @@ function parseRow(record: Record<string, string>, line: number, defaultEffective
   if (maxCost && !maxCostStrategy) maxCostStrategy = 'free';
   // 0 would make every call free (with disconnect: refuse every call); CGRateS reads it as no cap.
   if (maxCost && maxCost.n === 0n) problem('max_cost', '0 is no cap: leave max_cost empty for none');
+  const empty = new Set<CallWideField>();
+  if (method === '' && text('rounding_decimals') === '') empty.add('rounding');
+  if (text('max_cost') === '' && strategy === '') empty.add('max_cost');
   const effectiveFrom = date('effective_from', defaultEffectiveFrom)!;
   const effectiveTo = date('effective_to', null);
   if (effectiveTo && effectiveTo.getTime() <= effectiveFrom.getTime()) problem('effective_to', 'must be after effective_from');
@@ -166,7 +170,7 @@ function parseRow(record: Record<string, string>, line: number, defaultEffective
   if (/\p{Cc}/u.test(destination)) problem('destination', 'holds a control character');
 
   if (problems.length > before || !rate || !connectFee) return undefined;
-  return {
+  const row: RateRow = {
     line,
     service,
     prefix,
@@ -184,7 +188,18 @@ function parseRow(record: Record<string, string>, line: number, defaultEffective
     effectiveFrom,
     effectiveTo,
   };
+  if (empty.size > 0) leftEmpty.set(row, empty);
+  return row;
 }
+
+/** What the row from second 0 of a rate sets for the whole call, and a later row may leave empty. */
+type CallWideField = 'rounding' | 'max_cost';
+
+/**
+ * The call-wide fields a CSV row left empty: a later row then takes the head row's, where its
+ * parsed defaults (half_up to 6, no cap) would otherwise read as a different value.
+ */
+const leftEmpty = new WeakMap<RateRow, ReadonlySet<CallWideField>>();
 
 function sameCap(a: RateRow, b: RateRow): boolean {
   if (a.maxCost === null || b.maxCost === null) return a.maxCost === b.maxCost;
@@ -194,10 +209,13 @@ function sameCap(a: RateRow, b: RateRow): boolean {
 /**
  * What no single row shows: every rate must start at second 0, only calls change rate during
  * the call, and no two rows may price the same second of the same call. CSV and CGRateS
- * imports both pass here, so every stored deck exports as a file that imports back.
+ * imports both pass here, so every stored deck exports as a file that imports back. Answers the
+ * rows as they are stored: a later row that left the call's rounding or cap empty carries its
+ * head row's.
  */
-export function checkRows(rows: readonly RateRow[]): DeckProblem[] {
+export function checkRows(rows: readonly RateRow[]): { problems: DeckProblem[]; rows: RateRow[] } {
   const problems: DeckProblem[] = [];
+  const inherited = new Map<RateRow, RateRow>();
   const groups = new Map<string, RateRow[]>();
   for (const row of rows) {
     if (row.service !== 'voice' && row.intervalStartSeconds !== 0) {
@@ -226,11 +244,13 @@ export function checkRows(rows: readonly RateRow[]): DeckProblem[] {
     // anything else it says would be ignored without a word.
     for (const row of group) {
       if (row === head) continue;
+      const empty = leftEmpty.get(row);
+      if (empty) inherited.set(row, { ...row, ...(empty.has('rounding') ? { rounding: head.rounding } : {}), ...(empty.has('max_cost') ? { maxCost: head.maxCost, maxCostStrategy: head.maxCostStrategy } : {}) });
       const differs = [
         ...(row.connectFee.n !== 0n ? ['connect_fee'] : []),
         ...(row.minDurationSeconds !== 0 ? ['min_duration'] : []),
-        ...(row.rounding.method !== head.rounding.method || row.rounding.decimals !== head.rounding.decimals ? ['rounding'] : []),
-        ...(!sameCap(row, head) ? ['max_cost'] : []),
+        ...(!empty?.has('rounding') && (row.rounding.method !== head.rounding.method || row.rounding.decimals !== head.rounding.decimals) ? ['rounding'] : []),
+        ...(!empty?.has('max_cost') && !sameCap(row, head) ? ['max_cost'] : []),
         // The call's price ends with the row from second 0; a later row's own end went unread,
         // and its rate was charged after it.
         ...(row.effectiveTo !== null && row.effectiveTo.getTime() !== head.effectiveTo?.getTime() ? ['effective_to'] : []),
@@ -238,5 +258,5 @@ export function checkRows(rows: readonly RateRow[]): DeckProblem[] {
       for (const field of differs) problems.push({ line: row.line, field, message: `only the row from second 0 (line ${head.line}) sets the call's ${field}; leave it empty or the same here` });
     }
   }
-  return problems;
+  return { problems, rows: rows.map((row) => inherited.get(row) ?? row) };
 }

@@ -115,6 +115,15 @@ describe(`live charging on ${testDatabaseKind}`, () => {
     expect((await credits(org.id)).usableCredits).toBe('9.929667');
   });
 
+  it('refuses a call whose price allows no time at all, leaving no live call', async () => {
+    const capped = await t.call({ method: 'POST', url: '/v1/rate-decks?name=capped', payload: 'prefix,rate,connect_fee,max_cost,max_cost_strategy\n1,1,0.5,0.4,disconnect\n', headers: { 'content-type': 'text/csv' } });
+    expect(capped.statusCode, capped.body).toBe(201);
+    const org = await organization('10.00', { rateDeckId: capped.json().id });
+    const refused = await authorize(org.id, '15551234567', 'no-time');
+    expect([refused.statusCode, refused.json().error.code, refused.json().grantedSeconds]).toEqual([422, 'insufficient_credit', 0]);
+    expect((await t.call({ method: 'GET', url: `/v1/charging/sessions?organizationId=${org.id}` })).json().data).toEqual([]);
+  });
+
   it('grants fewer seconds as credit runs out mid-call, then 0: disconnect', async () => {
     const org = await organization('0.10');
     // 6591234567: 0.021 a minute, 60/60.

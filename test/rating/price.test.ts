@@ -296,7 +296,7 @@ describe('parsing a rate deck', () => {
       [
         `${HEADER},rounding,max_cost`,
         'voice,234,NG,0.02,0.20,60,60/60,0,0,half_up,5.00',
-        'voice,234,NG,0.05,0.15,60,1/1,300,10,up,',
+        'voice,234,NG,0.05,0.15,60,1/1,300,10,up,4.00',
         'voice,235,X,0.02,0.20,60,60/60,0,0,half_up,5.00',
         'voice,235,X,0,0.15,60,1/1,300,0,half_up,5.00',
       ].join('\n'),
@@ -322,5 +322,13 @@ describe('parsing a rate deck', () => {
       T,
     );
     expect(ended.ok ? [] : ended.problems.map((p) => [p.line, p.field, p.message])).toEqual([[3, 'effective_to', "only the row from second 0 (line 2) sets the call's effective_to; leave it empty or the same here"]]);
+  });
+
+  it('gives a later row that leaves the call’s rounding and cap empty those of the row from second 0', () => {
+    const parsed = parseRateDeck('prefix,rate,increments,interval_start,rounding,rounding_decimals,max_cost,max_cost_strategy\n44,1,60/60,0,up,2,5,disconnect\n44,0.5,1/1,60,,,,\n', T);
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
+    const [head, later] = parsed.rows;
+    expect([later!.rounding, later!.maxCost, later!.maxCostStrategy]).toEqual([head!.rounding, head!.maxCost, 'disconnect']);
+    expect(formatMicros(priceCall(deck('prefix,rate,increments,interval_start,rounding,rounding_decimals,max_cost\n44,1,60/60,0,up,2,5\n44,0.5,1/1,60,,,\n').plan('voice', '44', T)!, 61).cost, SGD)).toBe('1.01');
   });
 });
