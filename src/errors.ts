@@ -44,6 +44,7 @@ export const ERROR_CODES = {
   hold_already_voided: { status: 422, message: 'The hold was already voided.' },
   hold_expired: { status: 422, message: 'The hold expired and its credit was released.' },
   post_exceeds_hold: { status: 422, message: 'A hold cannot be posted for more than it holds.' },
+  hold_in_session: { status: 422, message: 'The hold is a live call’s: the call’s session posts and releases it.' },
   credit_limit_required: { status: 422, message: 'A postpaid organization needs a credit limit.' },
   temporary_credit_limit_not_allowed: { status: 422, message: 'A postpaid credit limit resets every bill period; it cannot be temporary.' },
   currency_locked: { status: 422, message: 'The organization has ledger activity in its currency; its currency can no longer change.' },

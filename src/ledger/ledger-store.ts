@@ -490,6 +490,6 @@ export async function lockAccountsOfOrganization(db: Queryable, organizationId: 
   return result.rows.map((row) => row.id);
 }
 
-export async function setAccountsCurrency(db: Queryable, organizationId: string, currency: Currency): Promise<void> {
-  await db.query('UPDATE ledger_accounts SET currency = $2 WHERE organization_id = $1', [organizationId, currency]);
+export async function setAccountsCurrency(db: Queryable, organizationId: string, codes: readonly string[], currency: Currency): Promise<void> {
+  await db.query('UPDATE ledger_accounts SET currency = $2 WHERE organization_id = $1 AND code = ANY($3::text[])', [organizationId, currency, codes]);
 }

@@ -6,7 +6,7 @@ import { lockAccountsWithoutActivity } from './organization-accounts.ts';
 import type { Currency } from '../money/index.ts';
 import type { Database, Queryable } from '../store/database.ts';
 import { buildBillingProfile, defaultBillingProfile, type BillingProfileInput } from './billing-profile.ts';
-import type { BillingProfile } from './organization.ts';
+import { ORGANIZATION_ACCOUNTS, type BillingProfile } from './organization.ts';
 import { findBillingProfile, findOrganization, saveBillingProfile, updateOrganization } from './organization-store.ts';
 
 /** Profile fields as the audit log keeps them. */
@@ -51,6 +51,7 @@ export async function putBillingProfile(
 
 async function changeCurrency(tx: Queryable, organizationId: string, currency: Currency): Promise<Result<void, 'currency_locked'>> {
   if (!(await lockAccountsWithoutActivity(tx, organizationId))) return failure('currency_locked');
-  await setAccountsCurrency(tx, organizationId, currency);
+  // Its own accounts only: one the operator opened for it in some currency keeps that currency.
+  await setAccountsCurrency(tx, organizationId, ORGANIZATION_ACCOUNTS, currency);
   return { ok: true, value: undefined };
 }

@@ -115,6 +115,19 @@ describe(`live charging on ${testDatabaseKind}`, () => {
     expect((await credits(org.id)).usableCredits).toBe('9.929667');
   });
 
+  it('leaves a live call’s hold to its session: posting or voiding it through the ledger is refused', async () => {
+    const org = await organization('10.00');
+    const session = (await authorize(org.id, '6591234567', 'hold-owner')).json() as SessionJson;
+    const ledger = (await t.call({ method: 'GET', url: `/v1/organizations/${org.id}/ledger` })).json().data as { id: string; kind: string }[];
+    const hold = ledger.find((transfer) => transfer.kind === 'pending')!;
+    for (const action of ['void', 'post']) {
+      const refused = await t.call({ method: 'POST', url: `/v1/transfers/${hold.id}/${action}`, headers: { 'idempotency-key': `${action}-${hold.id}` }, payload: {} });
+      expect([refused.statusCode, refused.json().error.code]).toEqual([422, 'hold_in_session']);
+    }
+    const ended = await terminate(session.id, 30);
+    expect([ended.statusCode, ended.json().cost]).toEqual([200, '0.021']);
+  });
+
   it('refuses a call whose price allows no time at all, leaving no live call', async () => {
     const capped = await t.call({ method: 'POST', url: '/v1/rate-decks?name=capped', payload: 'prefix,rate,connect_fee,max_cost,max_cost_strategy\n1,1,0.5,0.4,disconnect\n', headers: { 'content-type': 'text/csv' } });
     expect(capped.statusCode, capped.body).toBe(201);

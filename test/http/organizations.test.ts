@@ -267,6 +267,12 @@ describe(`organizations on ${testDatabaseKind}`, () => {
     expect([bad.statusCode, bad.json().error.code]).toEqual([400, 'invalid_input']);
     expect(bad.json().error.message).toContain('billingProfile.timeZone');
     expect((await put({ currency: 'SGD', address: { country: 'ZZ' } })).json().error.message).toContain('address.country');
+    // An organization's own account codes are Ringbill's; another account the operator opens
+    // for it keeps its currency when the organization's changes.
+    const reserved = await t.call({ method: 'POST', url: '/v1/accounts', payload: { code: 'funds', currency: 'GBP', organizationId: org.id } });
+    expect([reserved.statusCode, reserved.json().error.code]).toEqual([400, 'invalid_input']);
+    const deposit = await t.call({ method: 'POST', url: '/v1/accounts', payload: { code: 'deposit', currency: 'USD', organizationId: org.id } });
+    expect(deposit.statusCode, deposit.body).toBe(201);
     // No money yet: the currency may change.
     const before = (await findOrganization(t.database.db, org.id))!;
     const moved = await put({ currency: 'GBP', timeZone: 'Europe/London', taxRate: '20' });
@@ -275,6 +281,7 @@ describe(`organizations on ${testDatabaseKind}`, () => {
     const stale = recordAdjustment(t.services, { organization: before, amount: 1_000_000n, reason: 'raced', idempotencyKey: { scope: 'test', key: `stale-${org.id}` }, actor: 'test' });
     await expect(stale).rejects.toMatchObject({ code: 'currency_mismatch', message: "the organization's currency changed to GBP while this request ran; send it again" });
     expect((await t.call({ method: 'GET', url: `/v1/organizations/${org.id}` })).json().currency).toBe('GBP');
+    expect((await t.call({ method: 'GET', url: `/v1/accounts/${deposit.json().id}` })).json().currency).toBe('USD');
     await fund({ ...org }, '5.00');
     const locked = await put({ currency: 'USD', timeZone: 'Europe/London' });
     expect([locked.statusCode, locked.json().error.code]).toEqual([422, 'currency_locked']);

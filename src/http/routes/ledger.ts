@@ -3,8 +3,9 @@ import type { FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { RingbillError } from '../../errors.ts';
 import { availableBalance } from '../../ledger/apply-command.ts';
-import type { Account, Transfer, TransferRequest } from '../../ledger/types.ts';
+import { isNewTransfer, type Account, type Transfer, type TransferRequest } from '../../ledger/types.ts';
 import { formatMicros, parseCurrency } from '../../money/index.ts';
+import { ORGANIZATION_ACCOUNTS } from '../../organizations/organization.ts';
 import { findOrganization } from '../../organizations/organization-store.ts';
 import type { Services } from '../../services.ts';
 import { amountOf } from '../amounts.ts';
@@ -182,6 +183,10 @@ export function ledgerRoutes(services: Services): FastifyPluginAsyncTypebox {
         const currency = parseCurrency(body.currency);
         if (!currency) throw new RingbillError('invalid_input', `body/currency "${body.currency}" is not an ISO 4217 code`);
         if (body.organizationId && !(await findOrganization(services.db, body.organizationId))) throw new RingbillError('organization_not_found');
+        // Those an organization is made with, in its currency, which a currency change moves.
+        if (body.organizationId && (ORGANIZATION_ACCOUNTS as readonly string[]).includes(body.code)) {
+          throw new RingbillError('invalid_input', `body/code "${body.code}" is one of an organization's own accounts (${ORGANIZATION_ACCOUNTS.join(', ')}), made with it; choose another code`);
+        }
         const created = await services.ledger.createAccount({
           organizationId: body.organizationId ?? null,
           code: body.code,
@@ -397,11 +402,23 @@ export function ledgerRoutes(services: Services): FastifyPluginAsyncTypebox {
   };
 
   async function runCommand(request: FastifyRequest, transfers: TransferRequest[], operation?: string) {
+    for (const transfer of transfers) if (!isNewTransfer(transfer)) await refuseSessionHold(transfer.pendingId);
     const result = await services.ledger.execute({ transfers, idempotencyKey: idempotencyKey(request), ...(operation ? { operation } : {}) });
     if (!result.ok) {
       const where = 'index' in result && transfers.length > 1 ? `transfers[${result.index}]: ` : '';
       throw new RingbillError(result.code, `${where}${result.message}`);
     }
     return result.value;
+  }
+
+  /**
+   * A live call's hold is its session's to post and release: posted or voided from here, the
+   * session could neither be updated, ended nor expired, and its usage would never be recorded.
+   */
+  async function refuseSessionHold(holdId: string): Promise<void> {
+    const sessionId = (await services.ledger.getTransfer(holdId))?.metadata?.sessionId;
+    if (typeof sessionId === 'string') {
+      throw new RingbillError('hold_in_session', `hold ${holdId} is live call session ${sessionId}'s: end the call with POST /v1/charging/sessions/${sessionId}/terminate`);
+    }
   }
 }
