@@ -7,7 +7,7 @@ import addFormats from 'ajv-formats';
 import type { Services } from '../services.ts';
 import { KeyResolver } from './auth.ts';
 import { handleError, send } from './errors.ts';
-import { ErrorResponse } from './schemas.ts';
+import { ErrorResponse, errors } from './schemas.ts';
 import { healthRoutes } from './routes/health.ts';
 import { organizationRoutes, organizationSchemas } from './routes/organizations.ts';
 import { ledgerRoutes, ledgerSchemas } from './routes/ledger.ts';
@@ -100,6 +100,15 @@ export async function buildApp(options: AppOptions): Promise<App> {
   // By the route matched, not the URL as sent: the router decodes `/%761/...` to a /v1 route.
   app.addHook('onRequest', async (request) => {
     if (request.routeOptions.url?.startsWith('/v1/')) request.principal = await keys.resolve(request.headers.authorization);
+  });
+
+  // Every route with a body may answer 413 (too large) and 415 (not JSON, or not CSV where CSV
+  // is taken): said once here rather than in each route's list.
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    const response = route.schema?.response as Record<string, unknown> | undefined;
+    if (!response || !methods.some((method) => method === 'POST' || method === 'PUT' || method === 'PATCH')) return;
+    for (const [status, schema] of Object.entries(errors(413, 415))) response[status] ??= schema;
   });
 
   await app.register(healthRoutes);

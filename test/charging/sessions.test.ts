@@ -128,6 +128,20 @@ describe(`live charging on ${testDatabaseKind}`, () => {
     expect([ended.statusCode, ended.json().cost]).toEqual([200, '0.021']);
   });
 
+  it('restarts a session’s TTL when the switch says the call was answered (an update of 0 s), so that ringing does not use it up', async () => {
+    const org = await organization('10.00');
+    const session = (await authorize(org.id, '6591234567', 'rings-long')).json() as SessionJson;
+    // 130 s of ringing, within the TTL of three 60 s intervals; then 170 s of talk before the
+    // next update, 300 s after the authorize.
+    await t.call({ method: 'POST', url: '/v1/test-clock/advance', payload: { seconds: 130 } });
+    const answered = await update(session.id, 0);
+    expect([answered.statusCode, answered.json().grantedSeconds, answered.json().charged]).toEqual([200, 60, '0.00']);
+    await t.call({ method: 'POST', url: '/v1/test-clock/advance', payload: { seconds: 170 } });
+    const talking = await update(session.id, 60);
+    expect([talking.statusCode, talking.json().state, talking.json().charged]).toEqual([200, 'active', '0.021']);
+    expect((await terminate(session.id, 61)).json().cost).toBe('0.042');
+  });
+
   it('refuses a call whose price allows no time at all, leaving no live call', async () => {
     const capped = await t.call({ method: 'POST', url: '/v1/rate-decks?name=capped', payload: 'prefix,rate,connect_fee,max_cost,max_cost_strategy\n1,1,0.5,0.4,disconnect\n', headers: { 'content-type': 'text/csv' } });
     expect(capped.statusCode, capped.body).toBe(201);

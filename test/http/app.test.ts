@@ -30,6 +30,14 @@ describe('the HTTP app', () => {
     expect(Object.keys(document.paths['/v1/rate-decks'].post.requestBody.content)).toEqual(['text/csv']);
     expect(Object.keys(document.paths['/v1/rate-decks/{id}/export'].get.responses['200'].content)).toEqual(['text/csv']);
     expect(Object.keys(document.paths['/v1/organizations/{id}/usage'].get.responses['200'].content)).toEqual(['application/json', 'text/csv']);
+    // Every route with a body may be too large or of another media type; every step of a call
+    // or an event may meet a full ledger queue.
+    for (const [path, operations] of Object.entries(document.paths as Record<string, Record<string, { responses: Record<string, unknown> }>>)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        if (method !== 'get' && method !== 'delete') expect(Object.keys(operation.responses), `${method} ${path}`).toEqual(expect.arrayContaining(['413', '415']));
+        if (path.startsWith('/v1/charging/') && method === 'post') expect(Object.keys(operation.responses), `${method} ${path}`).toContain('503');
+      }
+    }
     const docs = await t.call({ method: 'GET', url: '/docs/', key: null });
     expect(docs.statusCode).toBe(200);
     expect(docs.body).toContain('swagger');

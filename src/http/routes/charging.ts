@@ -171,7 +171,7 @@ export function chargingRoutes(services: Services): FastifyPluginAsyncTypebox {
           response: {
             200: Type.Ref('ChargingSession'),
             201: Type.Ref('ChargingSession'),
-            ...errors(404),
+            ...errors(404, 503),
             422: Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }), grantedSeconds: Type.Optional(Type.Literal(0)) }),
           },
         },
@@ -241,7 +241,7 @@ export function chargingRoutes(services: Services): FastifyPluginAsyncTypebox {
           tags: ['charging'],
           params: SessionParams,
           body: Type.Object({ usedSeconds: Seconds }, { additionalProperties: false }),
-          response: { 200: Type.Ref('ChargingSession'), ...errors(404, 409, 422) },
+          response: { 200: Type.Ref('ChargingSession'), ...errors(404, 409, 422, 503) },
         },
       },
       async (request) => {
@@ -259,7 +259,7 @@ export function chargingRoutes(services: Services): FastifyPluginAsyncTypebox {
           tags: ['charging'],
           params: SessionParams,
           body: Type.Object({ usedSeconds: Seconds }, { additionalProperties: false }),
-          response: { 200: Type.Ref('ChargingSession'), ...errors(404, 422) },
+          response: { 200: Type.Ref('ChargingSession'), ...errors(404, 422, 503) },
         },
       },
       async (request) => {
@@ -286,7 +286,7 @@ export function chargingRoutes(services: Services): FastifyPluginAsyncTypebox {
             },
             { additionalProperties: false },
           ),
-          response: { 200: Type.Ref('UsageRecord'), 201: Type.Ref('UsageRecord'), ...errors(404, 409, 422) },
+          response: { 200: Type.Ref('UsageRecord'), 201: Type.Ref('UsageRecord'), ...errors(404, 409, 422, 503) },
         },
       },
       async (request, reply) => {

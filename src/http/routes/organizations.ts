@@ -431,7 +431,7 @@ export function organizationRoutes(services: Services): FastifyPluginAsyncTypebo
           params: Params,
           headers: IdempotencyHeaders,
           body: Type.Object({ amount: MoneyString, reason: Type.String({ minLength: 1, maxLength: 500 }) }, { additionalProperties: false }),
-          response: { 201: Type.Ref('Transfer'), ...errors(403, 404, 409, 422) },
+          response: { 201: Type.Ref('Transfer'), ...errors(403, 404, 409, 422, 503) },
         },
       },
       async (request, reply) => {
@@ -468,7 +468,7 @@ export function organizationRoutes(services: Services): FastifyPluginAsyncTypebo
             },
             { additionalProperties: false },
           ),
-          response: { 201: Type.Ref('Transfer'), ...errors(403, 404, 409, 422) },
+          response: { 201: Type.Ref('Transfer'), ...errors(403, 404, 409, 422, 503) },
         },
       },
       async (request, reply) => {
