@@ -1,3 +1,4 @@
+import { realpathSync } from 'node:fs';
 import path from 'node:path';
 import type { Database } from './database.ts';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.ts';
@@ -13,9 +14,24 @@ export const DEFAULT_DATA_DIR = './.ringbill/data';
  * then RINGBILL_DATA_DIR, then ./.ringbill/data.
  */
 export function resolveDatabaseLocation(options: { dataDir?: string | undefined }, env: NodeJS.ProcessEnv = process.env): DatabaseLocation {
-  if (options.dataDir) return { kind: 'pglite', dataDir: path.resolve(options.dataDir) };
+  if (options.dataDir) return { kind: 'pglite', dataDir: realDirectory(options.dataDir) };
   if (env.DATABASE_URL) return { kind: 'postgres', url: env.DATABASE_URL };
-  return { kind: 'pglite', dataDir: path.resolve(env.RINGBILL_DATA_DIR || DEFAULT_DATA_DIR) };
+  return { kind: 'pglite', dataDir: realDirectory(env.RINGBILL_DATA_DIR || DEFAULT_DATA_DIR) };
+}
+
+/**
+ * The directory with its symbolic links followed (a data directory linked to a volume): PGlite's
+ * file system cannot open one through a link, and its lock must be the real directory's, whatever
+ * path names it. A directory not made yet is its parent's real path and its own name.
+ */
+function realDirectory(directory: string): string {
+  const absolute = path.resolve(directory);
+  try {
+    return realpathSync(absolute);
+  } catch {
+    const parent = path.dirname(absolute);
+    return parent === absolute ? absolute : path.join(realDirectory(parent), path.basename(absolute));
+  }
 }
 
 export function describeLocation(location: DatabaseLocation): string {

@@ -1,0 +1,21 @@
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openDatabase, resolveDatabaseLocation } from '../../src/store/open-database.ts';
+
+describe('the database location', () => {
+  const root = realpathSync(mkdtempSync(path.join(tmpdir(), 'ringbill-location-')));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  it('follows a symbolic link to the data directory, made yet or not, and opens it there', async () => {
+    mkdirSync(path.join(root, 'volume'));
+    symlinkSync(path.join(root, 'volume'), path.join(root, 'link'));
+    const location = resolveDatabaseLocation({ dataDir: path.join(root, 'link', 'data') }, {});
+    expect(location).toEqual({ kind: 'pglite', dataDir: path.join(root, 'volume', 'data') });
+    const opened = await openDatabase(location, 'test');
+    await opened.close();
+    // Made now: the link itself resolves.
+    expect(resolveDatabaseLocation({}, { RINGBILL_DATA_DIR: path.join(root, 'link', 'data') })).toEqual(location);
+  });
+});
