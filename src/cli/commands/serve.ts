@@ -85,7 +85,11 @@ export const serveCommand = new Command('serve')
       console.log(`${signal}: stopping`);
       await services.scheduler.stop();
       await maintenance?.stop();
+      // A keep-alive connection left idle once its last request was answered would hold the stop
+      // (and the data directory's lock) for its whole keep-alive time: close each as it idles.
+      const idle = setInterval(() => app.server.closeIdleConnections(), 100);
       await app.close();
+      clearInterval(idle);
       await opened.close();
       process.exit(0);
     };

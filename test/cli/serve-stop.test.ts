@@ -1,0 +1,44 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startServer, waitForExit, type RunningServer } from '../helpers/process.ts';
+
+describe('a server asked to stop', () => {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'ringbill-stop-'));
+  let server: RunningServer | undefined;
+
+  afterAll(() => {
+    server?.process.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('does not wait for the keep-alive connections of clients that went quiet', async () => {
+    server = await startServer(['--data-dir', path.join(dataDir, 'data')], { RINGBILL_OPERATOR_KEY: 'rb_op_stop_test_operator_key_0000' });
+    // A client that keeps its connection open after its answer, as switches' HTTP clients do,
+    // with a request still arriving when the stop begins.
+    const agent = new http.Agent({ keepAlive: true });
+    const body = JSON.stringify({ name: 'Stopping Ltd', currency: 'SGD' });
+    const answered = new Promise<number>((resolve, reject) => {
+      const request = http.request(`${server!.url}/v1/organizations`, {
+        method: 'POST',
+        agent,
+        headers: { authorization: 'Bearer rb_op_stop_test_operator_key_0000', 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      });
+      request.on('response', (response) => response.resume().on('end', () => resolve(response.statusCode!)));
+      request.on('error', reject);
+      request.write(body.slice(0, 10));
+      setTimeout(() => {
+        server!.process.kill('SIGTERM');
+        setTimeout(() => request.end(body.slice(10)), 500);
+      }, 200);
+    });
+    expect(await answered).toBe(201);
+    // Before, the server waited out the connection's keep-alive time (72 s) before it exited.
+    const exited = await Promise.race([waitForExit(server.process), new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), 30_000))]);
+    agent.destroy();
+    expect(exited).toBe(0);
+    server = undefined;
+  }, 60_000);
+});
