@@ -35,7 +35,8 @@ export async function importRateDeck(
   // count as now): next month's list, dated in its rows, leaves the version in force until then,
   // and a list dated in the past prices calls from that date, as its rows say.
   const earliest = parsed.rows.reduce((first, row) => (row.effectiveFrom < first ? row.effectiveFrom : first), parsed.rows[0]!.effectiveFrom);
-  return storeRateDeck(deps, parsed.rows, { ...input, effectiveFrom: input.effectiveFrom ?? earliest });
+  const stored = await storeRateDecks(deps, [{ rows: parsed.rows, input: { ...input, effectiveFrom: input.effectiveFrom ?? earliest } }]);
+  return stored.ok ? { ok: true, value: stored.value[0]! } : stored;
 }
 
 /**
@@ -47,41 +48,66 @@ export function deckName(text: string): string {
   return text.normalize('NFC').replace(/\s+/gu, ' ').trim();
 }
 
-/** Stores already-parsed rows as a new version of the named deck (CSV and CGRateS imports meet here). */
-export async function storeRateDeck(
+type StoreFailure = 'invalid_input' | 'currency_mismatch';
+type Stored = { deck: RateDeck; version: RateDeckVersion };
+
+/**
+ * Stores already-parsed rows as new versions of the named decks (CSV and CGRateS imports meet
+ * here), in one transaction: all of them, or (a name refused, a
+ * currency that does not match) none, the failure naming the deck.
+ */
+export async function storeRateDecks(
   deps: { db: Database; clock: Clock },
-  rows: readonly RateRow[],
-  input: ImportRateDeckInput,
-): Promise<Result<{ deck: RateDeck; version: RateDeckVersion }, 'invalid_input' | 'currency_mismatch'>> {
-  const name = deckName(input.name);
-  if (name.length === 0 || [...name].length > 100) return failure('invalid_input', 'name must be 1 to 100 characters');
-  if (/\p{Cc}/u.test(name)) return failure('invalid_input', 'name must not hold control characters');
+  decks: readonly { rows: readonly RateRow[]; input: ImportRateDeckInput }[],
+): Promise<Result<Stored[], StoreFailure>> {
+  const named = (name: string, refused: { code: StoreFailure; message: string }) => failure(refused.code, decks.length > 1 ? `${name}: ${refused.message}` : refused.message);
+  for (const { input } of decks) {
+    const name = deckName(input.name);
+    if (name.length === 0 || [...name].length > 100) return named(input.name, { code: 'invalid_input', message: 'name must be 1 to 100 characters' });
+    if (/\p{Cc}/u.test(name)) return named(input.name, { code: 'invalid_input', message: 'name must not hold control characters' });
+  }
   const now = deps.clock.now();
-  const effectiveFrom = input.effectiveFrom ?? now;
-  return deps.db.transaction(async (tx) => {
-    let deck = await findDeckByName(tx, name, { lock: true });
-    if (deck && input.currency !== undefined && input.currency !== deck.currency) {
-      return failure('currency_mismatch', `the deck "${name}" is in ${deck.currency ?? 'the organizations’ currencies'}, not ${input.currency ?? 'none'}`);
-    }
-    if (!deck) {
-      deck = { id: newId('rdk'), name, currency: input.currency ?? null, isDefault: false, createdAt: now };
-      await insertDeck(tx, deck);
-    }
-    const version: RateDeckVersion = {
-      id: newId('rdv'),
-      deckId: deck.id,
-      version: await nextVersionNumber(tx, deck.id),
-      effectiveFrom,
-      rowCount: rows.length,
-      source: input.source ?? '',
-      createdAt: now,
-    };
-    await insertVersion(tx, version);
-    await insertRows(tx, version.id, rows);
-    if (input.makeDefault) {
-      await setDefaultDeck(tx, deck.id);
-      deck = { ...deck, isDefault: true };
-    }
-    return { ok: true, value: { deck, version } };
-  });
+  try {
+    return await deps.db.transaction(async (tx) => {
+      const stored: Stored[] = [];
+      for (const { rows, input } of decks) {
+        const name = deckName(input.name);
+        let deck = await findDeckByName(tx, name, { lock: true });
+        if (deck && input.currency !== undefined && input.currency !== deck.currency) {
+          throw new DeckRefused(named(name, { code: 'currency_mismatch', message: `the deck "${name}" is in ${deck.currency ?? 'the organizations’ currencies'}, not ${input.currency ?? 'none'}` }));
+        }
+        if (!deck) {
+          deck = { id: newId('rdk'), name, currency: input.currency ?? null, isDefault: false, createdAt: now };
+          await insertDeck(tx, deck);
+        }
+        const version: RateDeckVersion = {
+          id: newId('rdv'),
+          deckId: deck.id,
+          version: await nextVersionNumber(tx, deck.id),
+          effectiveFrom: input.effectiveFrom ?? now,
+          rowCount: rows.length,
+          source: input.source ?? '',
+          createdAt: now,
+        };
+        await insertVersion(tx, version);
+        await insertRows(tx, version.id, rows);
+        if (input.makeDefault) {
+          await setDefaultDeck(tx, deck.id);
+          deck = { ...deck, isDefault: true };
+        }
+        stored.push({ deck, version });
+      }
+      return { ok: true as const, value: stored };
+    });
+  } catch (error) {
+    if (error instanceof DeckRefused) return error.failure;
+    throw error;
+  }
+}
+
+/** Carries a refusal out of the transaction, so that the decks stored before it roll back. */
+class DeckRefused extends Error {
+  constructor(readonly failure: { ok: false; code: StoreFailure; message: string }) {
+    super(failure.message);
+  }
 }

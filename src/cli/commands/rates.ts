@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Command } from 'commander';
 import { exportRateDeck, versionToExport } from '../../rating/export-rate-deck.ts';
-import { deckName, importRateDeck, storeRateDeck } from '../../rating/import-rate-deck.ts';
+import { deckName, importRateDeck, storeRateDecks } from '../../rating/import-rate-deck.ts';
 import { findDeckByName, listVersions } from '../../rating/rate-deck-store.ts';
 import { readCgratesTariffPlan } from '../../rating/import-cgrates.ts';
 import { parseIsoTime } from '../../rating/parse-rate-deck.ts';
@@ -60,10 +60,15 @@ const importCgrates = new Command('import-cgrates')
     }
     if (options.default && read.decks.length > 1) throw new CliError(`--default: ${dir} has ${read.decks.length} rating plans (${read.decks.map((deck) => deck.name).join(', ')}); import it without --default and choose the default deck`, 2);
     await withServices(options, 'rates import-cgrates', async (services) => {
-      for (const deck of read.decks) {
-        const stored = await storeRateDeck(services, deck.rows, { name: deck.name, effectiveFrom: deck.effectiveFrom, makeDefault: options.default ?? false, source: dir });
-        if (!stored.ok) throw new CliError(`${deck.name}: ${stored.message}`, 2);
-        console.log(`${deck.name}: version ${stored.value.version.version}, ${deck.rows.length} rows, in force from ${deck.effectiveFrom.toISOString()}`);
+      // One transaction: a plan refused (its name) stores none of the others.
+      const stored = await storeRateDecks(
+        services,
+        read.decks.map((deck) => ({ rows: deck.rows, input: { name: deck.name, effectiveFrom: deck.effectiveFrom, makeDefault: options.default ?? false, source: dir } })),
+      );
+      if (!stored.ok) throw new CliError(`${stored.message}; nothing was imported`, 2);
+      for (const [i, { version }] of stored.value.entries()) {
+        const deck = read.decks[i]!;
+        console.log(`${deck.name}: version ${version.version}, ${deck.rows.length} rows, in force from ${deck.effectiveFrom.toISOString()}`);
       }
     });
   });
