@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { createApiKey } from '../auth/api-keys.ts';
+import { createApiKey, listApiKeys } from '../auth/api-keys.ts';
 import { recordCharge } from '../billing/record-charge.ts';
 import { unwrap } from '../errors.ts';
 import { parseCurrency } from '../money/index.ts';
 import { accountsOf } from '../organizations/organization-accounts.ts';
-import { createOrganization } from '../organizations/create-organization.ts';
+import { createOrganization, type CreateOrganizationInput } from '../organizations/create-organization.ts';
 import { importRateDeck } from '../rating/import-rate-deck.ts';
 import { findDefaultDeck } from '../rating/rate-deck-store.ts';
 import { findOrganizationByAccountCode } from '../organizations/organization-store.ts';
@@ -18,70 +18,72 @@ export interface DemoSeed {
 }
 
 const ONE = 1_000_000n;
+const CUSTOMER_KEY_NAME = 'demo customer';
 
 /**
  * The demo provider: a default rate deck and three customers: a prepaid organization with a
  * balance, a prepaid one on a temporary credit limit, and a postpaid one with individual invoices
  * and a monthly tax invoice for usage, with some usage waiting for that invoice. Answers
  * undefined when they exist already.
+ *
+ * The customer's key is made last: without it, a first start stopped part way (the process
+ * killed), and this finishes the seed, each step finding what it made before (organizations by
+ * account code, postings by idempotency key).
  */
 export async function seedDemo(services: Services): Promise<DemoSeed | undefined> {
-  if (await findOrganizationByAccountCode(services.db, 'ACME01')) return undefined;
+  const first = await findOrganizationByAccountCode(services.db, 'ACME01');
+  if (first && (await listApiKeys(services.db, { organizationId: first.id })).some((key) => key.name === CUSTOMER_KEY_NAME)) return undefined;
   const actor = 'demo';
+  const ensureOrganization = async (input: CreateOrganizationInput & { accountCode: string }) =>
+    (await findOrganizationByAccountCode(services.db, input.accountCode)) ?? unwrap(await createOrganization(services, input));
   // A default rate deck, so that quotes, live calls and CDR files work from the start.
   if (!(await findDefaultDeck(services.db))) {
     const csv = readFileSync(new URL('./demo-rate-deck.csv', import.meta.url), 'utf8');
     unwrap(await importRateDeck(services, csv, { name: 'demo retail', effectiveFrom: new Date('2026-01-01T00:00:00Z'), makeDefault: true, source: 'demo' }));
     services.rating.invalidate();
   }
-  const acme = unwrap(
-    await createOrganization(services, {
-      name: 'Acme Pte Ltd',
-      paymentScheme: 'prepaid',
-      invoiceSetup: 'consolidated',
-      accountCode: 'ACME01',
-      billingProfile: {
-        companyName: 'Acme Pte Ltd',
-        address: { lines: ['1 Raffles Place', '#20-01'], city: 'Singapore', postalCode: '048616', country: 'SG' },
-        currency: 'SGD',
-        timeZone: 'Asia/Singapore',
-        billingEmail: 'accounts@acme.example',
-        taxId: '201912345K',
-        taxRate: '9',
-      },
-      actor,
-    }),
-  );
-  const globex = unwrap(
-    await createOrganization(services, {
-      name: 'Globex Trading',
-      paymentScheme: 'prepaid',
-      invoiceSetup: 'consolidated',
-      accountCode: 'GLOBEX',
-      billingProfile: { currency: 'SGD', timeZone: 'Asia/Singapore', billingEmail: 'finance@globex.example', taxRate: '9' },
-      creditLimit: { amount: 100n * ONE, temporaryDays: 7 },
-      actor,
-    }),
-  );
-  const initech = unwrap(
-    await createOrganization(services, {
-      name: 'Initech Systems Ltd',
-      paymentScheme: 'postpaid',
-      invoiceSetup: 'individual',
-      accountCode: 'INITECH',
-      billingProfile: {
-        companyName: 'Initech Systems Ltd',
-        address: { lines: ['4 Station Road'], city: 'London', postalCode: 'EC1A 1BB', country: 'GB' },
-        currency: 'GBP',
-        timeZone: 'Europe/London',
-        billingEmail: 'ap@initech.example',
-        taxId: 'GB123456789',
-        taxRate: '20',
-      },
-      creditLimit: { amount: 1000n * ONE },
-      actor,
-    }),
-  );
+  const acme = await ensureOrganization({
+    name: 'Acme Pte Ltd',
+    paymentScheme: 'prepaid',
+    invoiceSetup: 'consolidated',
+    accountCode: 'ACME01',
+    billingProfile: {
+      companyName: 'Acme Pte Ltd',
+      address: { lines: ['1 Raffles Place', '#20-01'], city: 'Singapore', postalCode: '048616', country: 'SG' },
+      currency: 'SGD',
+      timeZone: 'Asia/Singapore',
+      billingEmail: 'accounts@acme.example',
+      taxId: '201912345K',
+      taxRate: '9',
+    },
+    actor,
+  });
+  const globex = await ensureOrganization({
+    name: 'Globex Trading',
+    paymentScheme: 'prepaid',
+    invoiceSetup: 'consolidated',
+    accountCode: 'GLOBEX',
+    billingProfile: { currency: 'SGD', timeZone: 'Asia/Singapore', billingEmail: 'finance@globex.example', taxRate: '9' },
+    creditLimit: { amount: 100n * ONE, temporaryDays: 7 },
+    actor,
+  });
+  const initech = await ensureOrganization({
+    name: 'Initech Systems Ltd',
+    paymentScheme: 'postpaid',
+    invoiceSetup: 'individual',
+    accountCode: 'INITECH',
+    billingProfile: {
+      companyName: 'Initech Systems Ltd',
+      address: { lines: ['4 Station Road'], city: 'London', postalCode: 'EC1A 1BB', country: 'GB' },
+      currency: 'GBP',
+      timeZone: 'Europe/London',
+      billingEmail: 'ap@initech.example',
+      taxId: 'GB123456789',
+      taxRate: '20',
+    },
+    creditLimit: { amount: 1000n * ONE },
+    actor,
+  });
 
   // Opening balances, as top-ups received through the bank.
   const sgd = parseCurrency('SGD')!;
@@ -112,6 +114,6 @@ export async function seedDemo(services: Services): Promise<DemoSeed | undefined
     );
   }
 
-  const key = await createApiKey(services.db, services.clock, { role: 'organization', organizationId: acme.id }, 'demo customer');
+  const key = await createApiKey(services.db, services.clock, { role: 'organization', organizationId: acme.id }, CUSTOMER_KEY_NAME);
   return { organizations: [acme, globex, initech], organizationKey: { organization: acme, secret: key.secret } };
 }
