@@ -1,6 +1,6 @@
 import { failure, type Failure } from '../errors.ts';
 import { addSeconds } from '../clock/clock.ts';
-import { MAX_MICROS } from '../money/index.ts';
+import { formatMicros, MAX_MICROS } from '../money/index.ts';
 import { isNewTransfer, type Account, type ExpireRequest, type LedgerRequest, type NewTransferRequest, type PostPendingRequest, type Transfer, type VoidPendingRequest } from './types.ts';
 
 /** Accounts and transfers as the command sees them: loaded and locked by the store. */
@@ -149,7 +149,7 @@ function resolveHold(
 
   const posted = request.kind === 'post_pending' ? (request.amount ?? hold.amount) : 0n;
   if (posted < 0n) return failure('invalid_amount', 'the amount to post must not be negative');
-  if (posted > hold.amount) return failure('post_exceeds_hold', `hold ${hold.id} holds ${hold.amount} micro-units; cannot post ${posted}`);
+  if (posted > hold.amount) return failure('post_exceeds_hold', `hold ${hold.id} holds ${formatMicros(hold.amount, hold.currency)} ${hold.currency}; cannot post ${formatMicros(posted, hold.currency)}`);
 
   const debit = account(hold.debitAccountId);
   const credit = account(hold.creditAccountId);

@@ -62,7 +62,7 @@ export function readCgratesTariffPlan(dir: string): CgratesImport {
     if ([years, months, monthDays, weekDays].every((field) => field === '*any') && ['00:00:00', '*any', '', undefined].includes(time)) always.add(tag!);
     else problems.push(`Timings.csv: timing ${tag} (${when.join(' ')}) cannot be mapped: only a timing that matches every moment can`);
   }
-  if (problems.length > 0) return { ok: false, problems };
+  // On with the other files whatever these found: the import lists all it cannot map at once.
 
   const prefixes = new Map<string, string[]>();
   for (const [id, prefix] of destinations) {

@@ -21,9 +21,15 @@ export class DataDirLockedError extends Error {
     readonly holder: LockHolder,
   ) {
     const where = holder.url ? `, listening on ${holder.url}` : '';
+    // A lock from another host name cannot be checked from here: a container recreated on the
+    // same volume has a new one, and only whoever knows the old one is gone can say so.
+    const elsewhere =
+      holder.hostname && holder.hostname !== hostname()
+        ? ` It was taken on host ${holder.hostname}, whose processes this one cannot see; if that process is gone (a container recreated on the same volume), delete ${lockFileOf(dataDir)}.`
+        : '';
     super(
       `the embedded database in ${dataDir} is in use by \`ringbill ${holder.command}\` (pid ${holder.pid}${where}, since ${holder.startedAt}). ` +
-        'PGlite serves one process: stop it first, or use its HTTP API. To run several processes, point DATABASE_URL at a PostgreSQL server.',
+        `PGlite serves one process: stop it first, or use its HTTP API. To run several processes, point DATABASE_URL at a PostgreSQL server.${elsewhere}`,
     );
     this.name = 'DataDirLockedError';
   }

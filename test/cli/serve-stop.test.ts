@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startServer, waitForExit, type RunningServer } from '../helpers/process.ts';
 
-describe('a server asked to stop', () => {
+describe('a server stopped and started again', () => {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'ringbill-stop-'));
   let server: RunningServer | undefined;
 
@@ -39,6 +39,24 @@ describe('a server asked to stop', () => {
     const exited = await Promise.race([waitForExit(server.process), new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), 30_000))]);
     agent.destroy();
     expect(exited).toBe(0);
+    server = undefined;
+  }, 60_000);
+
+  it('starts its test clock again where it stopped, not back at the wall clock', async () => {
+    const args = ['--data-dir', path.join(dataDir, 'clock'), '--test-clock'];
+    const env = { RINGBILL_OPERATOR_KEY: 'rb_op_stop_test_operator_key_0000' };
+    const api = async (method: string, url: string, body?: unknown) =>
+      (await fetch(`${server!.url}${url}`, { method, headers: { authorization: `Bearer ${env.RINGBILL_OPERATOR_KEY}`, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) })).json() as Promise<Record<string, string>>;
+    server = await startServer(args, env);
+    const advanced = (await api('POST', '/v1/test-clock/advance', { seconds: 30 * 86_400 })).now!;
+    // Something stamped at that time: an organization's audit entry.
+    await api('POST', '/v1/organizations', { name: 'Later Ltd', currency: 'SGD' });
+    server.process.kill('SIGTERM');
+    expect(await waitForExit(server.process)).toBe(0);
+    server = await startServer(args, env);
+    expect(new Date((await api('GET', '/v1/test-clock')).now!).getTime()).toBeGreaterThanOrEqual(new Date(advanced).getTime());
+    server.process.kill('SIGTERM');
+    await waitForExit(server.process);
     server = undefined;
   }, 60_000);
 });

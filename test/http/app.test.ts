@@ -78,6 +78,12 @@ describe('the HTTP app', () => {
     expect([back.statusCode, back.json().error.code]).toEqual([400, 'invalid_input']);
     const neither = await t.call({ method: 'POST', url: '/v1/test-clock/advance', payload: {} });
     expect(neither.statusCode).toBe(400);
+    const both = await t.call({ method: 'POST', url: '/v1/test-clock/advance', payload: { to, seconds: 1 } });
+    expect([both.statusCode, both.json().error.message]).toEqual([400, 'body takes either "to" or "seconds"']);
+    // A bad value is named as the field it is in.
+    const negative = await t.call({ method: 'POST', url: '/v1/test-clock/advance', payload: { seconds: -5 } });
+    expect([negative.statusCode, negative.json().error.message]).toEqual([400, expect.stringContaining('seconds')]);
+    expect(negative.json().error.message).not.toContain('"to"');
   });
 
   it('keeps the test clock for the operator', async () => {

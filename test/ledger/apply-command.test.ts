@@ -118,7 +118,7 @@ describe('apply command', () => {
     const posted = hold();
     book.run([{ kind: 'post_pending', pendingId: posted }]);
     expect(book.run([{ kind: 'void_pending', pendingId: posted }])).toMatchObject({ code: 'hold_already_posted' });
-    expect(book.run([{ kind: 'post_pending', pendingId: hold(), amount: 1_000_001n }])).toMatchObject({ code: 'post_exceeds_hold' });
+    expect(book.run([{ kind: 'post_pending', pendingId: hold(), amount: 1_000_001n }])).toMatchObject({ code: 'post_exceeds_hold', message: expect.stringMatching(/holds 1(\.0+)? SGD; cannot post 1\.000001$/) });
     expect(book.run([{ kind: 'post_pending', pendingId: 'txf_nope' }])).toMatchObject({ code: 'transfer_not_found' });
     const timed = hold(60);
     const later = new Date(T0.getTime() + 60_000);

@@ -61,6 +61,9 @@ describe('importing a CGRateS tariff plan', () => {
     const text = read.problems.join('\n');
     expect(text).toContain('SharedGroups.csv has rows');
     expect(text).toContain('Timings.csv: timing TM_PEAK (*any *any *any 1;2;3;4;5 08:00:00) cannot be mapped');
+    // All at once: what the other files hold is listed with what the timings found.
+    expect(text).toContain('RatingPlans.csv: RP_RETAIL uses the timing TM_PEAK');
+    expect(text).toContain('RatingProfiles.csv');
   });
 
   it('takes a timing that matches every moment (ALWAYS) as *any', () => {

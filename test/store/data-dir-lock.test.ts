@@ -25,6 +25,13 @@ describe('the embedded data directory lock', () => {
     lockDataDir(data, 'serve').release();
   });
 
+  it('leaves a lock taken on another host to whoever knows it is gone, and says how to clear it', () => {
+    const data = path.join(dir, 'elsewhere');
+    writeFileSync(lockFileOf(data), JSON.stringify({ pid: deadPid(), hostname: `not-${hostname()}`, command: 'serve', startedAt: '2026-11-01T00:00:00Z', token: 'theirs' }));
+    expect(() => lockDataDir(data, 'serve')).toThrow(`taken on host not-${hostname()}`);
+    expect(() => lockDataDir(data, 'serve')).toThrow(`delete ${lockFileOf(data)}`);
+  });
+
   it('takes over a lock its process left: one that ended, or a previous process with our pid (a restarted container)', () => {
     for (const pid of [deadPid(), process.pid]) {
       const data = path.join(dir, `stale-${pid}`);

@@ -30,10 +30,12 @@ export function testClockRoutes(services: Services): FastifyPluginAsyncTypebox {
             'Moves time to `to`, or forward by `seconds`, stopping at each instant where work falls due (hold expiry, ' +
             'and later credit-limit expiry, bill runs, auto top-ups) and running it in order, as Stripe’s test clocks do.',
           tags: ['test clock'],
-          body: Type.Union([
-            Type.Object({ to: Timestamp }, { additionalProperties: false }),
-            Type.Object({ seconds: Type.Integer({ minimum: 0, maximum: 10 * 366 * 86_400 }) }, { additionalProperties: false }),
-          ]),
+          // One object with both optional, not a union of two: a bad `seconds` is then reported as
+          // `seconds`, not as a missing `to`. Exactly one of them is checked below.
+          body: Type.Object(
+            { to: Type.Optional(Timestamp), seconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 10 * 366 * 86_400 })) },
+            { additionalProperties: false, description: 'Either `to` or `seconds`.' },
+          ),
           response: {
             200: Type.Object({ now: Timestamp, jobs: Type.Array(Type.Object({ name: Type.String(), handled: Type.Integer() })) }),
             ...errors(403),
@@ -43,7 +45,9 @@ export function testClockRoutes(services: Services): FastifyPluginAsyncTypebox {
       async (request) => {
         requireOperator(request);
         const now = services.clock.now();
-        const target = 'to' in request.body ? timestampOf(request.body.to, 'body/to') : addSeconds(now, request.body.seconds);
+        const { to, seconds } = request.body;
+        if ((to === undefined) === (seconds === undefined)) throw new RingbillError('invalid_input', 'body takes either "to" or "seconds"');
+        const target = to !== undefined ? timestampOf(to, 'body/to') : addSeconds(now, seconds!);
         if (target.getTime() < now.getTime()) {
           throw new RingbillError('invalid_input', `the test clock is at ${now.toISOString()} and cannot go back`);
         }
