@@ -162,8 +162,9 @@ export class CompiledDeck {
     if (code === -1) return undefined;
     const digits = dialledDigits(number);
     // A destination without a digit ("s", an Asterisk dialplan extension) is no number, and the
-    // row for any number must not price it; an empty one (a fax page, an activation) may.
-    if (digits === '' && number.trim() !== '') return undefined;
+    // row for any number must not price it; an empty one may be a fax page or an activation,
+    // never a call.
+    if (digits === '' && (number.trim() !== '' || service === 'voice')) return undefined;
     const time = at.getTime();
     const top = Math.min(digits.length, this.longest[code]!);
     const long = this.longPrefixes[code]!;

@@ -58,6 +58,8 @@ describe(`rate decks and quotes over HTTP on ${testDatabaseKind}`, () => {
     expect((await quote({ organizationId: org.id, destination: '999', seconds: 61 })).json().error.code).toBe('no_rate');
     expect((await quote({ organizationId: org.id, destination: '659', quantity: 1 })).json().error.code).toBe('invalid_input');
     expect((await quote({ destination: '659', seconds: 1 })).json().error.code).toBe('invalid_input');
+    // A call to no number has no price, not the empty prefix's.
+    expect((await quote({ organizationId: org.id, destination: ' ', seconds: 1 })).json().error.code).toBe('no_rate');
     const both = await quote({ organizationId: org.id, destination: '6591234567', seconds: 61, quantity: 2 });
     expect([both.statusCode, both.json().error.message]).toEqual([400, 'a voice quote is for seconds, not a quantity']);
     expect((await quote({ organizationId: org.id, service: 'sms', destination: '6591234567', quantity: 2, seconds: 5 })).json().error.message).toBe('a quote for sms is for a quantity, not seconds');

@@ -200,8 +200,9 @@ describe('the sample rate deck', () => {
     // Asterisk's "s" and "h" extensions are no numbers: no price, not the price for any number.
     expect(anyNumber.plan('voice', 's', T)).toBeUndefined();
     expect(anyNumber.plan('voice', 'h', T)).toBeUndefined();
-    // A fax page or an activation needs no number at all.
+    // A fax page or an activation needs no number at all; a call does.
     expect(anyNumber.plan('fax', '', T)!.destination).toBe('Fax');
+    expect(anyNumber.plan('voice', '', T)).toBeUndefined();
   });
 });
 
