@@ -8,6 +8,7 @@ import { ledgerCommand } from './commands/ledger.ts';
 import { migrateCommand } from './commands/migrate.ts';
 import { serveCommand } from './commands/serve.ts';
 import { SchemaTooNewError } from '../store/migrate.ts';
+import { DatabaseLocationError } from '../store/open-database.ts';
 import { CliError } from './context.ts';
 
 const program = new Command('ringbill')
@@ -30,9 +31,9 @@ try {
   if (error instanceof CommanderError) {
     // Help and version are successes; commander has already printed any usage error.
     process.exitCode = error.exitCode;
-  } else if (error instanceof CliError || error instanceof SchemaTooNewError) {
+  } else if (error instanceof CliError || error instanceof SchemaTooNewError || error instanceof DatabaseLocationError) {
     console.error(`ringbill: ${error.message}`);
-    process.exitCode = error instanceof CliError ? error.exitCode : 1;
+    process.exitCode = error instanceof CliError ? error.exitCode : error instanceof DatabaseLocationError ? 2 : 1;
   } else {
     console.error('ringbill:', error);
     process.exitCode = 1;

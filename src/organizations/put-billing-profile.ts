@@ -1,7 +1,7 @@
 import { writeAudit } from '../audit/audit-log.ts';
 import type { Clock } from '../clock/clock.ts';
 import { failure, type ErrorCode, type Result } from '../errors.ts';
-import { setAccountsCurrency } from '../ledger/ledger-store.ts';
+import { listAccounts, setAccountsCurrency } from '../ledger/ledger-store.ts';
 import { lockAccountsWithoutActivity } from './organization-accounts.ts';
 import type { Currency } from '../money/index.ts';
 import type { Database, Queryable } from '../store/database.ts';
@@ -51,6 +51,12 @@ export async function putBillingProfile(
 
 async function changeCurrency(tx: Queryable, organizationId: string, currency: Currency): Promise<Result<void, 'currency_locked'>> {
   if (!(await lockAccountsWithoutActivity(tx, organizationId))) return failure('currency_locked');
+  // Opened by an operator before such codes were refused: the organization's own accounts
+  // cannot take that currency beside them.
+  const taken = (await listAccounts(tx, { organizationId, currency, limit: 200 })).filter((account) => (ORGANIZATION_ACCOUNTS as readonly string[]).includes(account.code));
+  if (taken.length > 0) {
+    return failure('currency_locked', `the organization already has ${taken.map((account) => `a ${account.code} account (${account.id})`).join(' and ')} in ${currency}; its own accounts cannot move to it`);
+  }
   // Its own accounts only: one the operator opened for it in some currency keeps that currency.
   await setAccountsCurrency(tx, organizationId, ORGANIZATION_ACCOUNTS, currency);
   return { ok: true, value: undefined };

@@ -128,16 +128,17 @@ export function readCgratesTariffPlan(dir: string): CgratesImport {
     services.set(service, known && known < at ? known : at);
     activation.set(plan, services);
   }
-  if (problems.length > 0) return { ok: false, problems };
+  // The decks are built whatever was found so far, so that their own checks are listed with the
+  // rest; what a reference names but the folder lacks was listed above and is skipped here.
 
   const decks: CgratesDeck[] = [];
   for (const [plan, services] of activation) {
     const rows: RateRow[] = [];
     // A prefix priced by two destination rates goes to the heavier one, as CGRateS does.
     const chosen = new Map<string, { weight: number; dr: string }>();
-    for (const { dr, weight } of plans.get(plan)!) {
-      for (const entry of drs.get(dr)!) {
-        for (const prefix of prefixes.get(entry.destination)!) {
+    for (const { dr, weight } of plans.get(plan) ?? []) {
+      for (const entry of drs.get(dr) ?? []) {
+        for (const prefix of prefixes.get(entry.destination) ?? []) {
           const earlier = chosen.get(prefix);
           if (earlier && earlier.weight === weight && earlier.dr !== dr) problems.push(`RatingPlans.csv: ${plan} prices ${prefix} twice with the same weight (${earlier.dr}, ${dr})`);
           if (!earlier || weight > earlier.weight) chosen.set(prefix, { weight, dr });
@@ -148,10 +149,10 @@ export function readCgratesTariffPlan(dir: string): CgratesImport {
     const origins: string[] = [];
     for (const [service, at] of services) {
       for (const [prefix, { dr }] of chosen) {
-        for (const entry of drs.get(dr)!) {
-          if (!prefixes.get(entry.destination)!.includes(prefix)) continue;
-          const sorted = [...slots.get(entry.rates)!].sort((a, b) => a.start - b.start);
-          if (sorted[0]!.start !== 0) problems.push(`Rates.csv: ${entry.rates} has no rate from 0s`);
+        for (const entry of drs.get(dr) ?? []) {
+          if (!prefixes.get(entry.destination)?.includes(prefix)) continue;
+          const sorted = [...(slots.get(entry.rates) ?? [])].sort((a, b) => a.start - b.start);
+          if (sorted.length > 0 && sorted[0]!.start !== 0) problems.push(`Rates.csv: ${entry.rates} has no rate from 0s`);
           const maxCost = entry.maxCost && parseDecimal(entry.maxCost) && parseDecimal(entry.maxCost)!.n > 0n ? parseDecimal(entry.maxCost)! : null;
           for (const slot of sorted) {
             origins[line + 1] = `${plan} prices ${service} ${prefix || '(any)'} with ${entry.rates}`;

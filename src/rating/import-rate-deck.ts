@@ -61,8 +61,14 @@ export async function storeRateDecks(
   decks: readonly { rows: readonly RateRow[]; input: ImportRateDeckInput }[],
 ): Promise<Result<Stored[], StoreFailure>> {
   const named = (name: string, refused: { code: StoreFailure; message: string }) => failure(refused.code, decks.length > 1 ? `${name}: ${refused.message}` : refused.message);
+  const names = new Map<string, string>();
   for (const { input } of decks) {
     const name = deckName(input.name);
+    // Two names that are one deck's (RP RETAIL, RP  RETAIL) would make the second a new version
+    // of the first, replacing its prices.
+    const same = names.get(name);
+    if (same !== undefined) return named(input.name, { code: 'invalid_input', message: `names the same deck as "${same}" (${name})` });
+    names.set(name, input.name);
     if (name.length === 0 || [...name].length > 100) return named(input.name, { code: 'invalid_input', message: 'name must be 1 to 100 characters' });
     if (/\p{Cc}/u.test(name)) return named(input.name, { code: 'invalid_input', message: 'name must not hold control characters' });
   }

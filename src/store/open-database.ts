@@ -1,4 +1,4 @@
-import { realpathSync } from 'node:fs';
+import { lstatSync, readlinkSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import type { Database } from './database.ts';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.ts';
@@ -8,6 +8,9 @@ import { openPostgres } from './pg-driver.ts';
 export type DatabaseLocation = { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDir: string };
 
 export const DEFAULT_DATA_DIR = './.ringbill/data';
+
+/** A database location that cannot be used as given: the message says why, for a person. */
+export class DatabaseLocationError extends Error {}
 
 /**
  * Where the database is: an explicit --data-dir wins, then DATABASE_URL (a PostgreSQL server),
@@ -29,6 +32,10 @@ function realDirectory(directory: string): string {
   try {
     return realpathSync(absolute);
   } catch {
+    // A link to nothing (a volume not mounted): PGlite would fail on it with an error of its own.
+    if (lstatSync(absolute, { throwIfNoEntry: false })?.isSymbolicLink()) {
+      throw new DatabaseLocationError(`${absolute} is a symbolic link to ${readlinkSync(absolute)}, which does not exist`);
+    }
     const parent = path.dirname(absolute);
     return parent === absolute ? absolute : path.join(realDirectory(parent), path.basename(absolute));
   }

@@ -126,6 +126,13 @@ describe(`live charging on ${testDatabaseKind}`, () => {
     }
     const ended = await terminate(session.id, 30);
     expect([ended.statusCode, ended.json().cost]).toEqual([200, '0.021']);
+    // A hold whose metadata names a session it is not that session's own: the ledger's to void.
+    const accounts = (await t.call({ method: 'GET', url: `/v1/organizations/${org.id}` })).json().accounts;
+    const bank = (await t.call({ method: 'POST', url: '/v1/accounts', payload: { code: `bank-${org.id}`, currency: 'SGD' } })).json();
+    const other = await t.call({ method: 'POST', url: '/v1/transfers', headers: { 'idempotency-key': `order-${org.id}` }, payload: { debitAccountId: accounts.credit, creditAccountId: bank.id, amount: '1.00', code: 'order', pending: true, metadata: { sessionId: session.id } } });
+    expect(other.statusCode, other.body).toBe(201);
+    const voided = await t.call({ method: 'POST', url: `/v1/transfers/${other.json().id}/void`, headers: { 'idempotency-key': `void-order-${org.id}` }, payload: {} });
+    expect(voided.statusCode, voided.body).toBe(200);
   });
 
   it('restarts a session’s TTL when the switch says the call was answered (an update of 0 s), so that ringing does not use it up', async () => {

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeAudit } from '../../src/audit/audit-log.ts';
+import { unwrap } from '../../src/errors.ts';
+import { parseCurrency } from '../../src/money/index.ts';
 import { recordCharge } from '../../src/billing/record-charge.ts';
 import { findOrganization } from '../../src/organizations/organization-store.ts';
 import { recordAdjustment } from '../../src/organizations/record-money.ts';
@@ -282,6 +284,10 @@ describe(`organizations on ${testDatabaseKind}`, () => {
     await expect(stale).rejects.toMatchObject({ code: 'currency_mismatch', message: "the organization's currency changed to GBP while this request ran; send it again" });
     expect((await t.call({ method: 'GET', url: `/v1/organizations/${org.id}` })).json().currency).toBe('GBP');
     expect((await t.call({ method: 'GET', url: `/v1/accounts/${deposit.json().id}` })).json().currency).toBe('USD');
+    // One of its own codes in the new currency, opened before the API refused them: refused, not a 500.
+    unwrap(await t.services.ledger.createAccount({ organizationId: org.id, code: 'funds', currency: parseCurrency('EUR')!, debitsMustNotExceedCredits: false, creditsMustNotExceedDebits: false, overdraftLimit: 0n }));
+    const clash = await put({ currency: 'EUR', timeZone: 'Europe/London' });
+    expect([clash.statusCode, clash.json().error.code, clash.json().error.message]).toEqual([422, 'currency_locked', expect.stringContaining('already has a funds account')]);
     await fund({ ...org }, '5.00');
     const locked = await put({ currency: 'USD', timeZone: 'Europe/London' });
     expect([locked.statusCode, locked.json().error.code]).toEqual([422, 'currency_locked']);

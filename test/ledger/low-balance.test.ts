@@ -45,7 +45,7 @@ describe(`balance.low on ${testDatabaseKind}`, () => {
 
   async function organization(balance: string, threshold: string) {
     const org = (await t.call({ method: 'POST', url: '/v1/organizations', payload: { name: `Low ${++names}`, currency: 'SGD', lowCreditThreshold: threshold } })).json() as { id: string };
-    await adjust(org, balance);
+    if (balance !== '0') await adjust(org, balance);
     return org;
   }
   const adjust = async (org: { id: string }, amount: string) => {
@@ -88,6 +88,14 @@ describe(`balance.low on ${testDatabaseKind}`, () => {
     const raisedThreshold = await t.call({ method: 'PATCH', url: `/v1/organizations/${org.id}`, payload: { lowCreditThreshold: '20.00' } });
     expect(raisedThreshold.statusCode, raisedThreshold.body).toBe(200);
     expect(await raised(org)).toEqual(['10.00', '10.00', '9.95', '9.95', '15.00']);
+  });
+
+  it('is raised when a change of payment scheme ends a temporary limit and takes credit under the threshold', async () => {
+    const org = await organization('0', '10.00');
+    await t.call({ method: 'PUT', url: `/v1/organizations/${org.id}/credit-limit`, payload: { amount: '100.00', temporaryDays: 7 } });
+    const changed = await t.call({ method: 'PATCH', url: `/v1/organizations/${org.id}`, payload: { paymentScheme: 'postpaid' } });
+    expect(changed.statusCode, changed.body).toBe(200);
+    expect(await raised(org)).toEqual(['0.00']);
   });
 
   it('is raised by a live call’s hold, and once for a limit that ran out after a charge had already taken the fall', async () => {

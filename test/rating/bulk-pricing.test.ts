@@ -119,8 +119,9 @@ class ReferenceDeck {
     const prefixes = this.services.get(service);
     if (!prefixes) return undefined;
     const digits = dialledDigits(number);
-    // Something without a digit is no number; nothing at all may still be priced by the row for any.
-    if (digits === '' && number.trim() !== '') return undefined;
+    // Something without a digit is no number; nothing at all may still be priced by the row for
+    // any, but only for what needs no number (a fax page, an activation), never a call.
+    if (digits === '' && (number.trim() !== '' || service === 'voice')) return undefined;
     for (let length = digits.length; length >= 0; length--) {
       for (const version of prefixes.get(digits.slice(0, length)) ?? []) {
         if (version.from <= at.getTime() && at.getTime() < version.to) return version.plan;

@@ -50,7 +50,9 @@ describe('importing a CGRateS tariff plan', () => {
     const read = readCgratesTariffPlan(
       tariffPlan({
         ...RETAIL,
-        'RatingPlans.csv': '#Id,DestinationRatesId,TimingTag,Weight\nRP_RETAIL,DR_SG_MOBILE,TM_PEAK,10\nRP_RETAIL,DR_UK_MOBILE,*any,10',
+        'RatingPlans.csv': '#Id,DestinationRatesId,TimingTag,Weight\nRP_RETAIL,DR_SG_MOBILE,TM_PEAK,10\nRP_RETAIL,DR_UK_MOBILE,*any,10\nRP_RETAIL,DR_LATE,*any,10',
+        'Rates.csv': `${RETAIL['Rates.csv']}\nRT_LATE,0,0.5,60s,60s,30s`,
+        'DestinationRates.csv': `${RETAIL['DestinationRates.csv']}\nDR_LATE,DST_DE,RT_LATE,*up,4,0,`,
         'Timings.csv': '#Tag,Years,Months,MonthDays,WeekDays,Time\nTM_PEAK,*any,*any,*any,1;2;3;4;5,08:00:00',
         'RatingProfiles.csv': '#Tenant,Category,Subject,ActivationTime,RatingPlanId,RatesFallbackSubject\nexample.org,call,1001,2026-01-01T00:00:00Z,RP_RETAIL,',
         'SharedGroups.csv': '#Id,Account,Strategy,RatingSubject\nSG1,*any,*lowest,',
@@ -64,6 +66,7 @@ describe('importing a CGRateS tariff plan', () => {
     // All at once: what the other files hold is listed with what the timings found.
     expect(text).toContain('RatingPlans.csv: RP_RETAIL uses the timing TM_PEAK');
     expect(text).toContain('RatingProfiles.csv');
+    expect(text).toContain('Rates.csv: RT_LATE has no rate from 0s');
   });
 
   it('takes a timing that matches every moment (ALWAYS) as *any', () => {

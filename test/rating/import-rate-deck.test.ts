@@ -27,6 +27,8 @@ describe(`storing several decks on ${testDatabaseKind}`, () => {
     // deck's currency), after the first deck was written: that one goes too.
     const longName = await storeRateDecks(deps, [deck('First'), deck('x'.repeat(101))]);
     expect(longName).toMatchObject({ ok: false, code: 'invalid_input', message: expect.stringMatching(/^x+: name must be 1 to 100 characters$/) });
+    // Two names of one deck would make the second a new version replacing the first's prices.
+    expect(await storeRateDecks(deps, [deck('RP RETAIL'), deck('RP  RETAIL')])).toMatchObject({ ok: false, code: 'invalid_input', message: 'RP  RETAIL: names the same deck as "RP RETAIL" (RP RETAIL)' });
     const otherCurrency = await storeRateDecks(deps, [deck('First', 'USD'), deck('Wholesale', 'EUR')]);
     expect(otherCurrency).toMatchObject({ ok: false, code: 'currency_mismatch', message: 'Wholesale: the deck "Wholesale" is in USD, not EUR' });
     expect((await listDecks(database.db)).map((stored) => stored.name)).toEqual(['Wholesale']);

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync } from 'node:
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openDatabase, resolveDatabaseLocation } from '../../src/store/open-database.ts';
+import { DatabaseLocationError, openDatabase, resolveDatabaseLocation } from '../../src/store/open-database.ts';
 
 describe('the database location', () => {
   const root = realpathSync(mkdtempSync(path.join(tmpdir(), 'ringbill-location-')));
@@ -17,5 +17,10 @@ describe('the database location', () => {
     await opened.close();
     // Made now: the link itself resolves.
     expect(resolveDatabaseLocation({}, { RINGBILL_DATA_DIR: path.join(root, 'link', 'data') })).toEqual(location);
+  });
+
+  it('names a link to nothing (a volume not mounted) rather than failing inside the database', () => {
+    symlinkSync(path.join(root, 'not-mounted'), path.join(root, 'dangling'));
+    expect(() => resolveDatabaseLocation({ dataDir: path.join(root, 'dangling') }, {})).toThrow(new DatabaseLocationError(`${path.join(root, 'dangling')} is a symbolic link to ${path.join(root, 'not-mounted')}, which does not exist`));
   });
 });

@@ -4,7 +4,7 @@ import { createServices, type Services } from '../../services.ts';
 import { startEmbeddedMaintenance } from '../../store/embedded-maintenance.ts';
 import { migrate } from '../../store/migrate.ts';
 import { describeLocation } from '../../store/open-database.ts';
-import { latestRecordedTime } from '../../store/recorded-time.ts';
+import { savedTestClock } from '../../store/test-clock-store.ts';
 import { prepareDemo, prepareOperatorKey } from '../credentials.ts';
 import { CliError, dataDirOption, open } from '../context.ts';
 
@@ -35,10 +35,10 @@ export const serveCommand = new Command('serve')
     let services: Services;
     try {
       await migrate(opened.db);
-      // A test clock starts again where the last run left it, if that is later than now: it never
-      // goes back behind what it stamped (a session's start, its expiry).
-      const latest = clock instanceof TestClock ? await latestRecordedTime(opened.db) : undefined;
-      if (clock instanceof TestClock && latest && latest > clock.now()) clock.set(latest);
+      // A test clock starts again where the last run advanced it, if that is later than now: it
+      // never goes back behind what it stamped (a session's start, a deck version's date).
+      const saved = clock instanceof TestClock ? await savedTestClock(opened.db) : undefined;
+      if (clock instanceof TestClock && saved && saved > clock.now()) clock.set(saved);
       services = createServices(opened.db, clock, (error) => console.error('scheduled job failed:', error));
     } catch (error) {
       await opened.close();

@@ -5,6 +5,7 @@ import { RingbillError } from '../../errors.ts';
 import { availableBalance } from '../../ledger/apply-command.ts';
 import { isNewTransfer, type Account, type Transfer, type TransferRequest } from '../../ledger/types.ts';
 import { formatMicros, parseCurrency } from '../../money/index.ts';
+import { findSession } from '../../charging/session-store.ts';
 import { ORGANIZATION_ACCOUNTS } from '../../organizations/organization.ts';
 import { findOrganization } from '../../organizations/organization-store.ts';
 import type { Services } from '../../services.ts';
@@ -417,7 +418,8 @@ export function ledgerRoutes(services: Services): FastifyPluginAsyncTypebox {
    */
   async function refuseSessionHold(holdId: string): Promise<void> {
     const sessionId = (await services.ledger.getTransfer(holdId))?.metadata?.sessionId;
-    if (typeof sessionId === 'string') {
+    // The session's own record says whether the hold is its: metadata anyone may write does not.
+    if (typeof sessionId === 'string' && (await findSession(services.db, sessionId))?.holdId === holdId) {
       throw new RingbillError('hold_in_session', `hold ${holdId} is live call session ${sessionId}'s: end the call with POST /v1/charging/sessions/${sessionId}/terminate`);
     }
   }

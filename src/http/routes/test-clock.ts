@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { RingbillError } from '../../errors.ts';
 import type { Services } from '../../services.ts';
+import { saveTestClock } from '../../store/test-clock-store.ts';
 import { addSeconds } from '../../clock/clock.ts';
 import { requireOperator } from '../auth.ts';
 import { errors, Timestamp } from '../schemas.ts';
@@ -52,6 +53,7 @@ export function testClockRoutes(services: Services): FastifyPluginAsyncTypebox {
           throw new RingbillError('invalid_input', `the test clock is at ${now.toISOString()} and cannot go back`);
         }
         const jobs = await services.scheduler.advanceTo(target);
+        await saveTestClock(services.db, services.clock.now());
         return { now: services.clock.now().toISOString(), jobs: [...jobs] };
       },
     );
