@@ -58,7 +58,7 @@ function encodeCursor(cursor: SearchCursor): string {
 function decodeCursor(text: string): SearchCursor | undefined {
   try {
     const [name, id] = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as unknown[];
-    if (typeof name === 'string' && typeof id === 'string' && UUID.test(id)) return { name, id };
+    if (typeof name === 'string' && typeof id === 'string' && UUID.test(id) && !name.includes('\u0000')) return { name, id };
   } catch {
     // Not ours: answered below.
   }

@@ -455,10 +455,11 @@ describe(`live charging on ${testDatabaseKind}`, () => {
     expect((await list(`?organizationId=${a.id}`)).data.map((s) => s.id)).toEqual([a2.id]);
     // Not a cursor, or one made up with a time no database holds.
     const madeUp = Buffer.from(JSON.stringify(['-271821-04-20T00:00:00.000Z', 'x'])).toString('base64url');
-    for (const cursor of ['nonsense', madeUp]) {
+    const withNul = Buffer.from(JSON.stringify(['2026-11-02T00:00:00.000Z', 'x\u0000'])).toString('base64url');
+    for (const cursor of ['nonsense', madeUp, withNul]) {
       for (const url of [`/v1/charging/sessions?cursor=${cursor}`, `/v1/organizations/${a.id}/usage?cursor=${cursor}`]) {
         const bad = await t.call({ method: 'GET', url });
-        expect([bad.statusCode, bad.json().error.code], url).toEqual([400, 'invalid_input']);
+        expect([bad.statusCode, bad.json().error.code, bad.json().error.message], url).toEqual([400, 'invalid_input', expect.stringContaining('cursor')]);
       }
     }
   });

@@ -152,8 +152,11 @@ describe(`organizations on ${testDatabaseKind}`, () => {
     expect(first.data.map((row: OrganizationJson) => row.name)).toEqual(['Paging A', 'Paging B']);
     const second = (await t.call({ method: 'GET', url: `/v1/organizations?q=paging&limit=2&cursor=${first.nextCursor}` })).json();
     expect(second.data.map((row: OrganizationJson) => row.name)).toEqual(['Paging C']);
-    const bad = await t.call({ method: 'GET', url: '/v1/organizations?cursor=garbage' });
-    expect([bad.statusCode, bad.json().error.code]).toEqual([400, 'invalid_input']);
+    const withNul = Buffer.from(JSON.stringify(['Paging\u0000', '00000000-0000-4000-8000-000000000000'])).toString('base64url');
+    for (const cursor of ['garbage', withNul]) {
+      const bad = await t.call({ method: 'GET', url: `/v1/organizations?cursor=${cursor}` });
+      expect([bad.statusCode, bad.json().error.code, bad.json().error.message]).toEqual([400, 'invalid_input', 'querystring/cursor is not a cursor this search gave']);
+    }
   });
 
   it('prepaid usable credits follow a temporary limit, and it expires by itself at its instant, in the audit log', async () => {

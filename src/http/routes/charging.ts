@@ -383,7 +383,8 @@ function decodeCursor(text: string): { startedAt: Date; id: string } {
   try {
     const [startedAt, id] = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as unknown[];
     // A time in the database's range (year 1 to 9999), as this list writes them.
-    if (typeof id === 'string' && typeof startedAt === 'string') return { startedAt: timestampOf(startedAt, 'cursor'), id };
+    // Ids hold no NUL (the database would refuse it, naming no field).
+    if (typeof id === 'string' && typeof startedAt === 'string' && !id.includes('\u0000')) return { startedAt: timestampOf(startedAt, 'cursor'), id };
   } catch {
     // Not ours: refused below.
   }
