@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 
@@ -153,8 +153,19 @@ function isAlive(holder: LockHolder): boolean {
   if (holder.pid === process.pid) return holder.token !== undefined && heldHere.has(holder.token);
   try {
     process.kill(holder.pid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // The pid is taken, maybe by another program since (pids are reused): a process that is not
+  // Node's is not the holder. Where the system does not say (no /proc), it is.
+  return runsNode(holder.pid) ?? true;
+}
+
+/** Whether the process runs Node (its executable's name), or undefined where that cannot be read. */
+function runsNode(pid: number): boolean | undefined {
+  try {
+    return path.basename(readlinkSync(`/proc/${pid}/exe`)).startsWith('node');
+  } catch {
+    return undefined;
   }
 }

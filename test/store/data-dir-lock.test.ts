@@ -25,6 +25,20 @@ describe('the embedded data directory lock', () => {
     lockDataDir(data, 'serve').release();
   });
 
+  it('takes over a lock whose pid another program has taken since (pids are reused)', async () => {
+    const { spawn } = await import('node:child_process');
+    const other = spawn('sleep', ['30']);
+    try {
+      const data = path.join(dir, 'reused');
+      writeFileSync(lockFileOf(data), JSON.stringify({ pid: other.pid, hostname: hostname(), command: 'serve', startedAt: '2026-11-01T00:00:00Z', token: 'gone' }));
+      const lock = lockDataDir(data, 'serve');
+      expect(JSON.parse(readFileSync(lock.file, 'utf8')).pid).toBe(process.pid);
+      lock.release();
+    } finally {
+      other.kill();
+    }
+  });
+
   it('leaves a lock taken on another host to whoever knows it is gone, and says how to clear it', () => {
     const data = path.join(dir, 'elsewhere');
     writeFileSync(lockFileOf(data), JSON.stringify({ pid: deadPid(), hostname: `not-${hostname()}`, command: 'serve', startedAt: '2026-11-01T00:00:00Z', token: 'theirs' }));
