@@ -123,17 +123,31 @@ export async function rateCdrFile(deps: ChargingDeps, input: Readable | { readon
   // A chunk is priced while the ones before it are stored. On a database server the two overlap,
   // and two chunks are stored at once: each copies its records while the other posts.
   const parallel = deps.db.kind === 'postgres' ? 2 : 1;
-  const storing = new Set<Promise<void>>();
+  const storing = new Map<Promise<void>, ReadonlySet<string>>();
   let failed: { error: unknown } | undefined;
   const flush = async (chunk: PricedChunk) => {
-    while (storing.size >= parallel) await Promise.race(storing);
+    while (storing.size >= parallel) await Promise.race(storing.keys());
     if (failed) throw failed.error;
+    // A record of a chunk still being stored, repeated in this one, is this one's duplicate, as a
+    // repeat within one chunk is: whichever transaction ends first, the earlier line is the one
+    // rated (or reported), not the later.
+    const keys = new Set<string>();
+    if (parallel > 1 && !report.dryRun) {
+      const earlier = [...storing.values()];
+      for (const record of [...chunk.live()]) {
+        const key = `${chunk.organizationOfRecord(record).id}\u0000${chunk.externalId(record)}`;
+        if (earlier.some((keysOfChunk) => keysOfChunk.has(key))) {
+          chunk.drop(record);
+          problem(chunk.lines[record]!, 'duplicate', `record ${chunk.externalId(record)} ${DUPLICATE}`);
+        } else keys.add(key);
+      }
+    }
     const stored: Promise<void> = store(chunk)
       .catch((error: unknown) => {
         failed ??= { error };
       })
       .finally(() => storing.delete(stored));
-    storing.add(stored);
+    storing.set(stored, keys);
   };
 
   const source: PricingSource = { db: deps.db, rating: deps.rating, now: () => deps.clock.now() };
@@ -149,7 +163,7 @@ export async function rateCdrFile(deps: ChargingDeps, input: Readable | { readon
       await flush(event.chunk);
     }
   }
-  await Promise.all(storing);
+  await Promise.all(storing.keys());
   if (failed) throw failed.error;
   report.totals = [...totals].map(([currency, total]) => ({ currency, ...total })).sort((a, b) => a.currency.localeCompare(b.currency));
   report.problems = firstProblems(report.problems);
