@@ -94,7 +94,12 @@ export async function findUsageByExternalId(db: Queryable, organizationId: strin
   return result.rows[0] && toUsage(result.rows[0]);
 }
 
-/** Of these (organization, external id) pairs, the ones already stored for the source, as `organization\u0000id`. */
+/** The key of a usage record's (organization, external id), unique per source. */
+export function usageKey(organizationId: string, externalId: string): string {
+  return `${organizationId}\u0000${externalId}`;
+}
+
+/** Of these (organization, external id) pairs, the ones already stored for the source, by `usageKey`. */
 export async function existingUsageKeys(db: Queryable, source: UsageRecord['source'], pairs: readonly { organizationId: string; externalId: string }[]): Promise<Set<string>> {
   if (pairs.length === 0) return new Set();
   const result = await db.query<{ organization_id: string; external_id: string }>(
@@ -103,7 +108,7 @@ export async function existingUsageKeys(db: Queryable, source: UsageRecord['sour
      WHERE u.source = $1`,
     [source, pairs.map((pair) => pair.organizationId), pairs.map((pair) => pair.externalId)],
   );
-  return new Set(result.rows.map((row) => `${row.organization_id}\u0000${row.external_id}`));
+  return new Set(result.rows.map((row) => usageKey(row.organization_id, row.external_id)));
 }
 
 export interface UsageFilter {

@@ -1,5 +1,6 @@
 import { formatMicros } from '../money/index.ts';
-import { insertEventsStatement, newEvent, type RingbillEvent } from '../notifications/events.ts';
+import { insertEvents, insertEventsStatement, newEvent, type RingbillEvent } from '../notifications/events.ts';
+import type { Queryable } from '../store/database.ts';
 import { availableBalance } from './apply-command.ts';
 import type { Account, BatchWriter } from './types.ts';
 
@@ -34,6 +35,15 @@ export function lowBalanceEvent(before: Account, after: Account, at: Date, befor
     },
     createdAt: at,
   });
+}
+
+/**
+ * For a change made outside the ledger's batches (a credit limit, a threshold), under the
+ * account's lock: raises the event in the change's transaction if it was a fall.
+ */
+export async function raiseLowBalance(tx: Queryable, before: Account, after: Account, at: Date): Promise<void> {
+  const fell = lowBalanceEvent(before, after, at);
+  if (fell) await insertEvents(tx, [fell]);
 }
 
 /** The ledger writes the events of a batch in the batch's own write statement. */

@@ -2,8 +2,7 @@ import { RingbillError } from '../errors.ts';
 import type { Account } from '../ledger/types.ts';
 import type { Queryable } from '../store/database.ts';
 import { hasTransfers, listAccounts, lockAccount, lockAccountsOfOrganization, setLowBalanceThreshold } from '../ledger/ledger-store.ts';
-import { lowBalanceEvent } from '../ledger/low-balance.ts';
-import { insertEvents } from '../notifications/events.ts';
+import { raiseLowBalance } from '../ledger/low-balance.ts';
 import { ORGANIZATION_ACCOUNTS, spendingAccountCode, type Organization, type OrganizationAccountCode } from './organization.ts';
 
 export type OrganizationAccounts = Record<OrganizationAccountCode, Account>;
@@ -46,8 +45,7 @@ export async function setLowCreditThreshold(tx: Queryable, organization: Organiz
   // Under the lock the ledger takes, so that no posting judges the old threshold meanwhile.
   const spending = (await lockAccount(tx, accounts[spendingAccountCode(organization.paymentScheme)].id))!;
   await setLowBalanceThreshold(tx, [accounts.credit.id, accounts.unbilled.id], threshold);
-  const fell = options.raise ? lowBalanceEvent(spending, { ...spending, lowBalanceThreshold: threshold }, at) : undefined;
-  if (fell) await insertEvents(tx, [fell]);
+  if (options.raise) await raiseLowBalance(tx, spending, { ...spending, lowBalanceThreshold: threshold }, at);
 }
 
 /**

@@ -2,8 +2,7 @@ import { writeAudit } from '../audit/audit-log.ts';
 import type { Clock } from '../clock/clock.ts';
 import { failure, type ErrorCode, type Result } from '../errors.ts';
 import { lockAccount, setOverdraft } from '../ledger/ledger-store.ts';
-import { lowBalanceEvent } from '../ledger/low-balance.ts';
-import { insertEvents } from '../notifications/events.ts';
+import { raiseLowBalance } from '../ledger/low-balance.ts';
 import { formatMicros } from '../money/index.ts';
 import type { Database } from '../store/database.ts';
 import { creditLimitOf, planCreditLimit, type CreditLimit, type CreditLimitRequest } from './credit-limit.ts';
@@ -34,8 +33,7 @@ export async function setCreditLimit(
     const planned = planCreditLimit(input, organization.paymentScheme, spending!, now);
     if (!planned.ok) return planned;
     const updated = (await setOverdraft(tx, spending!.id, planned.value))!;
-    const fell = lowBalanceEvent(spending!, updated, now);
-    if (fell) await insertEvents(tx, [fell]);
+    await raiseLowBalance(tx, spending!, updated, now);
     const before = creditLimitOf(spending!, now);
     const after = creditLimitOf(updated, now);
     await writeAudit(tx, {

@@ -2,8 +2,7 @@ import { writeAudit } from '../audit/audit-log.ts';
 import type { Clock } from '../clock/clock.ts';
 import { failure, type ErrorCode, type Result } from '../errors.ts';
 import { setOverdraft } from '../ledger/ledger-store.ts';
-import { lowBalanceEvent } from '../ledger/low-balance.ts';
-import { insertEvents } from '../notifications/events.ts';
+import { raiseLowBalance } from '../ledger/low-balance.ts';
 import { isForeignKeyViolation, type Database } from '../store/database.ts';
 import { accountsOf, lockAccountsWithoutActivity, setLowCreditThreshold } from './organization-accounts.ts';
 import { spendingAccountCode, type InvoiceSetup, type Organization, type OrganizationStatus, type PaymentScheme } from './organization.ts';
@@ -80,8 +79,7 @@ async function apply(
       const spending = (await setOverdraft(tx, to.id, { permanent: from.overdraftLimit, temporary: null }))!;
       await setOverdraft(tx, from.id, { permanent: 0n, temporary: null });
       // A temporary limit ends with the old scheme: usable credit may fall past the threshold.
-      const fell = lowBalanceEvent(from, spending, now);
-      if (fell) await insertEvents(tx, [fell]);
+      await raiseLowBalance(tx, from, spending, now);
     }
     await updateOrganization(tx, after);
     if (after.lowCreditThreshold !== before.lowCreditThreshold) await setLowCreditThreshold(tx, after, after.lowCreditThreshold, now, { raise: true });

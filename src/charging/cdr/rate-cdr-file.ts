@@ -10,7 +10,7 @@ import { usageAccountIds, type ChargingDeps } from '../charging-deps.ts';
 import { availableBalance } from '../../ledger/apply-command.ts';
 import { spendingAccountOf } from '../../organizations/organization-accounts.ts';
 import { chargeKindOf } from '../usage-record.ts';
-import { existingUsageKeys } from '../usage-store.ts';
+import { existingUsageKeys, usageKey } from '../usage-store.ts';
 import type { CdrFormat } from './cdr.ts';
 import { MALFORMED, priceCdrs, type CdrProblem, type PricingSource } from './cdr-pricer.ts';
 import { PricedChunk, type ChunkGroup } from './priced-chunk.ts';
@@ -97,7 +97,7 @@ export async function rateCdrFile(deps: ChargingDeps, input: Readable | { readon
     if (report.dryRun) {
       await dropStored(deps, chunk, problem);
       for (const record of [...chunk.live()]) {
-        const key = `${chunk.organizationOfRecord(record).id}\u0000${chunk.externalId(record)}`;
+        const key = recordKey(chunk, record);
         if (!dryRunSeen.has(key)) dryRunSeen.add(key);
         else {
           chunk.drop(record);
@@ -135,7 +135,7 @@ export async function rateCdrFile(deps: ChargingDeps, input: Readable | { readon
     if (parallel > 1 && !report.dryRun) {
       const earlier = [...storing.values()];
       for (const record of [...chunk.live()]) {
-        const key = `${chunk.organizationOfRecord(record).id}\u0000${chunk.externalId(record)}`;
+        const key = recordKey(chunk, record);
         if (earlier.some((keysOfChunk) => keysOfChunk.has(key))) {
           chunk.drop(record);
           problem(chunk.lines[record]!, 'duplicate', `record ${chunk.externalId(record)} ${DUPLICATE}`);
@@ -211,11 +211,15 @@ async function dropStored(deps: ChargingDeps, chunk: PricedChunk, problem: Probl
   if (existing.size === 0) return false;
   for (const record of records) {
     const externalId = chunk.externalId(record);
-    if (!existing.has(`${chunk.organizationOfRecord(record).id}\u0000${externalId}`)) continue;
+    if (!existing.has(recordKey(chunk, record))) continue;
     chunk.drop(record);
     problem(chunk.lines[record]!, 'duplicate', `record ${externalId} ${DUPLICATE}`);
   }
   return true;
+}
+
+function recordKey(chunk: PricedChunk, record: number): string {
+  return usageKey(chunk.organizationOfRecord(record).id, chunk.externalId(record));
 }
 
 /** A chunk charged without looking for stored records first found some: nothing of it landed. */
