@@ -7,7 +7,7 @@ import addFormats from 'ajv-formats';
 import type { Services } from '../services.ts';
 import { KeyResolver } from './auth.ts';
 import { handleError, send } from './errors.ts';
-import { ErrorResponse, errors } from './schemas.ts';
+import { ErrorResponse, NoQuery, errors } from './schemas.ts';
 import { healthRoutes } from './routes/health.ts';
 import { organizationRoutes, organizationSchemas } from './routes/organizations.ts';
 import { ledgerRoutes, ledgerSchemas } from './routes/ledger.ts';
@@ -105,6 +105,9 @@ export async function buildApp(options: AppOptions): Promise<App> {
   // Every route with a body may answer 413 (too large) and 415 (not JSON, or not CSV where CSV
   // is taken): said once here rather than in each route's list.
   app.addHook('onRoute', (route) => {
+    // A route that takes no query parameters refuses one, as the others refuse unknown ones: a
+    // `?limit=5` on a list that has no pages would otherwise pass unnoticed.
+    if (route.url.startsWith('/v1/') && route.schema && !route.schema.querystring) route.schema.querystring = NoQuery;
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     const response = route.schema?.response as Record<string, unknown> | undefined;
     if (!response || !methods.some((method) => method === 'POST' || method === 'PUT' || method === 'PATCH')) return;

@@ -57,6 +57,9 @@ export const IdempotencyHeaders = Type.Object({
   }),
 });
 
+/** The query of a route that takes none: any parameter is refused by name. */
+export const NoQuery = Type.Object({}, { additionalProperties: false });
+
 export const PageQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
   cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'The nextCursor of the previous page.' })),

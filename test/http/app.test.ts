@@ -59,6 +59,12 @@ describe('the HTTP app', () => {
     expect([service.statusCode, service.json().error.message]).toEqual([400, 'body/service must be "voice"']);
   });
 
+  it('refuses a query parameter on a route that takes none, naming it', async () => {
+    const listed = await t.call({ method: 'GET', url: '/v1/rate-decks?limit=5' });
+    expect([listed.statusCode, listed.json().error.code, listed.json().error.message]).toEqual([400, 'invalid_input', 'querystring has an unknown field "limit"']);
+    expect((await t.call({ method: 'GET', url: '/v1/rate-decks' })).statusCode).toBe(200);
+  });
+
   it('requires a valid key on every /v1 route', async () => {
     expect((await t.call({ method: 'GET', url: '/v1/accounts', key: null })).json().error.code).toBe('unauthenticated');
     expect((await t.call({ method: 'GET', url: '/v1/accounts', key: null, headers: { authorization: 'Basic abc' } })).statusCode).toBe(401);
