@@ -28,7 +28,7 @@ export function createServices(db: Database, clock: Clock, onJobError?: (error: 
   const rating = new Rating(db);
   const organizations = new OrganizationCache(db);
   const sessions = new SessionCache();
-  const jobs = [expireSessionsJob({ db, ledger, clock, rating, organizations, sessions }), expireHoldsJob(ledger), expireCreditLimitsJob(db, clock)];
+  const jobs = [expireSessionsJob({ db, ledger, clock, rating, organizations, sessions }, onJobError), expireHoldsJob(ledger), expireCreditLimitsJob(db, clock)];
   const scheduler = new Scheduler(
     clock,
     jobs.map((job) => oneServerAtATime(db, job)),

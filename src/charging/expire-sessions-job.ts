@@ -9,7 +9,7 @@ import { terminateSession } from './update-session.ts';
  * for all the time it was granted, since the switch may have let it run that long, and the rest of
  * the hold is released.
  */
-export function expireSessionsJob(deps: ChargingDeps): Job {
+export function expireSessionsJob(deps: ChargingDeps, onProblem: (error: Error) => void = () => undefined): Job {
   return {
     name: 'expire_sessions',
     nextDueAt: () => nextSessionExpiry(deps.db),
@@ -20,6 +20,11 @@ export function expireSessionsJob(deps: ChargingDeps): Job {
       // Seconds are capped at the grant, so asking for the longest call charges all the time it
       // was granted, without reading the session here as well as in terminateSession.
       const ended = await Promise.all(ids.map((id) => terminateSession(deps, { sessionId: id, usedSeconds: MAX_CALL_SECONDS, reason: 'expired' })));
+      // One that could not be ended (the ledger's queue full, say) is tried again at the next
+      // poll; said here so that a session that keeps failing does not go unseen.
+      ended.forEach((result, i) => {
+        if (!result.ok) onProblem(new Error(`expired session ${ids[i]} could not be ended: ${result.code}: ${result.message}`));
+      });
       return ended.filter((result) => result.ok && result.value.endReason === 'expired').length;
     },
   };

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authorizeSession } from '../../src/charging/authorize-session.ts';
 import { terminateSession, updateSession } from '../../src/charging/update-session.ts';
-import { unwrap } from '../../src/errors.ts';
+import { ERROR_CODES, failure, unwrap } from '../../src/errors.ts';
+import { expireSessionsJob } from '../../src/charging/expire-sessions-job.ts';
 import { listEvents } from '../../src/notifications/events.ts';
 import { createServices } from '../../src/services.ts';
 import { verifyLedger } from '../../src/ledger/verify-ledger.ts';
@@ -249,6 +250,19 @@ describe(`live charging on ${testDatabaseKind}`, () => {
     expect([ended.state, ended.endReason]).toEqual(['active', null]);
     expect(await credits(org.id)).toMatchObject({ usableCredits: '4.979', reservedCredits: '0.021' });
     expect((await terminate(session.id, 30)).json()).toMatchObject({ cost: '0.021', billedSeconds: 60 });
+  });
+
+  it('says which expired session it could not end, and ends it at a later run', async () => {
+    const org = await organization('5.00');
+    const session = (await authorize(org.id, '6591234567', 'expired-while-full')).json() as SessionJson;
+    t.clock.advanceSeconds(180);
+    const problems: Error[] = [];
+    // A ledger whose queue is full refuses every command.
+    const full = { ...t.services, ledger: { execute: async () => failure('overloaded') } } as unknown as typeof t.services;
+    expect(await expireSessionsJob(full, (error) => problems.push(error)).run()).toBe(0);
+    expect(problems.map((problem) => problem.message)).toEqual([`expired session ${session.id} could not be ended: overloaded: ${ERROR_CODES.overloaded.message}`]);
+    expect(await expireSessionsJob(t.services).run()).toBeGreaterThanOrEqual(1);
+    expect((await t.call({ method: 'GET', url: `/v1/charging/sessions/${session.id}` })).json()).toMatchObject({ state: 'ended', endReason: 'expired', cost: '0.021' });
   });
 
   it('measures an update’s grant from the seconds the switch reports, even past the last grant', async () => {
