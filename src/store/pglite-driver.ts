@@ -1,8 +1,16 @@
 import { PGlite, types, type Transaction } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
+import postgresDate from 'postgres-date';
 import { DirectDatabase, toDriverParams, type Database, type Queryable, type QueryResult, type SqlValue } from './database.ts';
 
-const parsers = { [types.INT8]: (text: string) => BigInt(text) };
+/**
+ * PGlite reads a timestamptz with `new Date(text)`, and V8 takes "0001-01-01 00:00:00+00" for
+ * 2001: a deck effective from year 1 would come back as 2001. `postgres-date` is what `pg` reads
+ * them with, so both databases give the same instant.
+ */
+// Its types declare an ES default export; it is CommonJS, whose default import is the function.
+const parseDate = postgresDate as unknown as (text: string) => Date | number | null;
+const parsers = { [types.INT8]: (text: string) => BigInt(text), [types.TIMESTAMPTZ]: (text: string) => parseDate(text) };
 
 /** Opens the embedded database: in memory when `dataDir` is undefined, else persisted there. */
 export async function openPglite(dataDir: string | undefined): Promise<Database> {

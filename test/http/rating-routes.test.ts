@@ -96,6 +96,13 @@ describe(`rate decks and quotes over HTTP on ${testDatabaseKind}`, () => {
     expect([await cost(), await cost('2026-02-01T00:00:00Z')]).toEqual(['0.9', '0.6']);
   });
 
+  it('keeps a version effective from year 1 in year 1, so that a later version still takes over', async () => {
+    const ancient = (await importDeck('name=ancient&effectiveFrom=0001-01-01T00:00:00Z', 'prefix,rate\n44,0.1')).json();
+    expect(ancient.versions[0].effectiveFrom).toBe('0001-01-01T00:00:00.000Z');
+    await importDeck('name=ancient&effectiveFrom=2000-01-01T00:00:00Z', 'prefix,rate\n44,0.2');
+    expect((await quote({ rateDeckId: ancient.id, destination: '4420', seconds: 60 })).json().cost).toBe('0.2');
+  });
+
   it('takes names that look the same for one deck, and refuses control characters in a name', async () => {
     const named = async (name: string) => (await importDeck(`name=${encodeURIComponent(name)}&effectiveFrom=2026-01-01T00:00:00Z`, 'prefix,rate\n44,0.1')).json();
     const first = await named('Café retail');
