@@ -1,7 +1,7 @@
 import { addSeconds } from '../clock/clock.ts';
 import { failure, type ErrorCode, type Result } from '../errors.ts';
 import { newId } from '../ids.ts';
-import { batchRecord, type Transfer } from '../ledger/types.ts';
+import { batchRecord, type LedgerCommand, type Transfer } from '../ledger/types.ts';
 import type { Organization } from '../organizations/organization.ts';
 import { isUniqueViolation } from '../store/database.ts';
 import { usageAccountIds, type ChargingDeps } from './charging-deps.ts';
@@ -96,7 +96,7 @@ export async function authorizeSession(deps: ChargingDeps, request: AuthorizeReq
   // as that pays for. The session follows from the hold, which is one block's cost at least.
   const { spendingId, revenueId } = await usageAccountIds(deps, organization);
   const sessionFor = (hold: Transfer) => session(planGrant(plan, 0, hold.amount, intervalSeconds), hold);
-  const result = await deps.ledger.execute({
+  const command: LedgerCommand = {
     transfers: [
       {
         kind: 'pending',
@@ -113,7 +113,17 @@ export async function authorizeSession(deps: ChargingDeps, request: AuthorizeReq
     idempotencyKey: { scope: 'charging', key: `session:${organization.id}:${request.callId}` },
     records: (outcome) => [batchRecord(newSessions, sessionFor(outcome.transfers[0]!))],
     ...(request.signal ? { signal: request.signal } : {}),
-  });
+  };
+  let result: Awaited<ReturnType<typeof deps.ledger.execute>>;
+  try {
+    result = await deps.ledger.execute(command);
+  } catch (error) {
+    // The call's session was made without a hold, and so without the hold's idempotency key: a
+    // free call first (a toll-free number), then the same callId to a priced one.
+    const other = isUniqueViolation(error) ? await existing() : undefined;
+    if (other) return other;
+    throw error;
+  }
   if (result.ok && !result.value.replayed) {
     const created = sessionFor(result.value.transfers[0]!);
     deps.sessions.remember(created);

@@ -36,3 +36,27 @@ export class TestClock implements Clock {
 export function addSeconds(time: Date, seconds: number): Date {
   return new Date(time.getTime() + seconds * 1000);
 }
+
+/**
+ * The instants Ringbill keeps: years 1 to 9999 in UTC, the four-digit years of ISO 8601 and of
+ * PostgreSQL's text. A time written with an offset can be in 9999 where written and in 10000 in
+ * UTC ("9999-12-31T23:30:00-05:00"), which no column takes.
+ */
+const EARLIEST = Date.parse('0001-01-01T00:00:00Z');
+const LATEST = Date.parse('9999-12-31T23:59:59.999Z');
+const DAY = 86_400_000;
+
+export const TIME_RANGE = 'from year 1 to 9999 in UTC';
+export const USAGE_TIME_RANGE = 'from 0001-01-02 to 9999-12-30 in UTC';
+
+export function isStorableTime(ms: number): boolean {
+  return ms >= EARLIEST && ms <= LATEST;
+}
+
+/**
+ * An instant usage may start at: a day inside the stored years, so that its bill period (its
+ * month in the organization's zone, at most 14 hours away) is in them too.
+ */
+export function isUsageTime(ms: number): boolean {
+  return ms >= EARLIEST + DAY && ms <= LATEST - DAY;
+}

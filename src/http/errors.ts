@@ -20,6 +20,7 @@ const DATABASE_INPUT_FAULTS = new Map([
   ['22P05', 'text must not contain the NUL character (\\u0000)'],
   ['22P02', 'text must be valid Unicode (no lone surrogate such as \\ud800)'],
   ['22008', 'a time is out of range'],
+  ['22009', 'a time is out of range'],
 ]);
 
 /** The one place errors become HTTP responses: `{ "error": { "code", "message" } }`. */

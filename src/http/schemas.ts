@@ -21,7 +21,7 @@ export const PositiveMoneyString = Type.String({
 
 export const CurrencyCode = Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217 code, e.g. "SGD".', examples: ['SGD'] });
 
-export const Timestamp = Type.String({ format: 'date-time', description: 'ISO 8601 time in UTC.' });
+export const Timestamp = Type.String({ format: 'date-time', description: 'An ISO 8601 time with `Z` or an offset; answers give it in UTC.' });
 
 export const Uuid = Type.String({ format: 'uuid' });
 

@@ -1,3 +1,4 @@
+import { isStorableTime, TIME_RANGE } from '../clock/clock.ts';
 import { RingbillError } from '../errors.ts';
 
 /**
@@ -7,7 +8,6 @@ import { RingbillError } from '../errors.ts';
  */
 export function timestampOf(text: string, field: string): Date {
   const parsed = new Date(text);
-  const year = parsed.getUTCFullYear();
-  if (Number.isNaN(parsed.getTime()) || year < 1 || year > 9999) throw new RingbillError('invalid_input', `${field} "${text}" is not a time from year 1 to 9999`);
+  if (!isStorableTime(parsed.getTime())) throw new RingbillError('invalid_input', `${field} "${text}" is not a time ${TIME_RANGE}`);
   return parsed;
 }

@@ -50,8 +50,12 @@ export class Scheduler {
     return this.running;
   }
 
-  /** Moves a test clock to `target`, stopping at each instant where work falls due. */
-  advanceTo(target: Date): Promise<JobRun[]> {
+  /**
+   * Moves a test clock to `target`, stopping at each instant where work falls due. A function
+   * is called with the clock's time once the advances before it are done, so that "a minute from
+   * now" sent beside "an hour from now" means a minute after that hour, not a minute back.
+   */
+  advanceTo(target: Date | ((now: Date) => Date)): Promise<JobRun[]> {
     const advanced = this.advancing.then(() => this.advanceNow(target));
     this.advancing = advanced.catch(() => undefined);
     return advanced;
@@ -63,9 +67,10 @@ export class Scheduler {
     return this.runDue();
   }
 
-  private async advanceNow(target: Date): Promise<JobRun[]> {
+  private async advanceNow(to: Date | ((now: Date) => Date)): Promise<JobRun[]> {
     if (!(this.clock instanceof TestClock)) throw new Error('only a test clock can be advanced');
     const clock = this.clock;
+    const target = typeof to === 'function' ? to(clock.now()) : to;
     if (target.getTime() < clock.now().getTime()) throw new RangeError('the test clock cannot go back');
     const totals = new Map<string, number>();
     const tally = (runs: JobRun[]) => runs.forEach((run) => totals.set(run.name, (totals.get(run.name) ?? 0) + run.handled));

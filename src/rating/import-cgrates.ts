@@ -1,7 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { checkRows, parseIsoTime } from './parse-rate-deck.ts';
+import { checkRows, MAX_WHOLE, parseIsoTime, prefixProblem } from './parse-rate-deck.ts';
+import { MAX_CALL_SECONDS } from './price.ts';
+import { TIME_RANGE } from '../clock/clock.ts';
 import { parseDecimal, ZERO } from './rational.ts';
 import { DEFAULT_ROUNDING, type RateRow, type Rounding, type Service } from './rate-plan.ts';
 
@@ -33,11 +35,12 @@ function read(dir: string, file: string, required: boolean, problems: string[]):
   }
 }
 
-/** CGRateS durations: "60s", "1m", "0s", "1h", or bare seconds. */
-function seconds(text: string): number | undefined {
+/** CGRateS durations: "60s", "1m", "0s", "1h", or bare seconds; undefined beyond `most` seconds. */
+function seconds(text: string, most: number): number | undefined {
   const match = /^(\d+)(s|m|h)?$/.exec(text.trim());
   if (!match) return undefined;
-  return Number(match[1]) * (match[2] === 'm' ? 60 : match[2] === 'h' ? 3600 : 1);
+  const value = Number(match[1]) * (match[2] === 'm' ? 60 : match[2] === 'h' ? 3600 : 1);
+  return value <= most ? value : undefined;
 }
 
 /**
@@ -66,22 +69,30 @@ export function readCgratesTariffPlan(dir: string): CgratesImport {
 
   const prefixes = new Map<string, string[]>();
   for (const [id, prefix] of destinations) {
-    if (!id || !/^\+?\d*$/.test(prefix ?? '') || prefix!.replace('+', '').startsWith('00')) {
-      problems.push(`Destinations.csv: ${id} has the prefix "${prefix}", not E.164 digits`);
+    const wrong = /^\+?\d*$/.test(prefix ?? '') ? prefixProblem(prefix!.replace('+', '')) : 'is not E.164 digits';
+    if (!id || wrong) {
+      problems.push(id ? `Destinations.csv: ${id} has the prefix "${prefix}", which ${wrong}` : `Destinations.csv: the prefix "${prefix}" has no destination id`);
       continue;
     }
     prefixes.set(id, [...(prefixes.get(id) ?? []), prefix!.replace('+', '')]);
   }
   const slots = new Map<string, { connectFee: string; rate: string; unit: number; increment: number; start: number }[]>();
   for (const [id, connectFee, rate, unit, increment, start] of rates) {
-    const parsed = { connectFee: connectFee ?? '0', rate: rate ?? '', unit: seconds(unit ?? ''), increment: seconds(increment ?? ''), start: seconds(start ?? '0s') };
+    const parsed = {
+      connectFee: connectFee ?? '0',
+      rate: rate ?? '',
+      unit: seconds(unit ?? '', MAX_WHOLE),
+      // As a CSV deck's increments: no block longer than a call, so billed seconds stay storable.
+      increment: seconds(increment ?? '', MAX_CALL_SECONDS),
+      start: seconds(start ?? '0s', MAX_WHOLE),
+    };
     const wrong = [
       ...(parseDecimal(parsed.connectFee) ? [] : [`ConnectFee "${connectFee}"`]),
       ...(parseDecimal(parsed.rate) ? [] : [`Rate "${rate}"`]),
     ].map((field) => `${field} is not a non-negative decimal of up to 12 places`);
-    if (!parsed.unit) wrong.push(`RateUnit "${unit}" is not a duration of at least 1s`);
-    if (!parsed.increment) wrong.push(`RateIncrement "${increment}" is not a duration of at least 1s`);
-    if (parsed.start === undefined) wrong.push(`GroupIntervalStart "${start}" is not a duration`);
+    if (!parsed.unit) wrong.push(`RateUnit "${unit}" is not a duration from 1s to ${MAX_WHOLE}s`);
+    if (!parsed.increment) wrong.push(`RateIncrement "${increment}" is not a duration from 1s to ${MAX_CALL_SECONDS}s`);
+    if (parsed.start === undefined) wrong.push(`GroupIntervalStart "${start}" is not a duration from 0s to ${MAX_WHOLE}s`);
     if (wrong.length > 0 || !parsed.unit || !parsed.increment || parsed.start === undefined) {
       problems.push(`Rates.csv: ${id}: ${wrong.join('; ')}`);
       continue;
@@ -120,8 +131,9 @@ export function readCgratesTariffPlan(dir: string): CgratesImport {
     if (subject !== '*any') problems.push(`RatingProfiles.csv: ${tenant} ${category} ${subject}: a subject-specific profile cannot be mapped; import its plan and give the organization that deck`);
     if (fallback) problems.push(`RatingProfiles.csv: ${tenant} ${category} ${subject}: fallback subjects cannot be mapped`);
     if (!plans.has(plan ?? '')) problems.push(`RatingProfiles.csv: ${tenant} ${category} names the unknown rating plan ${plan}`);
-    const at = parseIsoTime(activationTime ?? '');
-    if (!at) problems.push(`RatingProfiles.csv: ${tenant} ${category}: ActivationTime "${activationTime}" is not an ISO 8601 time with an offset (2026-01-01T00:00:00Z)`);
+    // With an offset only: CGRateS reads a time without one in its own configured zone.
+    const at = /T.*(Z|[+-]\d{2}:?\d{2})$/.test(activationTime ?? '') ? parseIsoTime(activationTime!) : undefined;
+    if (!at) problems.push(`RatingProfiles.csv: ${tenant} ${category}: ActivationTime "${activationTime}" is not an ISO 8601 time with an offset (2026-01-01T00:00:00Z), ${TIME_RANGE}`);
     if (!service || !at || !plan) continue;
     const services = activation.get(plan) ?? new Map<Service, Date>();
     const known = services.get(service);

@@ -1,7 +1,9 @@
+import { isStorableTime, TIME_RANGE } from '../clock/clock.ts';
 import { readCsvText } from '../csv/csv-reader.ts';
 import { fromSpreadsheetCell } from '../spreadsheet-cells.ts';
 import { compare, parseDecimal, type Rational } from './rational.ts';
 import { DEFAULT_ROUNDING, SERVICES, type RateRow, type Rounding, type Service } from './rate-plan.ts';
+import { MAX_CALL_SECONDS } from './price.ts';
 
 /** A line of a deck that cannot be used, and why. */
 export interface DeckProblem {
@@ -78,11 +80,12 @@ export function parseRateDeck(csv: string, defaultEffectiveFrom: Date): ParsedDe
 }
 
 /** The largest whole number a deck's seconds fit in (a PostgreSQL `integer`). */
-const MAX_WHOLE = 2_147_483_647;
+export const MAX_WHOLE = 2_147_483_647;
 
 /**
  * An ISO 8601 date (midnight UTC) or time with an offset; undefined for anything else,
- * including dates that do not exist (2026-02-30), which `Date` would quietly move on.
+ * including dates that do not exist (2026-02-30), which `Date` would quietly move on, and times
+ * outside the years kept (9999-12-31T23:00:00-05:00 is in 10000 in UTC).
  */
 export function parseIsoTime(value: string): Date | undefined {
   const match = /^(\d{4})-(\d{2})-(\d{2})(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2}))?$/.exec(value);
@@ -91,7 +94,15 @@ export function parseIsoTime(value: string): Date | undefined {
   const calendarDay = new Date(Date.UTC(year, month - 1, day));
   if (calendarDay.getUTCFullYear() !== year || calendarDay.getUTCMonth() !== month - 1 || calendarDay.getUTCDate() !== day) return undefined;
   const parsed = new Date(match[4] ? value : `${value}T00:00:00Z`);
-  return Number.isNaN(parsed.getTime()) ? undefined : parsed;
+  return isStorableTime(parsed.getTime()) ? parsed : undefined;
+}
+
+/** What is wrong with a prefix (its `+` and spaces taken out), if anything. */
+export function prefixProblem(prefix: string): string | undefined {
+  if (!/^\d{0,20}$/.test(prefix)) return 'is not E.164 digits (at most 20)';
+  // Numbers lose their international access code before the lookup, so such a row would never match.
+  if (prefix.startsWith('00')) return 'starts with the international access code 00; write the E.164 digits after it';
+  return undefined;
 }
 
 function parseRow(record: Record<string, string>, line: number, defaultEffectiveFrom: Date, problems: DeckProblem[]): RateRow | undefined {
@@ -102,9 +113,8 @@ function parseRow(record: Record<string, string>, line: number, defaultEffective
   const service = (text('service') || 'voice') as Service;
   if (!SERVICES.includes(service)) problem('service', `"${service}" is not one of ${SERVICES.join(', ')}`);
   const prefix = text('prefix').replace(/[+\s]/g, '');
-  if (!/^\d{0,20}$/.test(prefix)) problem('prefix', `"${text('prefix')}" is not E.164 digits`);
-  // Numbers lose their international access code before the lookup, so such a row would never match.
-  else if (prefix.startsWith('00')) problem('prefix', `"${text('prefix')}" starts with the international access code 00; write the E.164 digits after it`);
+  const wrongPrefix = prefixProblem(prefix);
+  if (wrongPrefix) problem('prefix', `"${text('prefix')}" ${wrongPrefix}`);
   const decimal = (field: (typeof RATE_DECK_COLUMNS)[number], fallback: string | null): Rational | null => {
     const value = text(field) || fallback;
     if (value === null) return null;
@@ -112,35 +122,40 @@ function parseRow(record: Record<string, string>, line: number, defaultEffective
     if (!parsed) problem(field, `"${value}" is not a non-negative decimal number (up to 12 decimals)`);
     return parsed ?? null;
   };
-  const integer = (field: (typeof RATE_DECK_COLUMNS)[number], fallback: number, minimum: number): number => {
+  const integer = (field: (typeof RATE_DECK_COLUMNS)[number], fallback: number, minimum: number, maximum = MAX_WHOLE): number => {
     const value = text(field);
     if (value === '') return fallback;
     const parsed = /^\d+s?$/.test(value) ? Number.parseInt(value, 10) : Number.NaN;
-    const fits = Number.isSafeInteger(parsed) && parsed >= minimum && parsed <= MAX_WHOLE;
-    if (!fits) problem(field, `"${value}" is not a whole number from ${minimum} to ${MAX_WHOLE}`);
+    const fits = Number.isSafeInteger(parsed) && parsed >= minimum && parsed <= maximum;
+    if (!fits) problem(field, `"${value}" is not a whole number from ${minimum} to ${maximum}`);
     return fits ? parsed : fallback;
   };
   const date = (field: (typeof RATE_DECK_COLUMNS)[number], fallback: Date | null): Date | null => {
     const value = text(field);
     if (value === '') return fallback;
     const parsed = parseIsoTime(value);
-    if (!parsed) problem(field, `"${value}" is not an ISO 8601 date or time with an offset`);
+    if (!parsed) problem(field, `"${value}" is not an ISO 8601 date or time with an offset, ${TIME_RANGE}`);
     return parsed ?? fallback;
   };
 
   const connectFee = decimal('connect_fee', '0');
   const rate = decimal('rate', null);
+  // Left empty, the row would be left out, and its numbers priced by a shorter prefix.
+  if (text('rate') === '') problem('rate', 'is required (0 for a free destination)');
   const rateUnitSeconds = integer('rate_unit', 60, 1);
   let firstIncrementSeconds = 1;
   let nextIncrementSeconds = 1;
   const increments = text('increments');
   if (increments !== '') {
     const match = /^(\d+)s?\/(\d+)s?$/.exec(increments);
-    if (!match || Number(match[1]) < 1 || Number(match[2]) < 1 || Number(match[1]) > MAX_WHOLE || Number(match[2]) > MAX_WHOLE) problem('increments', `"${increments}" is not "first/next" in whole seconds, such as 60/60 or 30/6`);
-    else [firstIncrementSeconds, nextIncrementSeconds] = [Number(match[1]), Number(match[2])];
+    // No block longer than the longest call: billed seconds (the call rounded up to its blocks)
+    // then stay within what usage records hold.
+    if (!match || Number(match[1]) < 1 || Number(match[2]) < 1 || Number(match[1]) > MAX_CALL_SECONDS || Number(match[2]) > MAX_CALL_SECONDS) {
+      problem('increments', `"${increments}" is not "first/next" in whole seconds from 1 to ${MAX_CALL_SECONDS}, such as 60/60 or 30/6`);
+    } else [firstIncrementSeconds, nextIncrementSeconds] = [Number(match[1]), Number(match[2])];
   }
   const intervalStartSeconds = integer('interval_start', 0, 0);
-  const minDurationSeconds = integer('min_duration', 0, 0);
+  const minDurationSeconds = integer('min_duration', 0, 0, MAX_CALL_SECONDS);
   let rounding: Rounding = DEFAULT_ROUNDING;
   const method = text('rounding');
   if (method !== '') {

@@ -127,6 +127,9 @@ function finish(plan: RatePlan, billed: number, exactCost: Rational): CallPrice 
 /** The longest a call can last: 24 hours bounds every search for affordable time. */
 export const MAX_CALL_SECONDS = 86_400;
 
+/** The most messages, pages or activations one event (or one CDR line) counts. */
+export const MAX_QUANTITY = 100_000;
+
 /**
  * The longest call (up to `limitSeconds`) whose cost fits in `budget` micro-units; 0 when not
  * even the first second fits. Under a `disconnect` cap the call also

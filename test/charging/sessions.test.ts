@@ -398,6 +398,15 @@ describe(`live charging on ${testDatabaseKind}`, () => {
     expect((await credits(org.id)).usableCredits).toBe(charged[0]![1] === '0.20' ? '0.05' : '0.15');
   });
 
+  it('answers a callId first authorized to a free number with that session when it comes again to a priced one', async () => {
+    const org = await organization('5.00');
+    const free = await authorize(org.id, '18005551234', 'free-then-priced');
+    expect([free.statusCode, free.json().reservedCredits]).toEqual([201, '0.00']);
+    const again = await authorize(org.id, '6591234567', 'free-then-priced');
+    expect([again.statusCode, again.json().id]).toEqual([200, free.json().id]);
+    expect(await credits(org.id)).toMatchObject({ usableCredits: '5.00', reservedCredits: '0.00' });
+  });
+
   it('records a free event sent three times at once once, answering the others as replays', async () => {
     const deck = await t.call({ method: 'POST', url: '/v1/rate-decks?name=free-sms', payload: 'service,prefix,destination,rate\nsms,1800,Free SMS,0', headers: { 'content-type': 'text/csv' } });
     const org = await organization('0', { rateDeckId: deck.json().id });

@@ -60,9 +60,9 @@ describe(`rates and CDRs on the command line, on ${testDatabaseKind}`, () => {
     expect(result.stderr).toContain(`${bad}:4: increments`);
     // A date the import would read in the machine's own time zone, or move to March, is refused;
     // so is an empty one (an unset variable), which would have put the prices in force at once.
-    for (const date of ['2026-12-01T00:00:00', '2026-02-30', '']) {
+    for (const date of ['2026-12-01T00:00:00', '2026-02-30', '', '9999-12-31T23:30:00-05:00']) {
       const dated = await runCli(['rates', 'import', fixture('rate-deck.csv'), '--name', 'retail', '--effective-from', date], env);
-      expect([dated.code, dated.stderr.trim()]).toEqual([2, `ringbill: --effective-from: "${date}" is not an ISO 8601 date or time with an offset (2026-12-01, 2026-12-01T00:00:00+08:00)`]);
+      expect([dated.code, dated.stderr.trim()]).toEqual([2, `ringbill: --effective-from: "${date}" is not an ISO 8601 date or time with an offset (2026-12-01, 2026-12-01T00:00:00+08:00), from year 1 to 9999 in UTC`]);
     }
     const folder = await runCli(['cdrs', 'rate', dir, '--format', 'ringbill'], env);
     expect([folder.code, folder.stderr.trim()]).toEqual([2, `ringbill: ${dir}: not a file`]);

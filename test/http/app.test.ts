@@ -92,6 +92,23 @@ describe('the HTTP app', () => {
     expect(negative.json().error.message).not.toContain('"to"');
   });
 
+  it('runs test-clock advances sent together one after the other, each from where the last left it, and stops a day before year 10000', async () => {
+    const own = await startTestApp({ start: new Date('2026-11-01T00:00:00Z') });
+    try {
+      const advance = (payload: Record<string, unknown>) => own.call({ method: 'POST', url: '/v1/test-clock/advance', payload });
+      const together = await Promise.all([advance({ seconds: 3600 }), advance({ seconds: 60 })]);
+      expect(together.map((response) => response.statusCode)).toEqual([200, 200]);
+      expect((await own.call({ method: 'GET', url: '/v1/test-clock' })).json().now).toBe('2026-11-01T01:01:00.000Z');
+      // Calls are stamped with the clock, and their bill periods (a month in any zone) stored.
+      expect((await advance({ to: '9999-12-30T00:00:00Z' })).statusCode).toBe(200);
+      const past = await advance({ seconds: 86_400 });
+      expect([past.statusCode, past.json().error.code, past.json().error.message]).toEqual([400, 'invalid_input', 'the test clock moves from 0001-01-02 to 9999-12-30 in UTC; 9999-12-31T00:00:00.000Z is past it']);
+      expect((await own.call({ method: 'GET', url: '/v1/test-clock' })).json().now).toBe('9999-12-30T00:00:00.000Z');
+    } finally {
+      await own.close();
+    }
+  });
+
   it('keeps the test clock for the operator', async () => {
     const org = (await t.call({ method: 'POST', url: '/v1/organizations', payload: { name: 'Org', currency: 'USD' } })).json();
     const key = (await t.call({ method: 'POST', url: `/v1/organizations/${org.id}/api-keys` })).json().key;

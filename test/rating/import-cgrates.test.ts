@@ -132,6 +132,21 @@ describe('importing a CGRateS tariff plan', () => {
     expect(switched).toMatchObject({ ok: false, problems: [expect.stringContaining('example.org call *any has more than one profile (RP_RETAIL and RP_NEW from 2026-06-01T00:00:00Z)')] });
     const local = readCgratesTariffPlan(tariffPlan({ ...RETAIL, 'RatingProfiles.csv': RETAIL['RatingProfiles.csv'].replace('2026-01-01T00:00:00Z', '2026-01-01T00:00:00') }));
     expect(local).toMatchObject({ ok: false, problems: [expect.stringContaining('"2026-01-01T00:00:00" is not an ISO 8601 time with an offset')] });
+    // A date alone has no offset either: CGRateS would read it in its own zone.
+    const dated = readCgratesTariffPlan(tariffPlan({ ...RETAIL, 'RatingProfiles.csv': RETAIL['RatingProfiles.csv'].replace('2026-01-01T00:00:00Z', '2026-01-01') }));
+    expect(dated).toMatchObject({ ok: false, problems: [expect.stringContaining('"2026-01-01" is not an ISO 8601 time with an offset')] });
+  });
+
+  it('refuses what no deck could store or export back: blocks longer than a call, durations past an integer, prefixes past 20 digits', () => {
+    const problems = (files: Record<string, string>) => {
+      const read = readCgratesTariffPlan(tariffPlan({ ...RETAIL, ...files }));
+      return read.ok ? [] : read.problems;
+    };
+    expect(problems({ 'Rates.csv': RETAIL['Rates.csv'].replace('RT_DE,0,0.011,60s,1s,0s', 'RT_DE,0,0.011,60s,1000000h,0s') })).toContain('Rates.csv: RT_DE: RateIncrement "1000000h" is not a duration from 1s to 86400s');
+    expect(problems({ 'Rates.csv': RETAIL['Rates.csv'].replace('RT_DE,0,0.011,60s,1s,0s', 'RT_DE,0,0.011,1000000h,1s,0s') })).toContain('Rates.csv: RT_DE: RateUnit "1000000h" is not a duration from 1s to 2147483647s');
+    expect(problems({ 'Destinations.csv': `${RETAIL['Destinations.csv']}\nDST_DE,4912345678901234567890123` })).toEqual([
+      'Destinations.csv: DST_DE has the prefix "4912345678901234567890123", which is not E.164 digits (at most 20)',
+    ]);
   });
 
   it('names the field of a rate it cannot read', () => {

@@ -276,20 +276,31 @@ describe('parsing a rate deck', () => {
     ]);
   });
 
-  it('refuses whole numbers a database integer cannot hold and dates that do not exist', () => {
+  it('refuses whole numbers a database integer cannot hold, blocks longer than a call, and dates that do not exist or are not kept', () => {
     const problems = (row: string, header = HEADER) => {
       const parsed = parseRateDeck(`${header}\n${row}`, T);
       return parsed.ok ? [] : parsed.problems.map((p) => p.field);
     };
+    // An empty rate is no price: the row would be dropped and its numbers priced by a shorter prefix.
+    expect(problems('voice,44,UK,0,,60,60/60,0,0')).toEqual(['rate']);
+    expect(problems('voice,44,UK,0, ,60,60/60,0,0')).toEqual(['rate']);
     expect(problems('voice,44,UK,0,0.01,3000000000,60/60,0,0')).toEqual(['rate_unit']);
     expect(problems('voice,44,UK,0,0.01,60,3000000000/1,0,0')).toEqual(['increments']);
-    expect(problems('voice,44,UK,0,0.01,60,60/60,0,2147483648')).toEqual(['min_duration']);
-    expect(problems('voice,44,UK,0,0.01,60,60/60,0,2147483647')).toEqual([]);
+    // Billed seconds (the call rounded up to its blocks) must fit a usage record: 1 s then a
+    // block of 2,147,483,647 s billed a 2 s call 2,147,483,648 s, which none holds.
+    expect(problems('voice,44,UK,0,0.01,60,1/2147483647,0,0')).toEqual(['increments']);
+    expect(problems('voice,44,UK,0,0.01,60,86401/60,0,0')).toEqual(['increments']);
+    expect(problems('voice,44,UK,0,0.01,60,86400/86400,0,0')).toEqual([]);
+    expect(problems('voice,44,UK,0,0.01,60,60/60,0,86401')).toEqual(['min_duration']);
+    expect(problems('voice,44,UK,0,0.01,60,60/60,0,86400')).toEqual([]);
     expect(problems('voice,0044,UK,0,0.01,60,60/60,0,0')).toEqual(['prefix']);
     expect(problems('voice,44,UK,0,0.01,60,60/60,0,0,0', `${HEADER},max_cost`)).toEqual(['max_cost']);
     expect(problems('voice,44,UK,0,0.01,60,60/60,0,0,2026-02-30', `${HEADER},effective_from`)).toEqual(['effective_from']);
     expect(problems('voice,44,UK,0,0.01,60,60/60,0,0,2026-02-30T00:00:00Z', `${HEADER},effective_from`)).toEqual(['effective_from']);
     expect(problems('voice,44,UK,0,0.01,60,60/60,0,0,2028-02-29', `${HEADER},effective_from`)).toEqual([]);
+    // In 9999 where written, in 10000 in UTC: no column keeps it.
+    expect(problems('voice,44,UK,0,0.01,60,60/60,0,0,9999-12-31T23:00:00-05:00', `${HEADER},effective_from`)).toEqual(['effective_from']);
+    expect(problems('voice,44,UK,0,0.01,60,60/60,0,0,9999-12-31T23:00:00+05:00', `${HEADER},effective_from`)).toEqual([]);
   });
 
   it('refuses what a row after second 0 says about the whole call, which only the row from second 0 sets', () => {

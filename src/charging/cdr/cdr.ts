@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { DateTime } from 'luxon';
+import { DateTime, IANAZone } from 'luxon';
 import type { Service } from '../../rating/rate-plan.ts';
 
 export type CdrFormat = 'asterisk' | 'freeswitch' | 'ringbill';
@@ -25,12 +25,31 @@ export type CdrLine = { kind: 'cdr'; cdr: Cdr } | { kind: 'malformed'; line: num
 const LOCAL_TIME = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?$/;
 /** Offsets of zones by local hour, worked out once each: a CDR file has millions of times in few hours. */
 const offsets = new Map<string, number>();
+const DAY_MS = 86_400_000;
+
+/**
+ * The instant a local time names in a zone, the time given as milliseconds whose UTC fields are
+ * the local ones. A time the zone has twice (the hour clocks go back) is its first occurrence; a
+ * time it skips (the hour clocks go forward) is read with the offset before the change, so that
+ * 02:30 on a night New York skips 02:00-03:00 is 03:30 daylight time. These are the rules of
+ * RFC 5545 and of Temporal's "compatible", the same whichever side of UTC the zone is on.
+ */
+export function zonedInstant(local: number, zone: IANAZone): number {
+  const before = zone.offset(local - DAY_MS);
+  const after = zone.offset(local + DAY_MS);
+  const earliest = [before, after]
+    .map((offset) => local - offset * 60_000)
+    .filter((instant) => local - zone.offset(instant) * 60_000 === instant)
+    .reduce((a, b) => Math.min(a, b), Number.POSITIVE_INFINITY);
+  return earliest !== Number.POSITIVE_INFINITY ? earliest : local - before * 60_000;
+}
 
 /** A local date-time as switches write it ("2026-11-02 09:15:04"), read in the switch's zone. */
 export function parseSwitchTime(text: string, timeZone: string): Date | undefined {
   const trimmed = text.trim();
   if (trimmed === '') return undefined;
   const fast = LOCAL_TIME.exec(trimmed);
+  const zone = IANAZone.create(timeZone);
   if (fast) {
     const [, year, month, day, hour, minute, second] = fast.map(Number) as [number, number, number, number, number, number, number];
     const local = Date.UTC(year, month - 1, day, hour, minute, second);
@@ -38,28 +57,30 @@ export function parseSwitchTime(text: string, timeZone: string): Date | undefine
     const check = new Date(local);
     if (check.getUTCMonth() !== month - 1 || check.getUTCDate() !== day || check.getUTCHours() !== hour || minute > 59 || second > 59) return undefined;
     if (timeZone === 'UTC') return check;
+    if (!zone.isValid) return undefined;
     const key = `${timeZone}\u0000${trimmed.slice(0, 13)}`;
     let offset = offsets.get(key);
     if (offset === undefined) {
-      const zoned = DateTime.fromObject({ year, month, day, hour, minute: 0, second: 0 }, { zone: timeZone });
-      if (!zoned.isValid) return undefined;
       // An offset that changes within the hour (Chatham's 03:45, Lord Howe's half hour) makes it
       // an hour whose times are each worked out on their own.
-      const end = DateTime.fromObject({ year, month, day, hour, minute: 59, second: 59 }, { zone: timeZone });
-      offset = end.isValid && end.offset === zoned.offset ? zoned.offset * 60_000 : Number.NaN;
+      const hourStart = local - minute * 60_000 - second * 1000;
+      const start = zonedInstant(hourStart, zone);
+      offset = zonedInstant(hourStart + 3_599_000, zone) === start + 3_599_000 ? hourStart - start : Number.NaN;
       if (offsets.size > 100_000) offsets.clear();
       offsets.set(key, offset);
     }
-    if (Number.isNaN(offset)) {
-      const exact = DateTime.fromObject({ year, month, day, hour, minute, second }, { zone: timeZone });
-      return exact.isValid ? exact.toJSDate() : undefined;
-    }
-    return new Date(local - offset);
+    return new Date(Number.isNaN(offset) ? zonedInstant(local, zone) : local - offset);
   }
   const withZone = /[zZ]|[+-]\d{2}:?\d{2}$/.test(trimmed);
-  const parsed = withZone ? DateTime.fromISO(trimmed.replace(' ', 'T'), { setZone: true }) : DateTime.fromSQL(trimmed, { zone: timeZone });
-  const fallback = parsed.isValid ? parsed : DateTime.fromISO(trimmed, { zone: timeZone });
-  return fallback.isValid ? fallback.toJSDate() : undefined;
+  if (withZone) {
+    const parsed = DateTime.fromISO(trimmed.replace(' ', 'T'), { setZone: true });
+    return parsed.isValid ? parsed.toJSDate() : undefined;
+  }
+  if (!zone.isValid) return undefined;
+  // Other forms without an offset: their fields, read as UTC, then put in the zone as above.
+  const fields = DateTime.fromSQL(trimmed, { zone: 'UTC' });
+  const local = fields.isValid ? fields : DateTime.fromISO(trimmed, { zone: 'UTC' });
+  return local.isValid ? new Date(zonedInstant(local.toMillis(), zone)) : undefined;
 }
 
 /** In `SwitchTimes.hours`: the hour is not in the usual form, so `parseSwitchTime` reads the whole text. */

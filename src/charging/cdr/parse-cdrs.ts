@@ -1,5 +1,7 @@
+import { isUsageTime, USAGE_TIME_RANGE } from '../../clock/clock.ts';
 import { SERVICES, type Service } from '../../rating/rate-plan.ts';
 import { MAX_DESTINATION_LENGTH } from '../../rating/dialled-number.ts';
+import { MAX_CALL_SECONDS, MAX_QUANTITY } from '../../rating/price.ts';
 import { fingerprint, parseCount, SwitchTimes, type CdrFormat, type CdrLine } from './cdr.ts';
 import { readCsvRecords, type CsvInput } from '../../csv/csv-reader.ts';
 
@@ -15,20 +17,20 @@ const ASTERISK_UNIQUE_ID = /^(?:[\w.-]+-)?\d{9,}\.\d+$/;
 /** Asterisk cdr_csv (Master.csv): positional, no header; uniqueid and userfield optional. */
 function asterisk(fields: string[], line: number, times: SwitchTimes): CdrLine {
   if (fields.length < 16) return { kind: 'malformed', line, reason: `expected at least 16 fields (Asterisk cdr_csv), found ${fields.length}` };
-  const [accountCode, , destination, , , , , , , start, , end, , billsec] = fields;
+  const [accountCode, , destination, , , , , , , start, , end, duration, billsec] = fields;
   // With 17 fields the last is the uniqueid, or the userfield when loguserfield is on and
   // loguniqueid off: taken for an id, a userfield the dialplan sets to one value would make
   // every later call a duplicate. With 18 it is the uniqueid.
   const seventeenth = fields[16]?.trim();
   const uniqueId = seventeenth && (fields.length >= 18 || ASTERISK_UNIQUE_ID.test(seventeenth)) ? seventeenth : undefined;
-  return toLine(line, { accountCode: accountCode!, destination: destination!, start: start!, end: end!, quantity: billsec!, id: uniqueId, service: 'voice' }, fields, times);
+  return toLine(line, { accountCode: accountCode!, destination: destination!, start: start!, end: end!, duration: duration!, quantity: billsec!, id: uniqueId, service: 'voice' }, fields, times);
 }
 
 /** FreeSWITCH mod_cdr_csv default template: name, number, destination, context, start, answer, end, duration, billsec, cause, uuid, bleg uuid, accountcode, ... */
 function freeswitch(fields: string[], line: number, times: SwitchTimes): CdrLine {
   if (fields.length < 13) return { kind: 'malformed', line, reason: `expected at least 13 fields (FreeSWITCH default template), found ${fields.length}` };
-  const [, , destination, , start, , end, , billsec, , uuid, , accountCode] = fields;
-  return toLine(line, { accountCode: accountCode!, destination: destination!, start: start!, end: end!, quantity: billsec!, id: uuid?.trim(), service: 'voice' }, fields, times);
+  const [, , destination, , start, , end, duration, billsec, , uuid, , accountCode] = fields;
+  return toLine(line, { accountCode: accountCode!, destination: destination!, start: start!, end: end!, duration: duration!, quantity: billsec!, id: uuid?.trim(), service: 'voice' }, fields, times);
 }
 
 const RINGBILL_COLUMNS = ['call_id', 'account_code', 'destination', 'started_at', 'billed_seconds', 'service', 'quantity'];
@@ -46,16 +48,25 @@ const MAX_RECORD_ID = 200;
 
 function toLine(
   line: number,
-  raw: { accountCode: string; destination: string; start: string; end: string; quantity: string; id: string | undefined; service: Service },
+  raw: { accountCode: string; destination: string; start: string; end: string; duration?: string; quantity: string; id: string | undefined; service: Service },
   fields: readonly string[],
   times: SwitchTimes,
 ): CdrLine {
   const problems: string[] = [];
   const startedAt = times.parse(raw.start);
   if (Number.isNaN(startedAt)) problems.push(`start "${raw.start}" is not a date and time`);
+  else if (!isUsageTime(startedAt)) problems.push(`start "${raw.start}" is not a time ${USAGE_TIME_RANGE}`);
   if (raw.end.trim() !== '' && Number.isNaN(times.parse(raw.end))) problems.push(`end "${raw.end}" is not a date and time`);
   const quantity = parseCount(raw.quantity);
-  if (quantity === undefined) problems.push(`${raw.service === 'voice' ? 'billsec' : 'quantity'} "${raw.quantity}" is not a whole number`);
+  const unit = raw.service === 'voice' ? 'billsec' : 'quantity';
+  if (quantity === undefined) problems.push(`${unit} "${raw.quantity}" is not a whole number`);
+  // As a live call and a one-shot event are bounded: a garbled billsec must not charge a fortune.
+  else if (raw.service === 'voice' && quantity > MAX_CALL_SECONDS) problems.push(`billsec ${quantity} is longer than a call lasts (at most ${MAX_CALL_SECONDS} s)`);
+  else if (raw.service !== 'voice' && quantity > MAX_QUANTITY) problems.push(`quantity ${quantity} is more than one record counts (at most ${MAX_QUANTITY})`);
+  // The duration (ringing and talk) only checks the billsec, part of it; some switches leave it empty.
+  const duration = raw.duration?.trim() ? parseCount(raw.duration) : null;
+  if (duration === undefined) problems.push(`duration "${raw.duration}" is not a whole number`);
+  else if (duration !== null && quantity !== undefined && quantity > duration) problems.push(`billsec ${quantity} is more than the call's duration ${duration}`);
   const number = raw.destination.trim();
   const destination = number.charCodeAt(0) === 0x2b ? number.slice(1) : number;
   if (destination === '' && raw.service === 'voice') problems.push('the destination is empty');

@@ -9,10 +9,11 @@ import { readCgratesTariffPlan } from '../../rating/import-cgrates.ts';
 import { parseIsoTime } from '../../rating/parse-rate-deck.ts';
 import { parseCurrency } from '../../money/index.ts';
 import { CliError, dataDirOption, printable, withServices } from '../context.ts';
+import { TIME_RANGE } from '../../clock/clock.ts';
 
 function isoTime(value: string): Date {
   const parsed = parseIsoTime(value);
-  if (!parsed) throw new CliError(`--effective-from: "${value}" is not an ISO 8601 date or time with an offset (2026-12-01, 2026-12-01T00:00:00+08:00)`, 2);
+  if (!parsed) throw new CliError(`--effective-from: "${value}" is not an ISO 8601 date or time with an offset (2026-12-01, 2026-12-01T00:00:00+08:00), ${TIME_RANGE}`, 2);
   return parsed;
 }
 

@@ -13,7 +13,7 @@ import { ERROR_CODES, RingbillError, unwrap } from '../../errors.ts';
 import { formatMicros, type Currency } from '../../money/index.ts';
 import type { Organization } from '../../organizations/organization.ts';
 import { MAX_DESTINATION_LENGTH } from '../../rating/dialled-number.ts';
-import { MAX_CALL_SECONDS } from '../../rating/price.ts';
+import { MAX_CALL_SECONDS, MAX_QUANTITY } from '../../rating/price.ts';
 import type { Services } from '../../services.ts';
 import { spreadsheetCell } from '../../spreadsheet-cells.ts';
 import { timestampOf } from '../timestamps.ts';
@@ -281,7 +281,7 @@ export function chargingRoutes(services: Services): FastifyPluginAsyncTypebox {
               organizationId: Uuid,
               service: Type.String({ enum: ['sms', 'fax', 'number_activation'] }),
               destination: Type.Optional(Type.String({ maxLength: MAX_DESTINATION_LENGTH })),
-              quantity: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, default: 1 })),
+              quantity: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_QUANTITY, default: 1 })),
               eventId: Type.String({ minLength: 1, maxLength: 200 }),
             },
             { additionalProperties: false },
@@ -309,15 +309,15 @@ export function chargingRoutes(services: Services): FastifyPluginAsyncTypebox {
       {
         schema: {
           summary: 'An organization’s usage, newest first, with totals',
-          description: 'Filters: service, from / to (start time), billPeriod (YYYY-MM), source. format=csv answers the whole filtered list as CSV.',
+          description: 'Filters: service, from (inclusive) / to (exclusive) on the start time, billPeriod (YYYY-MM), source. format=csv answers the whole filtered list as CSV.',
           tags: ['charging'],
           params: Type.Object({ id: Uuid }),
           querystring: Type.Object(
             {
               ...PageQuery.properties,
               service: Type.Optional(Type.String({ enum: ['voice', 'sms', 'fax', 'number_activation'] })),
-              from: Type.Optional(Timestamp),
-              to: Type.Optional(Timestamp),
+              from: Type.Optional(Type.String({ format: 'date-time', description: 'Usage that started at or after this time.' })),
+              to: Type.Optional(Type.String({ format: 'date-time', description: 'Usage that started before this time (exclusive), so that one month’s `to` is the next one’s `from`.' })),
               billPeriod: Type.Optional(Type.String({ pattern: '^\\d{4}-(0[1-9]|1[0-2])$', description: 'A calendar month, YYYY-MM.' })),
               source: Type.Optional(Type.String({ enum: ['session', 'event', 'cdr'] })),
               format: Type.Optional(Type.String({ enum: ['json', 'csv'] })),

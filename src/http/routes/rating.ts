@@ -10,7 +10,7 @@ import { importRateDeck } from '../../rating/import-rate-deck.ts';
 import { quote } from '../../rating/quote.ts';
 import { currencyMismatch } from '../../rating/rating.ts';
 import { MAX_DESTINATION_LENGTH } from '../../rating/dialled-number.ts';
-import { MAX_CALL_SECONDS } from '../../rating/price.ts';
+import { MAX_CALL_SECONDS, MAX_QUANTITY } from '../../rating/price.ts';
 import { SERVICES, type RateRow, type Service } from '../../rating/rate-plan.ts';
 import { findDeck, listDecks, listVersions, setDefaultDeck, type RateDeck, type RateDeckVersion } from '../../rating/rate-deck-store.ts';
 import type { Services } from '../../services.ts';
@@ -275,7 +275,7 @@ export function ratingRoutes(services: Services): FastifyPluginAsyncTypebox {
               service: Type.Optional(ServiceSchema),
               destination: Type.String({ maxLength: MAX_DESTINATION_LENGTH }),
               seconds: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_CALL_SECONDS })),
-              quantity: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000 })),
+              quantity: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_QUANTITY })),
               at: Type.Optional(Timestamp),
             },
             { additionalProperties: false },

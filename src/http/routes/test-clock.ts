@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import { RingbillError } from '../../errors.ts';
 import type { Services } from '../../services.ts';
 import { saveTestClock } from '../../store/test-clock-store.ts';
-import { addSeconds } from '../../clock/clock.ts';
+import { addSeconds, isUsageTime, USAGE_TIME_RANGE } from '../../clock/clock.ts';
 import { requireOperator } from '../auth.ts';
 import { errors, Timestamp } from '../schemas.ts';
 import { timestampOf } from '../timestamps.ts';
@@ -45,14 +45,15 @@ export function testClockRoutes(services: Services): FastifyPluginAsyncTypebox {
       },
       async (request) => {
         requireOperator(request);
-        const now = services.clock.now();
         const { to, seconds } = request.body;
         if ((to === undefined) === (seconds === undefined)) throw new RingbillError('invalid_input', 'body takes either "to" or "seconds"');
-        const target = to !== undefined ? timestampOf(to, 'body/to') : addSeconds(now, seconds!);
-        if (target.getTime() < now.getTime()) {
-          throw new RingbillError('invalid_input', `the test clock is at ${now.toISOString()} and cannot go back`);
-        }
-        const jobs = await services.scheduler.advanceTo(target);
+        const jobs = await services.scheduler.advanceTo((now) => {
+          const target = to !== undefined ? timestampOf(to, 'body/to') : addSeconds(now, seconds!);
+          if (target.getTime() < now.getTime()) throw new RingbillError('invalid_input', `the test clock is at ${now.toISOString()} and cannot go back`);
+          // Calls and events are stamped with the clock, and their bill periods must be stored.
+          if (!isUsageTime(target.getTime())) throw new RingbillError('invalid_input', `the test clock moves ${USAGE_TIME_RANGE}; ${target.toISOString()} is past it`);
+          return target;
+        });
         await saveTestClock(services.db, services.clock.now());
         return { now: services.clock.now().toISOString(), jobs: [...jobs] };
       },

@@ -85,6 +85,27 @@ describe.each(['here', 'worker'] as const)(`rating a CDR file in several chunks 
     expect(stored.rows.map((row) => row.external_id)).toEqual(['1762336800.7', 'pbx1-1762336800.8']);
   });
 
+  it('refuses, line by line, a start whose bill period no column keeps and a billsec no call has, rating the good lines', async () => {
+    const line = (start: string, duration: number | string, billsec: number, id: string) =>
+      `"RICH","6531230001","6591234567","from-internal","","PJSIP/101-1","PJSIP/trunk-2","Dial","","${start}","${start}","${start}",${duration},${billsec},"ANSWERED","DOCUMENTATION","${id}",""`;
+    const file = [
+      line('2026-11-06 09:00:00', 65, 60, 'r1'),
+      // Year 10000 in UTC from New York.
+      line('9999-12-31 23:30:00', 65, 60, 'r2'),
+      line('2026-11-06 09:01:00', 500_000_005, 500_000_000, 'r3'),
+      line('2026-11-06 09:02:00', 30, 60, 'r4'),
+      // Some switches leave the duration empty: the billsec is then taken as it is.
+      line('2026-11-06 09:03:00', '', 60, 'r5'),
+    ].join('\n');
+    const report = await rateCdrFile(t.services, Readable.from([file]), { format: 'asterisk', timeZone: 'America/New_York', chunkSize: 3, pricing });
+    expect(report).toMatchObject({ lines: 5, rated: 2, rejected: 3, totals: [{ currency: 'SGD', amount: 120_000n, records: 2 }] });
+    expect(report.problems).toEqual([
+      { line: 2, outcome: 'rejected', reason: 'malformed: start "9999-12-31 23:30:00" is not a time from 0001-01-02 to 9999-12-30 in UTC' },
+      { line: 3, outcome: 'rejected', reason: 'malformed: billsec 500000000 is longer than a call lasts (at most 86400 s)' },
+      { line: 4, outcome: 'rejected', reason: 'malformed: billsec 60 is more than the call\'s duration 30' },
+    ]);
+  });
+
   it('rates every good line of a file with a line the CSV reader cannot read, counting that line once', async () => {
     const calls = asterisk([
       ['RICH', '6591234567', '2026-11-03 09:00:00', 60, 'q1'],
