@@ -12,6 +12,7 @@ import type { Cdr, CdrFormat } from './cdr.ts';
 import type { CsvInput } from '../../csv/csv-reader.ts';
 import { parseCdrBatches } from './parse-cdrs.ts';
 import { MAX_RECORD_COST, PricedChunk } from './priced-chunk.ts';
+import { MAX_WHOLE } from '../../rating/parse-rate-deck.ts';
 import { UsageIds } from './usage-ids.ts';
 
 /** What pricing reads: organizations and decks (reads only), and the time records are created at. */
@@ -90,6 +91,11 @@ export async function* priceCdrs(source: PricingSource, input: CsvInput, options
       const price = cdr.service === 'voice' ? callCost(found.plan, cdr.quantity) : priceEvent(found.plan, cdr.quantity);
       if (price.cost > MAX_RECORD_COST) {
         problem(cdr.line, 'rejected', `its cost (${price.cost} micro-units) is more than a usage record can hold`);
+        continue;
+      }
+      // Decks stored before their blocks were bounded by a day can bill more seconds than that.
+      if (price.billedSeconds > MAX_WHOLE) {
+        problem(cdr.line, 'rejected', `its billed quantity (${price.billedSeconds}) is more than a usage record can hold`);
         continue;
       }
       chunk.add(cdr.line, organization, {

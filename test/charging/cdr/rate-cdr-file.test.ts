@@ -106,6 +106,16 @@ describe.each(['here', 'worker'] as const)(`rating a CDR file in several chunks 
     ]);
   });
 
+  it('refuses a line whose billed seconds no usage record holds, from a deck stored before blocks were bounded', async () => {
+    const deck = (await t.call({ method: 'POST', url: '/v1/rate-decks?name=legacy&effectiveFrom=2026-01-01T00:00:00Z', payload: 'prefix,rate,increments\n99,0.000001,1/1', headers: { 'content-type': 'text/csv' } })).json();
+    await t.services.db.query('UPDATE rate_deck_rows SET next_increment = 2147483647 WHERE version_id = $1', [deck.versions[0].id]);
+    const org = (await t.call({ method: 'POST', url: '/v1/organizations', payload: { name: 'Legacy', currency: 'SGD', accountCode: 'LEGACY', rateDeckId: deck.id } })).json();
+    await t.call({ method: 'POST', url: `/v1/organizations/${org.id}/adjustments`, headers: { 'idempotency-key': `fund-${org.id}` }, payload: { amount: '100.00', reason: 'credit' } });
+    const report = await rate(asterisk([['LEGACY', '991234', '2026-11-07 09:00:00', 2, 'l1'], ['LEGACY', '991234', '2026-11-07 09:01:00', 1, 'l2']]));
+    expect(report).toMatchObject({ rated: 1, rejected: 1 });
+    expect(report.problems).toEqual([{ line: 1, outcome: 'rejected', reason: 'its billed quantity (2147483648) is more than a usage record can hold' }]);
+  });
+
   it('rates every good line of a file with a line the CSV reader cannot read, counting that line once', async () => {
     const calls = asterisk([
       ['RICH', '6591234567', '2026-11-03 09:00:00', 60, 'q1'],
