@@ -56,14 +56,22 @@ export async function createApiKey(
   return key;
 }
 
-/** Makes `secret` the environment's operator key, replacing the one a previous start seeded. */
-export async function seedEnvironmentOperatorKey(db: Queryable, clock: Clock, secret: string): Promise<void> {
-  await db.query(
+/**
+ * Makes `secret` the environment's operator key, replacing the one a previous start seeded.
+ * Answers false when that very secret was revoked: a revoked key stays revoked, whatever the
+ * environment still says (a leaked key must not come back at the next restart); a new secret
+ * is a new key.
+ */
+export async function seedEnvironmentOperatorKey(db: Queryable, clock: Clock, secret: string): Promise<boolean> {
+  const result = await db.query<{ active: boolean }>(
     `INSERT INTO api_keys (id, secret_hash, prefix, role, name, created_at) VALUES ($1, $2, $3, 'operator', 'RINGBILL_OPERATOR_KEY', $4)
-     ON CONFLICT (id) DO UPDATE SET secret_hash = EXCLUDED.secret_hash, prefix = EXCLUDED.prefix, revoked_at = NULL`,
+     ON CONFLICT (id) DO UPDATE SET secret_hash = EXCLUDED.secret_hash, prefix = EXCLUDED.prefix,
+       revoked_at = CASE WHEN api_keys.secret_hash = EXCLUDED.secret_hash THEN api_keys.revoked_at END
+     RETURNING revoked_at IS NULL AS active`,
     // Not its first characters: a key chosen by hand may be only 16 long, and lists show the prefix.
     [ENVIRONMENT_KEY_ID, hashSecret(secret), `env:${hashSecret(secret).slice(0, 8)}`, clock.now()],
   );
+  return result.rows[0]!.active;
 }
 
 export async function hasOperatorKey(db: Queryable): Promise<boolean> {

@@ -36,8 +36,8 @@ export async function prepareOperatorKey(services: Services, location: DatabaseL
   const fromEnvironment = process.env.RINGBILL_OPERATOR_KEY;
   if (fromEnvironment !== undefined) {
     if (fromEnvironment.length < 16) throw new CliError('RINGBILL_OPERATOR_KEY must be at least 16 characters');
-    await seedEnvironmentOperatorKey(services.db, services.clock, fromEnvironment);
-    return 'the key in RINGBILL_OPERATOR_KEY';
+    if (await seedEnvironmentOperatorKey(services.db, services.clock, fromEnvironment)) return 'the key in RINGBILL_OPERATOR_KEY';
+    return 'none: the key in RINGBILL_OPERATOR_KEY was revoked and stays so; set a new one, or use another operator key';
   }
   const file = secretFile(location, 'operator-key');
   if (!(await hasOperatorKey(services.db))) {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiKey, ENVIRONMENT_KEY_ID } from '../../src/auth/api-keys.ts';
+import { createApiKey, ENVIRONMENT_KEY_ID, seedEnvironmentOperatorKey } from '../../src/auth/api-keys.ts';
 import { testDatabaseKind } from '../helpers/database.ts';
 import { OPERATOR_KEY, startTestApp, type TestApp } from '../helpers/app.ts';
 
@@ -52,5 +52,19 @@ describe(`API keys over HTTP on ${testDatabaseKind}`, () => {
     const last = await t.call({ method: 'DELETE', url: `/v1/api-keys/${ENVIRONMENT_KEY_ID}` });
     expect([last.statusCode, last.json().error.code]).toEqual([409, 'last_operator_key']);
     expect((await t.call({ method: 'GET', url: '/v1/api-keys' })).statusCode).toBe(200);
+  });
+
+  it('keeps the environment’s operator key revoked at the next start while the environment still holds it; a new secret is a new key', async () => {
+    const spare = await createApiKey(t.database.db, t.clock, { role: 'operator' }, 'spare');
+    const as = (key: string) => t.call({ method: 'GET', url: '/v1/api-keys', key });
+    expect((await t.call({ method: 'DELETE', url: `/v1/api-keys/${ENVIRONMENT_KEY_ID}`, key: spare.secret })).statusCode).toBe(200);
+    // What a restart does with RINGBILL_OPERATOR_KEY unchanged.
+    expect(await seedEnvironmentOperatorKey(t.database.db, t.clock, OPERATOR_KEY)).toBe(false);
+    expect((await as(OPERATOR_KEY)).statusCode).toBe(401);
+    const renewed = 'rb_op_a_new_environment_key_0001';
+    expect(await seedEnvironmentOperatorKey(t.database.db, t.clock, renewed)).toBe(true);
+    expect([(await as(renewed)).statusCode, (await as(OPERATOR_KEY)).statusCode]).toEqual([200, 401]);
+    // The test app's key again, for the tests after this one.
+    expect(await seedEnvironmentOperatorKey(t.database.db, t.clock, OPERATOR_KEY)).toBe(true);
   });
 });
