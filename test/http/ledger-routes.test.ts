@@ -188,6 +188,19 @@ describe(`ledger over HTTP on ${testDatabaseKind}`, () => {
     expect(second.nextCursor).toBeNull();
   });
 
+  it('lists the transfers of every account of an organization, however many it has', async () => {
+    const org = await organization();
+    // 200 more accounts opened for it, the last of them sorting after all its own.
+    await t.database.db.query(
+      `INSERT INTO ledger_accounts (id, organization_id, code, currency, created_at)
+       SELECT 'acc_zz_' || lpad(i::text, 4, '0'), $1, 'extra:' || i, 'SGD', now() FROM generate_series(1, 200) AS i`,
+      [org.id],
+    );
+    await transfer({ debitAccountId: bankId, creditAccountId: 'acc_zz_0200', amount: '7.00' });
+    const listed = (await t.call({ method: 'GET', url: `/v1/organizations/${org.id}/ledger` })).json();
+    expect(listed.data.map((x: { amount: string; creditAccountId: string }) => [x.amount, x.creditAccountId])).toEqual([['7.00', 'acc_zz_0200']]);
+  });
+
   it('shows an organization key only its own organization and refuses it the operator’s ledger commands', async () => {
     const mine = await organization('Mine');
     const theirs = await organization('Theirs');

@@ -3,6 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { RingbillError } from '../../errors.ts';
 import { availableBalance } from '../../ledger/apply-command.ts';
+import { listAccountsOfOrganizations } from '../../ledger/ledger-store.ts';
 import { isNewTransfer, type Account, type Transfer, type TransferRequest } from '../../ledger/types.ts';
 import { formatMicros, parseCurrency } from '../../money/index.ts';
 import { findSession } from '../../charging/session-store.ts';
@@ -391,7 +392,8 @@ export function ledgerRoutes(services: Services): FastifyPluginAsyncTypebox {
       async (request) => {
         requireOrganization(request, request.params.id);
         if (!(await findOrganization(services.db, request.params.id))) throw new RingbillError('organization_not_found');
-        const accounts = await services.ledger.listAccounts({ organizationId: request.params.id, limit: 200 });
+        // Every account of the organization, not a page of them: the operator may open many.
+        const accounts = await listAccountsOfOrganizations(services.db, [request.params.id]);
         const limit = request.query.limit ?? 50;
         const transfers = await services.ledger.listTransfers(
           accounts.map((account) => account.id),
