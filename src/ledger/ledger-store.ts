@@ -138,6 +138,8 @@ export async function findAccountByCode(
 export interface AccountFilter {
   organizationId?: string | null;
   code?: string;
+  /** Any of these codes. */
+  codes?: readonly string[];
   currency?: Currency;
   /** Accounts after this id, in id order. */
   after?: string;
@@ -147,11 +149,12 @@ export interface AccountFilter {
 export async function listAccounts(db: Queryable, filter: AccountFilter): Promise<Account[]> {
   // Conditions are added only when asked for, so that each query can use its index.
   const conditions: string[] = [];
-  const params: (string | number)[] = [];
-  const param = (value: string | number) => `$${params.push(value)}`;
+  const params: (string | number | readonly string[])[] = [];
+  const param = (value: string | number | readonly string[]) => `$${params.push(value)}`;
   if (filter.organizationId === null) conditions.push('organization_id IS NULL');
   else if (filter.organizationId !== undefined) conditions.push(`organization_id = ${param(filter.organizationId)}::uuid`);
   if (filter.code !== undefined) conditions.push(`code = ${param(filter.code)}`);
+  if (filter.codes !== undefined) conditions.push(`code = ANY(${param(filter.codes)}::text[])`);
   if (filter.currency !== undefined) conditions.push(`currency = ${param(filter.currency)}`);
   if (filter.after !== undefined) conditions.push(`id > ${param(filter.after)}`);
   const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';

@@ -9,7 +9,8 @@ export type OrganizationAccounts = Record<OrganizationAccountCode, Account>;
 
 /** The organization's own ledger accounts, by code, in its currency. */
 export async function accountsOf(db: Queryable, organization: Organization): Promise<OrganizationAccounts> {
-  const accounts = await listAccounts(db, { organizationId: organization.id, currency: organization.currency, limit: 200 });
+  // By code: the operator may have opened many more accounts for the organization.
+  const accounts = await listAccounts(db, { organizationId: organization.id, currency: organization.currency, codes: ORGANIZATION_ACCOUNTS, limit: ORGANIZATION_ACCOUNTS.length });
   const byCode = new Map(accounts.map((account) => [account.code, account]));
   const found = {} as OrganizationAccounts;
   for (const code of ORGANIZATION_ACCOUNTS) {

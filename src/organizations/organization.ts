@@ -66,6 +66,11 @@ export interface BillingProfile {
 export const ORGANIZATION_ACCOUNTS = ['credit', 'funds', 'receivable', 'unbilled'] as const;
 export type OrganizationAccountCode = (typeof ORGANIZATION_ACCOUNTS)[number];
 
+/** One of the accounts an organization is made with (not one the operator opened for it). */
+export function isOrganizationAccount(code: string): code is OrganizationAccountCode {
+  return (ORGANIZATION_ACCOUNTS as readonly string[]).includes(code);
+}
+
 /** The account charges debit and the credit limit caps: `credit` when prepaid, `unbilled` when postpaid. */
 export function spendingAccountCode(scheme: PaymentScheme): OrganizationAccountCode {
   return scheme === 'prepaid' ? 'credit' : 'unbilled';

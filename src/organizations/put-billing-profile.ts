@@ -53,7 +53,7 @@ async function changeCurrency(tx: Queryable, organizationId: string, currency: C
   if (!(await lockAccountsWithoutActivity(tx, organizationId))) return failure('currency_locked');
   // Opened by an operator before such codes were refused: the organization's own accounts
   // cannot take that currency beside them.
-  const taken = (await listAccounts(tx, { organizationId, currency, limit: 200 })).filter((account) => (ORGANIZATION_ACCOUNTS as readonly string[]).includes(account.code));
+  const taken = await listAccounts(tx, { organizationId, currency, codes: ORGANIZATION_ACCOUNTS, limit: ORGANIZATION_ACCOUNTS.length });
   if (taken.length > 0) {
     return failure('currency_locked', `the organization already has ${taken.map((account) => `a ${account.code} account (${account.id})`).join(' and ')} in ${currency}; its own accounts cannot move to it`);
   }

@@ -2,7 +2,7 @@ import { failure, type Result } from '../errors.ts';
 import { listAccountsOfOrganizations } from '../ledger/ledger-store.ts';
 import type { Account } from '../ledger/types.ts';
 import type { Queryable } from '../store/database.ts';
-import { spendingAccountCode, type Organization } from './organization.ts';
+import { isOrganizationAccount, spendingAccountCode, type Organization } from './organization.ts';
 import { searchOrganizations, type OrganizationQuery, type SearchCursor } from './organization-store.ts';
 import { parseWalletId } from './wallet-id.ts';
 
@@ -40,7 +40,8 @@ export async function searchOrganizationsByText(
   const organizations = found.map((row) => row.organization);
   const accounts = await listAccountsOfOrganizations(db, organizations.map((organization) => organization.id));
   const rows = organizations.map((organization) => {
-    const own = accounts.filter((account) => account.organizationId === organization.id && account.currency === organization.currency);
+    // Its own four, as an organization is shown on its own: not the accounts the operator opened for it.
+    const own = accounts.filter((account) => account.organizationId === organization.id && account.currency === organization.currency && isOrganizationAccount(account.code));
     return {
       organization,
       spending: own.find((account) => account.code === spendingAccountCode(organization.paymentScheme))!,

@@ -146,6 +146,16 @@ describe(`organizations on ${testDatabaseKind}`, () => {
     expect((await search('100%_')).data).toEqual([]);
   });
 
+  it('shows an organization’s own accounts alike in a search and on its own, beside those the operator opened for it', async () => {
+    const org = await create({ name: 'Quokka Accounts Ltd', currency: 'SGD' });
+    const opened = await t.call({ method: 'POST', url: '/v1/accounts', payload: { code: 'deposit', currency: 'SGD', organizationId: org.id } });
+    expect(opened.statusCode, opened.body).toBe(201);
+    const alone = (await t.call({ method: 'GET', url: `/v1/organizations/${org.id}` })).json();
+    const found = (await t.call({ method: 'GET', url: '/v1/organizations?q=Quokka' })).json().data[0];
+    expect(Object.keys(alone.accounts).sort()).toEqual(['credit', 'funds', 'receivable', 'unbilled']);
+    expect(found.accounts).toEqual(alone.accounts);
+  });
+
   it('pages through search results', async () => {
     for (const name of ['Paging A', 'Paging B', 'Paging C']) await create({ name, currency: 'SGD' });
     const first = (await t.call({ method: 'GET', url: '/v1/organizations?q=paging&limit=2' })).json();

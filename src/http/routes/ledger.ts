@@ -7,7 +7,7 @@ import { listAccountsOfOrganizations } from '../../ledger/ledger-store.ts';
 import { isNewTransfer, type Account, type Transfer, type TransferRequest } from '../../ledger/types.ts';
 import { formatMicros, parseCurrency } from '../../money/index.ts';
 import { findSession } from '../../charging/session-store.ts';
-import { ORGANIZATION_ACCOUNTS } from '../../organizations/organization.ts';
+import { isOrganizationAccount, ORGANIZATION_ACCOUNTS } from '../../organizations/organization.ts';
 import { findOrganization } from '../../organizations/organization-store.ts';
 import type { Services } from '../../services.ts';
 import { amountOf } from '../amounts.ts';
@@ -186,7 +186,7 @@ export function ledgerRoutes(services: Services): FastifyPluginAsyncTypebox {
         if (!currency) throw new RingbillError('invalid_input', `body/currency "${body.currency}" is not an ISO 4217 code`);
         if (body.organizationId && !(await findOrganization(services.db, body.organizationId))) throw new RingbillError('organization_not_found');
         // Those an organization is made with, in its currency, which a currency change moves.
-        if (body.organizationId && (ORGANIZATION_ACCOUNTS as readonly string[]).includes(body.code)) {
+        if (body.organizationId && isOrganizationAccount(body.code)) {
           throw new RingbillError('invalid_input', `body/code "${body.code}" is one of an organization's own accounts (${ORGANIZATION_ACCOUNTS.join(', ')}), made with it; choose another code`);
         }
         const created = await services.ledger.createAccount({
