@@ -9,6 +9,7 @@ import { isUniqueViolation } from '../../store/database.ts';
 import { usageAccountIds, type ChargingDeps } from '../charging-deps.ts';
 import { availableBalance } from '../../ledger/apply-command.ts';
 import { spendingAccountOf } from '../../organizations/organization-accounts.ts';
+import { RingbillError } from '../../errors.ts';
 import { chargeKindOf } from '../usage-record.ts';
 import { existingUsageKeys, usageKey } from '../usage-store.ts';
 import type { CdrFormat } from './cdr.ts';
@@ -235,11 +236,15 @@ class StoredBefore extends Error {}
  * concurrent import), and the chunk is run again, its records now found as duplicates.
  */
 async function charge(deps: ChargingDeps, chunk: PricedChunk, fileName: string | undefined, verified: boolean, problem: Problem, rated: (group: ChunkGroup) => void): Promise<void> {
-  const short = new Set<number>();
-  for (const { group, result } of await post(deps, chunk, fileName, !verified, problem)) {
+  // An organization refused for another reason than its credit (its currency changed since the
+  // file read it) has each of its lines rejected with that reason; the others go on.
+  const settle = (of: PricedChunk, { group, result }: { group: ChunkGroup; result: Posted }, short: Set<number>) => {
     if (result === 'ok') rated(group);
-    else short.add(group.index);
-  }
+    else if (result.short) short.add(group.index);
+    else for (const record of of.live(new Set([group.index]))) problem(of.lines[record]!, 'rejected', result.reason);
+  };
+  const short = new Set<number>();
+  for (const posted of await post(deps, chunk, fileName, !verified, problem)) settle(chunk, posted, short);
   if (short.size === 0) return;
   // Charged apart, records stored before would roll their transaction back: out first.
   dropRepeats(chunk, problem);
@@ -251,7 +256,15 @@ async function charge(deps: ChargingDeps, chunk: PricedChunk, fileName: string |
   const fitting: number[] = [];
   for (const index of short) {
     const organization = chunk.organizations[index]!;
-    let left = availableBalance(await spendingAccountOf(deps.db, organization), now);
+    const spending = await spendingAccountOf(deps.db, organization).catch((error: unknown) => {
+      if (error instanceof RingbillError) return { error };
+      throw error;
+    });
+    if ('error' in spending) {
+      for (const record of chunk.live(new Set([index]))) problem(chunk.lines[record]!, 'rejected', spending.error.message);
+      continue;
+    }
+    let left = availableBalance(spending, now);
     for (const record of chunk.live(new Set([index]))) {
       const cost = chunk.costOf(record);
       if (cost > left) problem(chunk.lines[record]!, 'rejected', notEnoughCredit(organization));
@@ -264,10 +277,7 @@ async function charge(deps: ChargingDeps, chunk: PricedChunk, fileName: string |
   if (fitting.length === 0) return;
   const covered = chunk.subset(fitting.sort((a, b) => a - b));
   const stillShort = new Set<number>();
-  for (const { group, result } of await post(deps, covered, fileName, false, problem)) {
-    if (result === 'ok') rated(group);
-    else stillShort.add(group.index);
-  }
+  for (const posted of await post(deps, covered, fileName, false, problem)) settle(covered, posted, stillShort);
   // Spent meanwhile by someone else: record by record, each charged if it still fits.
   for (const record of [...covered.live(stillShort)]) {
     const alone = covered.subset([record]);
@@ -282,7 +292,8 @@ function notEnoughCredit(organization: Organization): string {
   return `${organization.name} does not have enough usable credit`;
 }
 
-type Posted = 'ok' | { reason: string };
+/** How an organization's records of a chunk fared: posted, or refused (`short`: for its credit). */
+type Posted = 'ok' | { reason: string; short: boolean };
 
 type AccountIds = Awaited<ReturnType<typeof usageAccountIds>>;
 
@@ -314,18 +325,20 @@ async function prefetchAccounts(deps: ChargingDeps, chunkOrganizations: readonly
 
 function accountsFor(deps: ChargingDeps, organization: Organization): Promise<AccountIds> {
   const cache = accountCache(deps);
-  let found = cache.get(accountKey(organization));
+  const key = accountKey(organization);
+  let found = cache.get(key);
   if (!found) {
     found = usageAccountIds(deps, organization);
     if (cache.size > 10_000) cache.clear();
-    cache.set(accountKey(organization), found);
+    cache.set(key, found);
+    found.catch(() => cache.delete(key));
   }
   return found;
 }
 
 /** Thrown in a chunk's transaction when postings were refused after its records were copied: it rolls the copy back. */
 class Refused extends Error {
-  constructor(readonly organizations: ReadonlyMap<number, { reason: string }>) {
+  constructor(readonly organizations: ReadonlyMap<number, { reason: string; short: boolean }>) {
     super('the credit does not cover some organizations’ records');
   }
 }
@@ -340,9 +353,22 @@ class Refused extends Error {
 async function post(deps: ChargingDeps, chunk: PricedChunk, fileName: string | undefined, optimistic: boolean, problem: Problem): Promise<{ group: ChunkGroup; result: Posted }[]> {
   const now = deps.clock.now();
   const groups = chunk.groups();
-  const refused = new Map<number, { reason: string }>();
+  const refused = new Map<number, { reason: string; short: boolean }>();
   for (;;) {
-    const paying = await Promise.all(groups.filter((group) => group.amount > 0n && !refused.has(group.index)).map(async (group) => ({ group, ...(await accountsFor(deps, group.organization)) })));
+    const found = await Promise.all(
+      groups
+        .filter((group) => group.amount > 0n && !refused.has(group.index))
+        .map(async (group) => {
+          try {
+            return { group, ...(await accountsFor(deps, group.organization)) };
+          } catch (error) {
+            if (!(error instanceof RingbillError)) throw error;
+            refused.set(group.index, { reason: error.message, short: false });
+            return undefined;
+          }
+        }),
+    );
+    const paying = found.filter((item) => item !== undefined);
     const commands = paying.map(({ group, spendingId, revenueId }) => ({
       transfers: [
         {
@@ -364,11 +390,12 @@ async function post(deps: ChargingDeps, chunk: PricedChunk, fileName: string | u
         },
         after: async (tx, outcomes) => {
           const charges: Charge[] = [];
-          const short = new Map<number, { reason: string }>();
+          const short = new Map<number, { reason: string; short: boolean }>();
           outcomes.forEach((outcome, index) => {
             const { group } = paying[index]!;
             if (outcome.ok) charges.push(...chargesOf(group, fileName, outcome.value.transfers[0]!.id, now));
-            else short.set(group.index, { reason: outcome.code === 'insufficient_credit' ? notEnoughCredit(group.organization) : outcome.message });
+            else if (outcome.code === 'insufficient_credit') short.set(group.index, { reason: notEnoughCredit(group.organization), short: true });
+            else short.set(group.index, { reason: outcome.message, short: false });
           });
           if (short.size > 0) throw new Refused(short);
           await insertCharges(tx, charges);

@@ -116,6 +116,17 @@ describe.each(['here', 'worker'] as const)(`rating a CDR file in several chunks 
     expect(report.problems).toEqual([{ line: 1, outcome: 'rejected', reason: 'its billed quantity (2147483648) is more than a usage record can hold' }]);
   });
 
+  it('rejects the lines of an organization whose currency changed after the file read it, and rates the others', async () => {
+    const org = (await t.call({ method: 'POST', url: '/v1/organizations', payload: { name: 'Moving', currency: 'SGD', accountCode: 'MOVING' } })).json();
+    // What a currency change committed between the file's read of the organization and its
+    // posting leaves: the accounts in the new currency, the organization as read in the old.
+    await t.services.db.query("UPDATE ledger_accounts SET currency = 'USD' WHERE organization_id = $1", [org.id]);
+    const report = await rate(asterisk([['RICH', '6591234567', '2026-11-08 09:00:00', 60, 'm1'], ['MOVING', '6591234567', '2026-11-08 09:01:00', 60, 'm2'], ['RICH', '6591234567', '2026-11-08 09:02:00', 60, 'm3']]));
+    expect(report).toMatchObject({ rated: 2, rejected: 1, totals: [{ currency: 'SGD', amount: 120_000n, records: 2 }] });
+    expect(report.problems).toEqual([{ line: 2, outcome: 'rejected', reason: expect.stringContaining('currency changed to USD') }]);
+    await t.services.db.query("UPDATE ledger_accounts SET currency = 'SGD' WHERE organization_id = $1", [org.id]);
+  });
+
   it('rates every good line of a file with a line the CSV reader cannot read, counting that line once', async () => {
     const calls = asterisk([
       ['RICH', '6591234567', '2026-11-03 09:00:00', 60, 'q1'],
