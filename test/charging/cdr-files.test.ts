@@ -170,6 +170,9 @@ describe(`CDR files on ${testDatabaseKind}`, () => {
     expect((await refused('', 'format=asterisk')).message).toBe('the file has no lines');
     expect((await refused(fixture('freeswitch-cdr.csv'), 'format=asterisk')).message).toMatch(/^no line is a asterisk CDR; line 1: malformed: expected at least 16 fields/);
     expect((await refused('x,ACME01,659,2026-11-02T00:00:00Z,60\n', 'format=ringbill')).details).toMatchObject([{ line: 1, outcome: 'rejected' }]);
+    // A column named twice is read from one place only: the first one's billsec would be lost.
+    const twice = await refused('account_code,destination,started_at,billed_seconds,billed_seconds\nACME01,6591000001,2026-11-02T09:15:04Z,61,0\n', 'format=ringbill');
+    expect(twice.details).toEqual([{ line: 1, outcome: 'rejected', reason: expect.stringContaining('billed_seconds named more than once') }]);
     expect(await usable('ACME01')).toBe(acmeBefore);
   });
 
@@ -187,6 +190,9 @@ describe(`CDR files on ${testDatabaseKind}`, () => {
       [3, 'malformed: a field holds a NUL character'],
       [4, 'malformed: the destination is longer than 64 characters'],
     ]);
+    // A field beyond the header's columns belongs to none of them.
+    const extra = (await upload([header, 'e1,GLOBEX,6591234567,2026-12-03T00:04:00Z,61,sms', 'e2,GLOBEX,6591234567,2026-12-03T00:05:00Z,61'].join('\n'), 'format=ringbill')).json();
+    expect(extra).toMatchObject({ rated: 1, rejected: 1, problems: [{ line: 2, outcome: 'rejected', reason: 'malformed: 6 fields, where the header names 5' }] });
   });
 
   it('rates the lines after a line with a stray quote', async () => {

@@ -119,6 +119,12 @@ describe(`rates and CDRs on the command line, on ${testDatabaseKind}`, () => {
     const piped = await runCli(['cdrs', 'rate', '-', '--format', 'asterisk', '--timezone', 'UTC'], env, readFileSync(fixture('asterisk-Master.csv'), 'utf8'));
     expect(piped.stdout).toContain('stdin:10: rejected: no organization has the account code or wallet ID "NOSUCH"');
     expect(piped.stdout).toContain('11 lines: 0 rated, 2 skipped (unanswered), 2 rejected, 7 duplicates');
+    // The report names the first 1,000 lines not rated, and says how many more there were.
+    const bad = ['account_code,destination,started_at,billed_seconds', ...Array.from({ length: 1002 }, (_, i) => `NOSUCH,6591234567,2026-11-02T00:${String(i % 60).padStart(2, '0')}:00Z,${i + 1}`)].join('\n');
+    const many = await runCli(['cdrs', 'rate', '-', '--format', 'ringbill', '--dry-run'], env, bad);
+    expect(many.stdout).toContain('stdin:1001: rejected:');
+    expect(many.stdout).not.toContain('stdin:1002:');
+    expect(many.stdout).toContain('... and 2 more lines not rated (only the first 1000 are named)');
     const verify = await runCli(['ledger', 'verify'], env);
     expect(verify.code, verify.stdout).toBe(0);
   }, 120_000);

@@ -105,11 +105,17 @@ export async function* parseCdrBatches(input: CsvInput, options: ParseOptions): 
       else if (!header) {
         header = record.map((name) => name.trim().toLowerCase());
         const unknown = header.filter((name) => !RINGBILL_COLUMNS.includes(name));
-        if (unknown.length > 0 || !header.includes('account_code') || !header.includes('destination') || !header.includes('started_at')) {
-          lines.push({ kind: 'malformed', line, reason: `the header must name the columns (${RINGBILL_COLUMNS.join(', ')}); account_code, destination and started_at are required` });
+        // A column named twice would be read from its last place, whatever the first held.
+        const twice = header.filter((name, column) => header!.indexOf(name) !== column);
+        if (unknown.length > 0 || twice.length > 0 || !header.includes('account_code') || !header.includes('destination') || !header.includes('started_at')) {
+          const named = twice.length > 0 ? `; ${[...new Set(twice)].join(', ')} named more than once` : '';
+          lines.push({ kind: 'malformed', line, reason: `the header must name the columns (${RINGBILL_COLUMNS.join(', ')}) once each; account_code, destination and started_at are required${named}` });
           yield { lines, bytes: batch.bytes };
           return;
         }
+      } else if (record.length > header.length) {
+        // Fields beyond the header belong to no column: the line is not what the header says.
+        lines.push({ kind: 'malformed', line, reason: `${record.length} fields, where the header names ${header.length}` });
       } else {
         const named = Object.fromEntries(header.map((name, column) => [name, record[column] ?? '']));
         lines.push(ringbill(named, record, line, times));

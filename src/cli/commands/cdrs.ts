@@ -56,6 +56,9 @@ const rate = new Command('rate')
         console.log(JSON.stringify({ ...report, totals }, null, 2));
       } else {
         for (const problem of report.problems) console.log(`${fromStdin ? 'stdin' : file}:${problem.line}: ${problem.outcome}: ${printable(problem.reason)}`);
+        // The report keeps the first lines' problems only (a file of bad lines would fill memory).
+        const unnamed = report.rejected + report.duplicates - report.problems.length;
+        if (unnamed > 0) console.log(`... and ${unnamed} more lines not rated (only the first ${report.problems.length} are named)`);
         console.log(
           `${report.dryRun ? 'dry run: ' : ''}${report.lines} lines: ${report.rated} rated, ${report.skipped} skipped (unanswered), ` +
             `${report.rejected} rejected, ${report.duplicates} duplicates`,
