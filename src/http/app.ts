@@ -6,6 +6,7 @@ import { Ajv, type Options as AjvOptions } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { Services } from '../services.ts';
 import { KeyResolver } from './auth.ts';
+import { RingbillError } from '../errors.ts';
 import { handleError, send } from './errors.ts';
 import { ErrorResponse, NoQuery, errors } from './schemas.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -108,6 +109,18 @@ export async function buildApp(options: AppOptions): Promise<App> {
     // A route that takes no query parameters refuses one, as the others refuse unknown ones: a
     // `?limit=5` on a list that has no pages would otherwise pass unnoticed.
     if (route.url.startsWith('/v1/') && route.schema && !route.schema.querystring) route.schema.querystring = NoQuery;
+    // A route that takes CSV takes nothing else: a JSON string holding a CSV would otherwise pass.
+    const consumes = (route.schema as { consumes?: readonly string[] } | undefined)?.consumes;
+    if (consumes) {
+      const earlier = route.preParsing ? [route.preParsing].flat() : [];
+      route.preParsing = [
+        ...earlier,
+        async (request) => {
+          const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+          if (!consumes.includes(type)) throw new RingbillError('unsupported_media_type', `the body must be ${consumes.join(' or ')}, not ${type || 'without a Content-Type'}`);
+        },
+      ];
+    }
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     const response = route.schema?.response as Record<string, unknown> | undefined;
     if (!response || !methods.some((method) => method === 'POST' || method === 'PUT' || method === 'PATCH')) return;

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ERROR_CODES, RingbillError, type ErrorCode } from '../errors.ts';
+import { NO_NUL } from './schemas.ts';
 
 interface ValidationIssue {
   instancePath: string;
@@ -58,8 +59,11 @@ function describeValidation(context: string, issues: readonly ValidationIssue[])
     return `${field} must be a decimal string such as "12.50", not a JSON number`;
   }
   if (issue.parentSchema?.['x-money'] === true && issue.keyword === 'pattern') {
+    // A positive amount's pattern has no sign: "-5" is refused for its sign, not its decimals.
+    if (typeof issue.data === 'string' && /^-\d+(\.\d{1,6})?$/.test(issue.data)) return `${field} must not be negative`;
     return `${field} must be a decimal string with at most 6 decimals, such as "12.50"`;
   }
+  if (issue.keyword === 'pattern' && issue.params.pattern === NO_NUL) return `${field} must not contain the NUL character (\\u0000)`;
   if (issue.keyword === 'additionalProperties') return `${field} has an unknown field "${String(issue.params.additionalProperty)}"`;
   if (issue.keyword === 'required') return `${field} is missing the field "${String(issue.params.missingProperty)}"`;
   // Ajv's own words for these ("must be equal to one of the allowed values") leave the caller guessing which.

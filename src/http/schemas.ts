@@ -57,6 +57,12 @@ export const IdempotencyHeaders = Type.Object({
   }),
 });
 
+/** Text without a NUL, which no database column takes: refused by the field's name, not by the database. */
+export const NO_NUL = '^[^\\u0000]*$';
+export function PlainText(options: { minLength?: number; maxLength?: number; description?: string } = {}) {
+  return Type.String({ ...options, pattern: NO_NUL });
+}
+
 /** The query of a route that takes none: any parameter is refused by name. */
 export const NoQuery = Type.Object({}, { additionalProperties: false });
 

@@ -50,6 +50,12 @@ describe('the HTTP app', () => {
     expect([badJson.statusCode, badJson.json().error.code]).toEqual([400, 'invalid_input']);
     const text = await t.call({ method: 'POST', url: '/v1/organizations', payload: 'name=x', headers: { 'content-type': 'text/plain' } });
     expect([text.statusCode, text.json().error.code]).toEqual([415, 'unsupported_media_type']);
+    // Files come as CSV only, not as a JSON string holding one.
+    for (const url of ['/v1/rate-decks?name=json-deck', '/v1/cdr-files?format=ringbill']) {
+      const json = await t.call({ method: 'POST', url, payload: JSON.stringify('prefix,rate\n65,0.01'), headers: { 'content-type': 'application/json' } });
+      expect([json.statusCode, json.json().error.code, json.json().error.message], url).toEqual([415, 'unsupported_media_type', 'the body must be text/csv, not application/json']);
+    }
+    expect((await t.call({ method: 'GET', url: '/v1/rate-decks' })).json().data.map((deck: { name: string }) => deck.name)).not.toContain('json-deck');
   });
 
   it('names the values a field may take when it takes another', async () => {
@@ -57,6 +63,8 @@ describe('the HTTP app', () => {
     expect([format.statusCode, format.json().error.message]).toEqual([400, 'querystring/format must be one of "asterisk", "freeswitch", "ringbill"']);
     const service = await t.call({ method: 'POST', url: '/v1/charging/sessions', payload: { organizationId: '00000000-0000-4000-8000-000000000000', service: 'sms', destination: '65', callId: 'c' } });
     expect([service.statusCode, service.json().error.message]).toEqual([400, 'body/service must be "voice"']);
+    const nul = await t.call({ method: 'POST', url: '/v1/charging/sessions', payload: { organizationId: '00000000-0000-4000-8000-000000000000', destination: '65\u00009123', callId: 'c' } });
+    expect([nul.statusCode, nul.json().error.message]).toEqual([400, 'body/destination must not contain the NUL character (\\u0000)']);
   });
 
   it('refuses a query parameter on a route that takes none, naming it', async () => {

@@ -148,7 +148,7 @@ describe(`ledger over HTTP on ${testDatabaseKind}`, () => {
       [{ debitAccountId: bankId, creditAccountId: wallet, amount: 1 }, key(), 400, 'invalid_input', /not a JSON number/],
       [{ debitAccountId: bankId, creditAccountId: wallet, amount: '1e3' }, key(), 400, 'invalid_input', /decimal string/],
       [{ debitAccountId: bankId, creditAccountId: wallet, amount: '1.0000001' }, key(), 400, 'invalid_input'],
-      [{ debitAccountId: bankId, creditAccountId: wallet, amount: '-1.00' }, key(), 400, 'invalid_input'],
+      [{ debitAccountId: bankId, creditAccountId: wallet, amount: '-1.00' }, key(), 400, 'invalid_input', /amount must not be negative/],
       [{ debitAccountId: bankId, creditAccountId: wallet, amount: '0' }, key(), 400, 'invalid_amount'],
       [{ debitAccountId: bankId, creditAccountId: wallet, amount: '1.00', colour: 'red' }, key(), 400, 'invalid_input', /unknown field "colour"/],
       [{ debitAccountId: bankId, creditAccountId: wallet }, key(), 400, 'invalid_input', /amount/],

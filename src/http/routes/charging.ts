@@ -21,7 +21,7 @@ import { csvPages, pages } from '../../store/pages.ts';
 import { abandonment } from '../abandonment.ts';
 import { requireOrganization } from '../auth.ts';
 import { sendCsv } from '../csv-reply.ts';
-import { errors, MoneyString, page, PageQuery, Timestamp, Uuid } from '../schemas.ts';
+import { errors, MoneyString, page, PageQuery, PlainText, Timestamp, Uuid } from '../schemas.ts';
 
 const SessionSchema = Type.Object(
   {
@@ -162,8 +162,8 @@ export function chargingRoutes(services: Services): FastifyPluginAsyncTypebox {
             {
               organizationId: Uuid,
               service: Type.Optional(Type.Literal('voice')),
-              destination: Type.String({ minLength: 1, maxLength: MAX_DESTINATION_LENGTH }),
-              callId: Type.String({ minLength: 1, maxLength: 200 }),
+              destination: PlainText({ minLength: 1, maxLength: MAX_DESTINATION_LENGTH }),
+              callId: PlainText({ minLength: 1, maxLength: 200 }),
               intervalSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 3600 })),
             },
             { additionalProperties: false },
@@ -280,9 +280,9 @@ export function chargingRoutes(services: Services): FastifyPluginAsyncTypebox {
             {
               organizationId: Uuid,
               service: Type.String({ enum: ['sms', 'fax', 'number_activation'] }),
-              destination: Type.Optional(Type.String({ maxLength: MAX_DESTINATION_LENGTH })),
+              destination: Type.Optional(PlainText({ maxLength: MAX_DESTINATION_LENGTH })),
               quantity: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_QUANTITY, default: 1 })),
-              eventId: Type.String({ minLength: 1, maxLength: 200 }),
+              eventId: PlainText({ minLength: 1, maxLength: 200 }),
             },
             { additionalProperties: false },
           ),

@@ -16,7 +16,7 @@ import { findDeck, listDecks, listVersions, setDefaultDeck, type RateDeck, type 
 import type { Services } from '../../services.ts';
 import { requireOperator, requireOrganization } from '../auth.ts';
 import { sendCsv } from '../csv-reply.ts';
-import { CsvResponse, CurrencyCode, errors, Timestamp, Uuid } from '../schemas.ts';
+import { CsvResponse, CurrencyCode, errors, PlainText, Timestamp, Uuid } from '../schemas.ts';
 import { timestampOf } from '../timestamps.ts';
 
 const VersionSchema = Type.Object({
@@ -244,7 +244,7 @@ export function ratingRoutes(services: Services): FastifyPluginAsyncTypebox {
           tags: ['rating'],
           params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
           querystring: Type.Object(
-            { number: Type.String({ maxLength: MAX_DESTINATION_LENGTH }), service: Type.Optional(ServiceSchema), at: Type.Optional(Timestamp) },
+            { number: PlainText({ maxLength: MAX_DESTINATION_LENGTH }), service: Type.Optional(ServiceSchema), at: Type.Optional(Timestamp) },
             { additionalProperties: false },
           ),
           response: {
@@ -273,7 +273,7 @@ export function ratingRoutes(services: Services): FastifyPluginAsyncTypebox {
               organizationId: Type.Optional(Uuid),
               rateDeckId: Type.Optional(Type.String({ maxLength: 64 })),
               service: Type.Optional(ServiceSchema),
-              destination: Type.String({ maxLength: MAX_DESTINATION_LENGTH }),
+              destination: PlainText({ maxLength: MAX_DESTINATION_LENGTH }),
               seconds: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_CALL_SECONDS })),
               quantity: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_QUANTITY })),
               at: Type.Optional(Timestamp),
