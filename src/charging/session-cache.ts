@@ -10,6 +10,27 @@ const MAX_ENTRIES = 50_000;
  */
 export class SessionCache {
   private readonly entries = new Map<string, ChargingSession>();
+  /** Per session, the end of the steps this process has under way for it. */
+  private readonly queues = new Map<string, Promise<void>>();
+
+  /**
+   * Runs a step of a session after the steps of it already under way in this process: steps sent
+   * at once for one call (a switch retrying an update while its terminate goes out) then each
+   * see the last one's session, where racing they could make each other start again until one
+   * gave up. Steps of other processes are still met by the version check.
+   */
+  inTurn<T>(id: string, step: () => Promise<T>): Promise<T> {
+    const run = (this.queues.get(id) ?? Promise.resolve()).then(step);
+    const done = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.queues.set(id, done);
+    void done.then(() => {
+      if (this.queues.get(id) === done) this.queues.delete(id);
+    });
+    return run;
+  }
 
   /** A session past its expiry is not served: the expiry job may be ending it. */
   get(id: string, now: Date): ChargingSession | undefined {

@@ -9,6 +9,17 @@ import { findSession, saveSessions } from './session-store.ts';
 
 const ATTEMPTS = 5;
 
+/** A step the switch reports: the call's cumulative seconds; an organization key's own organization. */
+interface StepInput {
+  sessionId: string;
+  usedSeconds: number;
+  organizationId?: string;
+}
+
+interface TerminateInput extends StepInput {
+  reason?: 'terminated' | 'expired';
+}
+
 /** Seconds that may be charged: never less than already reported, never more than granted. */
 function clampUsed(session: ChargingSession, usedSeconds: number): number {
   return Math.min(Math.max(usedSeconds, session.usedSeconds), session.grantedSeconds);
@@ -19,7 +30,11 @@ function clampUsed(session: ChargingSession, usedSeconds: number): number {
  * interval is held, as far as credit goes. Answers the session with its new grant; a grant no
  * longer than the seconds used means: disconnect now.
  */
-export async function updateSession(deps: ChargingDeps, input: { sessionId: string; usedSeconds: number; organizationId?: string }): Promise<Result<ChargingSession, ErrorCode>> {
+export function updateSession(deps: ChargingDeps, input: StepInput): Promise<Result<ChargingSession, ErrorCode>> {
+  return deps.sessions.inTurn(input.sessionId, () => update(deps, input));
+}
+
+async function update(deps: ChargingDeps, input: StepInput): Promise<Result<ChargingSession, ErrorCode>> {
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const { session, cached } = await currentSession(deps, input.sessionId, attempt);
     if (!session || (input.organizationId && session.organizationId !== input.organizationId)) return failure('session_not_found');
@@ -110,9 +125,16 @@ export async function updateSession(deps: ChargingDeps, input: { sessionId: stri
  * Ends a call: posts the exact cost of the seconds used (within the grant), releases the rest of
  * the hold, and records the usage. Idempotent: ending an ended session answers it as it ended.
  */
-export async function terminateSession(
+export function terminateSession(
   deps: ChargingDeps,
-  input: { sessionId: string; usedSeconds: number; organizationId?: string; reason?: 'terminated' | 'expired' },
+  input: TerminateInput,
+): Promise<Result<ChargingSession, ErrorCode>> {
+  return deps.sessions.inTurn(input.sessionId, () => terminate(deps, input));
+}
+
+async function terminate(
+  deps: ChargingDeps,
+  input: TerminateInput,
 ): Promise<Result<ChargingSession, ErrorCode>> {
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const { session, cached } = await currentSession(deps, input.sessionId, attempt);

@@ -252,6 +252,20 @@ describe(`live charging on ${testDatabaseKind}`, () => {
     expect((await terminate(session.id, 30)).json()).toMatchObject({ cost: '0.021', billedSeconds: 60 });
   });
 
+  it('takes a dozen updates and terminates of one call sent at once one after another, none failing', async () => {
+    const org = await organization('5.00');
+    const session = (await authorize(org.id, '6591234567', 'stormy')).json() as SessionJson;
+    // Each step that loses a race to another starts again from the session it lost to: the last
+    // of a dozen racing would lose eleven times.
+    const updates = await Promise.all(Array.from({ length: 12 }, (_, i) => update(session.id, 4 * (i + 1))));
+    expect(updates.map((step) => step.statusCode)).toEqual(Array.from({ length: 12 }, () => 200));
+    const steps = await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 4 === 3 ? terminate(session.id, 60) : update(session.id, 50 + i))));
+    for (const step of steps) expect([[200, undefined], [409, 'session_ended']]).toContainEqual([step.statusCode, step.json().error?.code]);
+    const ended = (await t.call({ method: 'GET', url: `/v1/charging/sessions/${session.id}` })).json() as SessionJson;
+    expect(ended).toMatchObject({ state: 'ended', cost: '0.021', billedSeconds: 60 });
+    expect(await credits(org.id)).toMatchObject({ usableCredits: '4.979', reservedCredits: '0.00' });
+  });
+
   it('says which expired session it could not end, and ends it at a later run', async () => {
     const org = await organization('5.00');
     const session = (await authorize(org.id, '6591234567', 'expired-while-full')).json() as SessionJson;
