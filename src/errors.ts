@@ -18,6 +18,9 @@ export const ERROR_CODES = {
   // Transport
   payload_too_large: { status: 413, message: 'The request body is too large.' },
   unsupported_media_type: { status: 415, message: 'Send JSON with Content-Type: application/json.' },
+  request_timeout: { status: 408, message: 'The request did not arrive in time.' },
+  headers_too_large: { status: 431, message: 'The request’s headers are larger than the server reads (16 KiB).' },
+  bad_request: { status: 400, message: 'The request is not HTTP the server can read.' },
 
   // Unknown (or another tenant's) resources
   not_found: { status: 404, message: 'No such resource.' },

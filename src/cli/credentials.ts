@@ -1,4 +1,5 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createApiKey, hasOperatorKey, seedEnvironmentOperatorKey } from '../auth/api-keys.ts';
 import { seedDemo } from '../demo/seed-demo.ts';
@@ -20,8 +21,21 @@ export function secretFile(location: DatabaseLocation, name: string): string | u
   return path.basename(dir) === 'data' ? path.join(path.dirname(dir), name) : `${dir}-${name}`;
 }
 
-function keep(file: string | undefined, secret: string): void {
-  if (file) writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+/**
+ * Writes a secret to a file of its own, readable by its owner only. Written aside as a new file,
+ * then renamed into place: writing into whatever is at the path would keep the mode of a file
+ * someone else made there first, or follow a link of theirs, and hand them the key.
+ */
+export function keepSecret(file: string | undefined, secret: string): void {
+  if (!file) return;
+  const aside = `${file}.${randomBytes(8).toString('hex')}.tmp`;
+  writeFileSync(aside, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+  try {
+    renameSync(aside, file);
+  } catch (error) {
+    rmSync(aside, { force: true });
+    throw new CliError(`cannot keep the key in ${file}: ${(error as Error).message}`);
+  }
 }
 
 function kept(file: string | undefined): string | undefined {
@@ -42,7 +56,7 @@ export async function prepareOperatorKey(services: Services, location: DatabaseL
   const file = secretFile(location, 'operator-key');
   if (!(await hasOperatorKey(services.db))) {
     const key = await createApiKey(services.db, services.clock, { role: 'operator' }, 'created at first start');
-    keep(file, key.secret);
+    keepSecret(file, key.secret);
     return `${key.secret}${file ? ` (kept in ${file})` : ' (shown only now)'}`;
   }
   const secret = kept(file);
@@ -56,7 +70,7 @@ export async function prepareDemo(services: Services, location: DatabaseLocation
   const file = secretFile(location, 'demo-organization-key');
   const seeded = await seedDemo(services);
   if (seeded) {
-    keep(file, seeded.organizationKey.secret);
+    keepSecret(file, seeded.organizationKey.secret);
     const names = seeded.organizations.map((organization) => `${organization.name} (${organization.paymentScheme}, wallet ${organization.walletId})`).join(', ');
     return [
       `Customer:  ${seeded.organizationKey.secret} sees ${seeded.organizationKey.organization.name} only${file ? ` (kept in ${file})` : ' (shown only now)'}`,

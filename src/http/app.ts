@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -6,7 +6,9 @@ import { Ajv, type Options as AjvOptions } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { Services } from '../services.ts';
 import { KeyResolver } from './auth.ts';
-import { RingbillError } from '../errors.ts';
+import { ERROR_CODES, RingbillError, type ErrorCode } from '../errors.ts';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import { handleError, send } from './errors.ts';
 import { ErrorResponse, NoQuery, errors } from './schemas.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -45,6 +47,26 @@ function ajv(options: AjvOptions): Ajv {
  * query strings and paths arrive as text and are coerced to the schema's types. Fastify calls
  * this once per plugin that adds shared schemas, hence a factory rather than one instance.
  */
+/** A query parameter whose value may be a secret (a key sent where a header belongs): not logged. */
+const SECRET_PARAMETER = /key|token|secret|password|auth/i;
+
+/** The request as logged: its path and query, with any secret-looking parameter's value left out. */
+export function loggedUrl(url: string): string {
+  const [path, query] = url.split('?', 2) as [string, string | undefined];
+  if (query === undefined) return path;
+  const parameters = new URLSearchParams(query);
+  for (const name of new Set(parameters.keys())) if (SECRET_PARAMETER.test(name)) parameters.set(name, 'REDACTED');
+  return `${path}?${parameters.toString()}`;
+}
+
+/** The logger as asked for, its request lines with `loggedUrl`. */
+function withoutSecrets(logger: NonNullable<AppOptions['logger']>): NonNullable<AppOptions['logger']> {
+  if (logger === false) return false;
+  const base = logger === true ? {} : logger;
+  const req = (request: FastifyRequest) => ({ method: request.method, url: loggedUrl(request.url), host: request.host, remoteAddress: request.ip, remotePort: request.socket?.remotePort });
+  return { ...base, serializers: { req, ...base.serializers } };
+}
+
 function buildValidator(externalSchemas: unknown) {
   const body = ajv({ coerceTypes: false, verbose: true });
   const text = ajv({ coerceTypes: 'array' });
@@ -55,21 +77,35 @@ function buildValidator(externalSchemas: unknown) {
   return ({ schema, httpPart }: { schema: object; httpPart?: string }) => (httpPart === 'body' ? body : text).compile(schema);
 }
 
+/** Answers, in the API's error shape, a request that never became one (Fastify's own answer has another). */
+function answerClientError(error: Error, socket: Socket): void {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const errorCode: ErrorCode = code === 'HPE_HEADER_OVERFLOW' ? 'headers_too_large' : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'request_timeout' : 'bad_request';
+  const { status, message } = ERROR_CODES[errorCode];
+  const body = JSON.stringify({ error: { code: errorCode, message } });
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+}
+
 export async function buildApp(options: AppOptions): Promise<App> {
   const app = Fastify({
-    logger: options.logger ?? false,
+    logger: withoutSecrets(options.logger ?? false),
     bodyLimit: 1024 * 1024,
     // @fastify/ajv-compiler's types describe the compiler's argument as the bare schema; at run
     // time it is the route's { schema, httpPart, ... }, which is what we need to pick a validator.
     schemaController: { compilersFactory: { buildValidator: buildValidator as never } },
     // A URL Fastify cannot decode, or a body it cannot read, gets the API's own error shape.
     frameworkErrors: (error, request, reply) => handleError(error, request, reply),
+    // So does a request Node's HTTP parser refuses before Fastify sees it (headers past 16 KiB).
+    clientErrorHandler: answerClientError,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  // The API speaks JSON only (CDR and rate files get their own parsers where they are accepted).
+  // The API speaks JSON only; the routes that take files (rate decks, CDR files) add their own
+  // CSV parsers, so that no other route reads a large body at all.
   app.removeContentTypeParser('text/plain');
-  // Rate decks and CDR files arrive as CSV; they can be large.
-  app.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: 512 * 1024 * 1024 }, (_request, body, done) => done(null, body));
   app.setErrorHandler((error, request, reply) => handleError(error, request, reply));
   app.setNotFoundHandler((request, reply) => send(reply, request, 'not_found', `No route ${request.method} ${request.url.split('?')[0]}`));
   for (const schema of [ErrorResponse, ...ledgerSchemas, ...organizationSchemas, ...ratingSchemas, ...chargingSchemas, ...cdrFileSchemas, ...apiKeySchemas]) app.addSchema(schema);
@@ -109,21 +145,24 @@ export async function buildApp(options: AppOptions): Promise<App> {
     // A route that takes no query parameters refuses one, as the others refuse unknown ones: a
     // `?limit=5` on a list that has no pages would otherwise pass unnoticed.
     if (route.url.startsWith('/v1/') && route.schema && !route.schema.querystring) route.schema.querystring = NoQuery;
-    // A route that takes CSV takes nothing else: a JSON string holding a CSV would otherwise pass.
-    const consumes = (route.schema as { consumes?: readonly string[] } | undefined)?.consumes;
-    if (consumes) {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    const hasBody = methods.some((method) => method === 'POST' || method === 'PUT' || method === 'PATCH');
+    // A body of another media type than the route takes is refused before a byte of it is read:
+    // a route that takes CSV takes no JSON string holding one, and a JSON route no large CSV.
+    const consumes = (route.schema as { consumes?: readonly string[] } | undefined)?.consumes ?? ['application/json'];
+    if (hasBody) {
       const earlier = route.preParsing ? [route.preParsing].flat() : [];
       route.preParsing = [
-        ...earlier,
         async (request) => {
           const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-          if (!consumes.includes(type)) throw new RingbillError('unsupported_media_type', `the body must be ${consumes.join(' or ')}, not ${type || 'without a Content-Type'}`);
+          const empty = request.headers['content-length'] === '0' || (type === '' && request.headers['transfer-encoding'] === undefined);
+          if (!empty && !consumes.includes(type)) throw new RingbillError('unsupported_media_type', `the body must be ${consumes.join(' or ')}, not ${type || 'without a Content-Type'}`);
         },
+        ...earlier,
       ];
     }
-    const methods = Array.isArray(route.method) ? route.method : [route.method];
     const response = route.schema?.response as Record<string, unknown> | undefined;
-    if (!response || !methods.some((method) => method === 'POST' || method === 'PUT' || method === 'PATCH')) return;
+    if (!response || !hasBody) return;
     for (const [status, schema] of Object.entries(errors(413, 415))) response[status] ??= schema;
   });
 

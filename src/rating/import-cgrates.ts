@@ -70,6 +70,11 @@ export function readCgratesTariffPlan(dir: string): CgratesImport {
   const prefixes = new Map<string, string[]>();
   for (const [id, prefix] of destinations) {
     const wrong = /^\+?\d*$/.test(prefix ?? '') ? prefixProblem(prefix!.replace('+', '')) : 'is not E.164 digits';
+    // The id becomes the rows' destination name, shown on price lists: as a CSV deck's, no control characters.
+    if (id && /\p{Cc}/u.test(id)) {
+      problems.push(`Destinations.csv: the destination ${JSON.stringify(id)} holds a control character`);
+      continue;
+    }
     if (!id || wrong) {
       problems.push(id ? `Destinations.csv: ${id} has the prefix "${prefix}", which ${wrong}` : `Destinations.csv: the prefix "${prefix}" has no destination id`);
       continue;

@@ -1,4 +1,4 @@
-import { lstatSync, readlinkSync, realpathSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readlinkSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import type { Database } from './database.ts';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.ts';
@@ -55,6 +55,21 @@ export interface OpenedDatabase {
   close(): Promise<void>;
 }
 
+/**
+ * The data directory is its owner's alone, as PostgreSQL insists for its own (0700): PGlite
+ * writes many of its files readable and writable by all, the WAL with every amount and key hash
+ * among them. A directory made before, more open, is closed too; one owned by another user (a
+ * volume mounted so) is left as its owner set it.
+ */
+function keepPrivate(dataDir: string): void {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  try {
+    chmodSync(dataDir, 0o700);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') throw error;
+  }
+}
+
 /** Opens the database for one command; for PGlite, first takes the data directory's lock. */
 export async function openDatabase(location: DatabaseLocation, command: string): Promise<OpenedDatabase> {
   if (location.kind === 'postgres') {
@@ -63,6 +78,7 @@ export async function openDatabase(location: DatabaseLocation, command: string):
   }
   const lock = lockDataDir(location.dataDir, command);
   try {
+    keepPrivate(location.dataDir);
     const db = await openPglite(location.dataDir);
     return {
       db,

@@ -1,6 +1,7 @@
+import { connect, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../src/http/app.ts';
-import { startTestApp, type TestApp } from '../helpers/app.ts';
+import { buildApp, loggedUrl } from '../../src/http/app.ts';
+import { OPERATOR_KEY, startTestApp, type TestApp } from '../helpers/app.ts';
 
 describe('the HTTP app', () => {
   let t: TestApp;
@@ -56,6 +57,43 @@ describe('the HTTP app', () => {
       expect([json.statusCode, json.json().error.code, json.json().error.message], url).toEqual([415, 'unsupported_media_type', 'the body must be text/csv, not application/json']);
     }
     expect((await t.call({ method: 'GET', url: '/v1/rate-decks' })).json().data.map((deck: { name: string }) => deck.name)).not.toContain('json-deck');
+    // Nor does a JSON route read a CSV body (it used to read up to 512 MiB of one, then refuse it).
+    const csv = await t.call({ method: 'POST', url: '/v1/organizations', payload: 'name,currency\nX,SGD', headers: { 'content-type': 'text/csv' } });
+    expect([csv.statusCode, csv.json().error.code, csv.json().error.message]).toEqual([415, 'unsupported_media_type', 'the body must be application/json, not text/csv']);
+    const quote = await t.call({ method: 'POST', url: '/v1/rating/quote', payload: 'x', headers: { 'content-type': 'text/csv' } });
+    expect([quote.statusCode, quote.json().error.code]).toEqual([415, 'unsupported_media_type']);
+  });
+
+  it('answers a request Node’s HTTP parser refuses (headers past 16 KiB) in the error format', async () => {
+    const own = await startTestApp();
+    try {
+      await own.app.listen({ port: 0, host: '127.0.0.1' });
+      const { port } = own.app.server.address() as AddressInfo;
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () => socket.write(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`));
+        let text = '';
+        socket.on('data', (chunk) => (text += chunk.toString()));
+        socket.on('end', () => resolve(text));
+        socket.on('error', reject);
+      });
+      expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 431 Request Header Fields Too Large');
+      expect(JSON.parse(answer.split('\r\n\r\n')[1]!)).toEqual({ error: { code: 'headers_too_large', message: expect.stringContaining('16 KiB') } });
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('logs no key sent in a query string', async () => {
+    const lines: string[] = [];
+    const logged = await buildApp({ services: t.services, logger: { level: 'info', stream: { write: (line: string) => lines.push(line) } } });
+    try {
+      await logged.inject({ method: 'GET', url: `/v1/rate-decks?access_token=${OPERATOR_KEY}&apiKey=${OPERATOR_KEY}` });
+      expect(lines.join('')).toContain('/v1/rate-decks?access_token=REDACTED&apiKey=REDACTED');
+      expect(lines.join('')).not.toContain(OPERATOR_KEY);
+    } finally {
+      await logged.close();
+    }
+    expect(loggedUrl('/v1/organizations/x/usage?from=2026-11-01T00%3A00%3A00Z&limit=5')).toBe('/v1/organizations/x/usage?from=2026-11-01T00%3A00%3A00Z&limit=5');
   });
 
   it('names the values a field may take when it takes another', async () => {

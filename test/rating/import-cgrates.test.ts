@@ -144,6 +144,8 @@ describe('importing a CGRateS tariff plan', () => {
     };
     expect(problems({ 'Rates.csv': RETAIL['Rates.csv'].replace('RT_DE,0,0.011,60s,1s,0s', 'RT_DE,0,0.011,60s,1000000h,0s') })).toContain('Rates.csv: RT_DE: RateIncrement "1000000h" is not a duration from 1s to 86400s');
     expect(problems({ 'Rates.csv': RETAIL['Rates.csv'].replace('RT_DE,0,0.011,60s,1s,0s', 'RT_DE,0,0.011,1000000h,1s,0s') })).toContain('Rates.csv: RT_DE: RateUnit "1000000h" is not a duration from 1s to 2147483647s');
+    // A destination id becomes the rows' destination name: no control characters, as in a CSV deck.
+    expect(problems({ 'Destinations.csv': `${RETAIL['Destinations.csv']}\n"DST\u0007X",44` })).toContain('Destinations.csv: the destination "DST\\u0007X" holds a control character');
     expect(problems({ 'Destinations.csv': `${RETAIL['Destinations.csv']}\nDST_DE,4912345678901234567890123` })).toEqual([
       'Destinations.csv: DST_DE has the prefix "4912345678901234567890123", which is not E.164 digits (at most 20)',
     ]);

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, realpathSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -17,6 +17,18 @@ describe('the database location', () => {
     await opened.close();
     // Made now: the link itself resolves.
     expect(resolveDatabaseLocation({}, { RINGBILL_DATA_DIR: path.join(root, 'link', 'data') })).toEqual(location);
+  });
+
+  it('keeps the data directory its owner’s alone, closing one made more open before', async () => {
+    const made = path.join(root, 'made-now');
+    const opened = await openDatabase(resolveDatabaseLocation({ dataDir: made }, {}), 'test');
+    await opened.close();
+    expect(statSync(made).mode & 0o777).toBe(0o700);
+    const open = path.join(root, 'made-open');
+    mkdirSync(open, { mode: 0o755 });
+    chmodSync(open, 0o755);
+    await (await openDatabase(resolveDatabaseLocation({ dataDir: open }, {}), 'test')).close();
+    expect(statSync(open).mode & 0o777).toBe(0o700);
   });
 
   it('names a link to nothing (a volume not mounted) rather than failing inside the database', () => {

@@ -56,7 +56,7 @@ const importCgrates = new Command('import-cgrates')
   .action(async (dir: string, options: { default?: boolean; dataDir?: string }) => {
     const read = readCgratesTariffPlan(dir);
     if (!read.ok) {
-      for (const problem of read.problems) console.error(`  ${problem}`);
+      for (const problem of read.problems) console.error(`  ${printable(problem)}`);
       throw new CliError(`${read.problems.length} thing(s) in ${dir} cannot be mapped; nothing was imported`, 2);
     }
     if (options.default && read.decks.length > 1) throw new CliError(`--default: ${dir} has ${read.decks.length} rating plans (${read.decks.map((deck) => deck.name).join(', ')}); import it without --default and choose the default deck`, 2);

@@ -36,9 +36,8 @@ const uploads = new WeakMap<FastifyRequest, Readable>();
 
 export function cdrFileRoutes(services: Services): FastifyPluginAsyncTypebox {
   return async (app) => {
-    // In this plugin only: CDR files are read as a stream, where rate decks are read whole. The
-    // body the schema sees is empty; the handler takes the stream.
-    app.removeContentTypeParser('text/csv');
+    // CDR files are read as a stream, however large, where rate decks are read whole. The body
+    // the schema sees is empty; the handler takes the stream.
     app.addContentTypeParser('text/csv', (request, payload, done) => {
       uploads.set(request, payload as Readable);
       done(null, '');

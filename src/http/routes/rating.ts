@@ -93,6 +93,9 @@ function presentRow(row: RateRow) {
 
 const ServiceSchema = Type.String({ enum: [...SERVICES], default: 'voice' });
 
+/** The largest rate deck taken over HTTP: a 1,000,000-row deck is about 50 MB. */
+const MAX_DECK_BYTES = 256 * 1024 * 1024;
+
 export function ratingRoutes(services: Services): FastifyPluginAsyncTypebox {
   async function deckOr404(id: string): Promise<RateDeck> {
     const deck = await findDeck(services.db, id);
@@ -106,9 +109,14 @@ export function ratingRoutes(services: Services): FastifyPluginAsyncTypebox {
   }
 
   return async (app) => {
+    // Decks are read whole, as one string: well under the longest string Node can make (512 MiB),
+    // which a body past it would crash the server making.
+    app.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: MAX_DECK_BYTES }, (_request, body, done) => done(null, body));
     app.post(
       '/rate-decks',
       {
+        // Before the body is read: a key that may not import decks does not get to send one.
+        preParsing: async (request) => requireOperator(request),
         schema: {
           summary: 'Import a rate deck (CSV)',
           description:
