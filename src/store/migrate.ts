@@ -1,3 +1,6 @@
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Postgrator from 'postgrator';
 import type { Database } from './database.ts';
@@ -14,6 +17,23 @@ export class SchemaTooNewError extends Error {
     super(`the database's schema is at migration ${databaseVersion}, newer than this Ringbill knows (${newestKnown}): run the Ringbill that migrated it, or a newer one`);
     this.name = 'SchemaTooNewError';
   }
+}
+
+/**
+ * Migrations whose file changed after installs had run it (which must not happen again), with the
+ * checksum of each text they may have run. Such an install's recorded checksum is set to the
+ * file's, and what the change did is done by a later migration; postgrator would otherwise
+ * refuse every start with "MD5 checksum failed".
+ */
+const RUN_AS_EARLIER_TEXTS: ReadonlyMap<number, readonly string[]> = new Map([
+  // 005 with `AND account.currency = organization.currency`, run from 120e0d2 to 06aaea8; 008 does it.
+  [5, ['408214a8876462abc852379ba607d57a']],
+]);
+
+/** postgrator's checksum of a migration file: the MD5 of its text. */
+function checksumOf(version: number): string {
+  const file = readdirSync(path.dirname(MIGRATIONS)).find((name) => name.startsWith(`${String(version).padStart(3, '0')}.do.`))!;
+  return createHash('md5').update(readFileSync(path.join(path.dirname(MIGRATIONS), file), 'utf8'), 'utf8').digest('hex');
 }
 
 export interface AppliedMigration {
@@ -46,6 +66,10 @@ export async function migrate(db: Database): Promise<AppliedMigration[]> {
     // migrated) is one it does not know: refuse, as postgrator would not (it has nothing to undo).
     const [current, newest] = [await postgrator.getDatabaseVersion(), await postgrator.getMaxVersion()];
     if (current > newest) throw new SchemaTooNewError(current, newest);
+    for (const [version, earlier] of RUN_AS_EARLIER_TEXTS) {
+      if (version > current) continue;
+      await tx.query(`UPDATE ${schema}.schema_migrations SET md5 = $1 WHERE version = $2 AND md5 = ANY($3::text[])`, [checksumOf(version), version, earlier]);
+    }
     const applied = await postgrator.migrate();
     return applied.map((migration) => ({ version: Number(migration.version), name: migration.name }));
   });

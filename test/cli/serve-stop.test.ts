@@ -57,5 +57,5 @@ describe('a server stopped and started again', () => {
     server.process.kill('SIGTERM');
     await waitForExit(server.process);
     server = undefined;
-  }, 60_000);
+  }, 120_000);
 });

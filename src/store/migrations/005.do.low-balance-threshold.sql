@@ -11,7 +11,6 @@ SET low_balance_threshold = organization.low_credit_threshold
 FROM organizations AS organization
 WHERE account.organization_id = organization.id
   AND account.code IN ('credit', 'unbilled')
-  AND account.currency = organization.currency
   AND organization.low_credit_threshold IS NOT NULL;
 
 ALTER TABLE organizations DROP COLUMN low_credit_raised;
