@@ -59,19 +59,23 @@ export async function createApiKey(
 /**
  * Makes `secret` the environment's operator key, replacing the one a previous start seeded.
  * Answers false when that very secret was revoked: a revoked key stays revoked, whatever the
- * environment still says (a leaked key must not come back at the next restart); a new secret
- * is a new key.
+ * environment still says or says again (a leaked key must not come back at the next restart,
+ * nor when a service file is rolled back to it); a new secret is a new key.
  */
 export async function seedEnvironmentOperatorKey(db: Queryable, clock: Clock, secret: string): Promise<boolean> {
-  const result = await db.query<{ active: boolean }>(
+  const hash = hashSecret(secret);
+  const revoked = await db.query('SELECT 1 FROM api_keys WHERE secret_hash = $1 AND revoked_at IS NOT NULL', [hash]);
+  if (revoked.rows.length > 0) return false;
+  // A revoked environment key the variable no longer holds is kept, under an id of its own, so
+  // that its secret is still known for revoked if the variable goes back to it.
+  await db.query("UPDATE api_keys SET id = id || ':revoked:' || substr(secret_hash, 1, 8) WHERE id = $1 AND revoked_at IS NOT NULL", [ENVIRONMENT_KEY_ID]);
+  await db.query(
     `INSERT INTO api_keys (id, secret_hash, prefix, role, name, created_at) VALUES ($1, $2, $3, 'operator', 'RINGBILL_OPERATOR_KEY', $4)
-     ON CONFLICT (id) DO UPDATE SET secret_hash = EXCLUDED.secret_hash, prefix = EXCLUDED.prefix,
-       revoked_at = CASE WHEN api_keys.secret_hash = EXCLUDED.secret_hash THEN api_keys.revoked_at END
-     RETURNING revoked_at IS NULL AS active`,
+     ON CONFLICT (id) DO UPDATE SET secret_hash = EXCLUDED.secret_hash, prefix = EXCLUDED.prefix`,
     // Not its first characters: a key chosen by hand may be only 16 long, and lists show the prefix.
-    [ENVIRONMENT_KEY_ID, hashSecret(secret), `env:${hashSecret(secret).slice(0, 8)}`, clock.now()],
+    [ENVIRONMENT_KEY_ID, hash, `env:${hash.slice(0, 8)}`, clock.now()],
   );
-  return result.rows[0]!.active;
+  return true;
 }
 
 export async function hasOperatorKey(db: Queryable): Promise<boolean> {

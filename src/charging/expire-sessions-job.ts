@@ -1,3 +1,4 @@
+import { failure } from '../errors.ts';
 import type { Job } from '../jobs/scheduler.ts';
 import { MAX_CALL_SECONDS } from '../rating/price.ts';
 import type { ChargingDeps } from './charging-deps.ts';
@@ -19,7 +20,10 @@ export function expireSessionsJob(deps: ChargingDeps, onProblem: (error: Error) 
       // time (a switch that crashed with thousands of calls up) took a batch each.
       // Seconds are capped at the grant, so asking for the longest call charges all the time it
       // was granted, without reading the session here as well as in terminateSession.
-      const ended = await Promise.all(ids.map((id) => terminateSession(deps, { sessionId: id, usedSeconds: MAX_CALL_SECONDS, reason: 'expired' })));
+      // One that throws is reported like one refused, not let stop the others (nor the test clock).
+      const ended = await Promise.all(
+        ids.map((id) => terminateSession(deps, { sessionId: id, usedSeconds: MAX_CALL_SECONDS, reason: 'expired' }).catch((error: unknown) => failure('internal_error', (error as Error).message))),
+      );
       // One that could not be ended (the ledger's queue full, say) is tried again at the next
       // poll; said here so that a session that keeps failing does not go unseen.
       ended.forEach((result, i) => {

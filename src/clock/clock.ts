@@ -60,3 +60,16 @@ export function isStorableTime(ms: number): boolean {
 export function isUsageTime(ms: number): boolean {
   return ms >= EARLIEST + DAY && ms <= LATEST - DAY;
 }
+
+/**
+ * Milliseconds of a UTC date and time given by its fields, or NaN for one that does not exist
+ * (2026-02-30, 25:00). Not `Date.UTC`, which takes years 0-99 for 1900-1999.
+ */
+export function utcTime(year: number, month: number, day: number, hour = 0, minute = 0, second = 0): number {
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day);
+  date.setUTCHours(hour, minute, second, 0);
+  const exists = date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day && date.getUTCHours() === hour && date.getUTCMinutes() === minute && date.getUTCSeconds() === second;
+  return exists ? date.getTime() : Number.NaN;
+}
+

@@ -1,4 +1,4 @@
-import { isStorableTime, TIME_RANGE } from '../clock/clock.ts';
+import { isStorableTime, TIME_RANGE, utcTime } from '../clock/clock.ts';
 import { readCsvText } from '../csv/csv-reader.ts';
 import { fromSpreadsheetCell } from '../spreadsheet-cells.ts';
 import { compare, parseDecimal, type Rational } from './rational.ts';
@@ -91,8 +91,7 @@ export function parseIsoTime(value: string): Date | undefined {
   const match = /^(\d{4})-(\d{2})-(\d{2})(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2}))?$/.exec(value);
   if (!match) return undefined;
   const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
-  const calendarDay = new Date(Date.UTC(year, month - 1, day));
-  if (calendarDay.getUTCFullYear() !== year || calendarDay.getUTCMonth() !== month - 1 || calendarDay.getUTCDate() !== day) return undefined;
+  if (Number.isNaN(utcTime(year, month, day))) return undefined;
   const parsed = new Date(match[4] ? value : `${value}T00:00:00Z`);
   return isStorableTime(parsed.getTime()) ? parsed : undefined;
 }

@@ -275,6 +275,10 @@ describe(`live charging on ${testDatabaseKind}`, () => {
     const full = { ...t.services, ledger: { execute: async () => failure('overloaded') } } as unknown as typeof t.services;
     expect(await expireSessionsJob(full, (error) => problems.push(error)).run()).toBe(0);
     expect(problems.map((problem) => problem.message)).toEqual([`expired session ${session.id} could not be ended: overloaded: ${ERROR_CODES.overloaded.message}`]);
+    // One that throws (a database error) is reported the same way, and does not stop the job.
+    const broken = { ...t.services, ledger: { execute: () => Promise.reject(new Error('value out of range')) } } as unknown as typeof t.services;
+    expect(await expireSessionsJob(broken, (error) => problems.push(error)).run()).toBe(0);
+    expect(problems.at(-1)!.message).toBe(`expired session ${session.id} could not be ended: internal_error: value out of range`);
     expect(await expireSessionsJob(t.services).run()).toBeGreaterThanOrEqual(1);
     expect((await t.call({ method: 'GET', url: `/v1/charging/sessions/${session.id}` })).json()).toMatchObject({ state: 'ended', endReason: 'expired', cost: '0.021' });
   });
@@ -410,6 +414,15 @@ describe(`live charging on ${testDatabaseKind}`, () => {
     expect(['0.20', '0.10']).toContain(charged[0]![1]);
     for (const answer of answers.filter(([status]) => status !== 201)) expect([[422, 'insufficient_credit'], [409, 'idempotency_conflict']]).toContainEqual(answer);
     expect((await credits(org.id)).usableCredits).toBe(charged[0]![1] === '0.20' ? '0.05' : '0.15');
+  });
+
+  it('refuses a call priced by a deck stored before blocks were bounded by a day, which no usage record could end', async () => {
+    const deck = (await t.call({ method: 'POST', url: '/v1/rate-decks?name=legacy-blocks&effectiveFrom=2026-01-01T00:00:00Z', payload: 'prefix,rate,increments\n99,0.000001,1/1', headers: { 'content-type': 'text/csv' } })).json();
+    await t.database.db.query('UPDATE rate_deck_rows SET next_increment = 2147483647 WHERE version_id = $1', [deck.versions[0].id]);
+    const org = await organization('5.00', { rateDeckId: deck.id });
+    const refused = await authorize(org.id, '991234', 'legacy-call');
+    expect([refused.statusCode, refused.json().error.code, refused.json().error.message]).toEqual([422, 'no_rate', expect.stringContaining('import that deck again')]);
+    expect(await credits(org.id)).toMatchObject({ usableCredits: '5.00', reservedCredits: '0.00' });
   });
 
   it('answers a callId first authorized to a free number with that session when it comes again to a priced one', async () => {

@@ -64,7 +64,12 @@ describe(`API keys over HTTP on ${testDatabaseKind}`, () => {
     const renewed = 'rb_op_a_new_environment_key_0001';
     expect(await seedEnvironmentOperatorKey(t.database.db, t.clock, renewed)).toBe(true);
     expect([(await as(renewed)).statusCode, (await as(OPERATOR_KEY)).statusCode]).toEqual([200, 401]);
-    // The test app's key again, for the tests after this one.
-    expect(await seedEnvironmentOperatorKey(t.database.db, t.clock, OPERATOR_KEY)).toBe(true);
+    // Nor when the variable goes back to it after another (a service file rolled back).
+    expect((await t.call({ method: 'DELETE', url: `/v1/api-keys/${ENVIRONMENT_KEY_ID}`, key: spare.secret })).statusCode).toBe(200);
+    const third = 'rb_op_a_third_environment_key_01';
+    expect(await seedEnvironmentOperatorKey(t.database.db, t.clock, third)).toBe(true);
+    expect(await seedEnvironmentOperatorKey(t.database.db, t.clock, OPERATOR_KEY)).toBe(false);
+    expect(await seedEnvironmentOperatorKey(t.database.db, t.clock, renewed)).toBe(false);
+    expect([(await as(OPERATOR_KEY)).statusCode, (await as(renewed)).statusCode, (await as(third)).statusCode]).toEqual([401, 401, 200]);
   });
 });

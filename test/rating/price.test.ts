@@ -298,6 +298,9 @@ describe('parsing a rate deck', () => {
     expect(problems('voice,44,UK,0,0.01,60,60/60,0,0,2026-02-30', `${HEADER},effective_from`)).toEqual(['effective_from']);
     expect(problems('voice,44,UK,0,0.01,60,60/60,0,0,2026-02-30T00:00:00Z', `${HEADER},effective_from`)).toEqual(['effective_from']);
     expect(problems('voice,44,UK,0,0.01,60,60/60,0,0,2028-02-29', `${HEADER},effective_from`)).toEqual([]);
+    // Years 1 to 99 are years like any other.
+    expect(problems('voice,44,UK,0,0.01,60,60/60,0,0,0050-01-01', `${HEADER},effective_from`)).toEqual([]);
+    expect(problems('voice,44,UK,0,0.01,60,60/60,0,0,0050-02-29', `${HEADER},effective_from`)).toEqual(['effective_from']);
     // In 9999 where written, in 10000 in UTC: no column keeps it.
     expect(problems('voice,44,UK,0,0.01,60,60/60,0,0,9999-12-31T23:00:00-05:00', `${HEADER},effective_from`)).toEqual(['effective_from']);
     expect(problems('voice,44,UK,0,0.01,60,60/60,0,0,9999-12-31T23:00:00+05:00', `${HEADER},effective_from`)).toEqual([]);

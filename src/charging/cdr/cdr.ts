@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { DateTime, IANAZone } from 'luxon';
 import type { Service } from '../../rating/rate-plan.ts';
+import { utcTime } from '../../clock/clock.ts';
 
 export type CdrFormat = 'asterisk' | 'freeswitch' | 'ringbill';
 export const CDR_FORMATS: readonly CdrFormat[] = ['asterisk', 'freeswitch', 'ringbill'];
@@ -52,11 +53,9 @@ export function parseSwitchTime(text: string, timeZone: string): Date | undefine
   const zone = IANAZone.create(timeZone);
   if (fast) {
     const [, year, month, day, hour, minute, second] = fast.map(Number) as [number, number, number, number, number, number, number];
-    const local = Date.UTC(year, month - 1, day, hour, minute, second);
-    // Date.UTC rolls over out-of-range fields (month 13); a real time round-trips.
-    const check = new Date(local);
-    if (check.getUTCMonth() !== month - 1 || check.getUTCDate() !== day || check.getUTCHours() !== hour || minute > 59 || second > 59) return undefined;
-    if (timeZone === 'UTC') return check;
+    const local = utcTime(year, month, day, hour, minute, second);
+    if (Number.isNaN(local)) return undefined;
+    if (timeZone === 'UTC') return new Date(local);
     if (!zone.isValid) return undefined;
     const key = `${timeZone}\u0000${trimmed.slice(0, 13)}`;
     let offset = offsets.get(key);

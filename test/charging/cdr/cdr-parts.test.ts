@@ -34,6 +34,11 @@ describe('switch times read many at a time', () => {
       expect(parseSwitchTime(text, zone)?.toISOString(), `${zone} ${text}`).toBe(instant);
       expect(new SwitchTimes(zone).parse(text), `${zone} ${text}`).toBe(Date.parse(instant));
     }
+    // Years 1 to 99 are those years, not 1901 to 1999 (as Date.UTC would have them).
+    expect(parseSwitchTime('0050-06-15 10:00:00', 'UTC')?.toISOString()).toBe('0050-06-15T10:00:00.000Z');
+    expect(new SwitchTimes('UTC').parse('0001-01-02 08:00:00')).toBe(Date.parse('0001-01-02T08:00:00Z'));
+    expect(parseSwitchTime('0004-02-29 00:00:00', 'UTC')?.toISOString()).toBe('0004-02-29T00:00:00.000Z');
+    expect(parseSwitchTime('0005-02-29 00:00:00', 'UTC')).toBeUndefined();
     // A skipped time is never earlier than the last one before the change.
     expect(parseSwitchTime('2026-03-08 02:30:00', 'America/New_York')!.getTime()).toBeGreaterThan(parseSwitchTime('2026-03-08 01:59:59', 'America/New_York')!.getTime());
   });
