@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -6,9 +6,8 @@ import { Ajv, type Options as AjvOptions } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { Services } from '../services.ts';
 import { KeyResolver } from './auth.ts';
-import { ERROR_CODES, RingbillError, type ErrorCode } from '../errors.ts';
-import { STATUS_CODES } from 'node:http';
-import type { Socket } from 'node:net';
+import { RingbillError } from '../errors.ts';
+import { answerClientError, withoutSecrets } from './transport.ts';
 import { handleError, send } from './errors.ts';
 import { ErrorResponse, NoQuery, errors } from './schemas.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -47,26 +46,6 @@ function ajv(options: AjvOptions): Ajv {
  * query strings and paths arrive as text and are coerced to the schema's types. Fastify calls
  * this once per plugin that adds shared schemas, hence a factory rather than one instance.
  */
-/** A query parameter whose value may be a secret (a key sent where a header belongs): not logged. */
-const SECRET_PARAMETER = /key|token|secret|password|auth/i;
-
-/** The request as logged: its path and query, with any secret-looking parameter's value left out. */
-export function loggedUrl(url: string): string {
-  const [path, query] = url.split('?', 2) as [string, string | undefined];
-  if (query === undefined) return path;
-  const parameters = new URLSearchParams(query);
-  for (const name of new Set(parameters.keys())) if (SECRET_PARAMETER.test(name)) parameters.set(name, 'REDACTED');
-  return `${path}?${parameters.toString()}`;
-}
-
-/** The logger as asked for, its request lines with `loggedUrl`. */
-function withoutSecrets(logger: NonNullable<AppOptions['logger']>): NonNullable<AppOptions['logger']> {
-  if (logger === false) return false;
-  const base = logger === true ? {} : logger;
-  const req = (request: FastifyRequest) => ({ method: request.method, url: loggedUrl(request.url), host: request.host, remoteAddress: request.ip, remotePort: request.socket?.remotePort });
-  return { ...base, serializers: { req, ...base.serializers } };
-}
-
 function buildValidator(externalSchemas: unknown) {
   const body = ajv({ coerceTypes: false, verbose: true });
   const text = ajv({ coerceTypes: 'array' });
@@ -75,19 +54,6 @@ function buildValidator(externalSchemas: unknown) {
     text.addSchema(schema);
   }
   return ({ schema, httpPart }: { schema: object; httpPart?: string }) => (httpPart === 'body' ? body : text).compile(schema);
-}
-
-/** Answers, in the API's error shape, a request that never became one (Fastify's own answer has another). */
-function answerClientError(error: Error, socket: Socket): void {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'ECONNRESET' || !socket.writable) {
-    socket.destroy();
-    return;
-  }
-  const errorCode: ErrorCode = code === 'HPE_HEADER_OVERFLOW' ? 'headers_too_large' : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'request_timeout' : 'bad_request';
-  const { status, message } = ERROR_CODES[errorCode];
-  const body = JSON.stringify({ error: { code: errorCode, message } });
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }
 
 export async function buildApp(options: AppOptions): Promise<App> {

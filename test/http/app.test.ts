@@ -1,6 +1,7 @@
 import { connect, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp, loggedUrl } from '../../src/http/app.ts';
+import { buildApp } from '../../src/http/app.ts';
+import { loggedUrl } from '../../src/http/transport.ts';
 import { OPERATOR_KEY, startTestApp, type TestApp } from '../helpers/app.ts';
 
 describe('the HTTP app', () => {
