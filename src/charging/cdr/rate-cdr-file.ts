@@ -241,10 +241,13 @@ class StoredBefore extends Error {}
 async function charge(deps: ChargingDeps, chunk: PricedChunk, fileName: string | undefined, verified: boolean, problem: Problem, rated: (group: ChunkGroup) => void): Promise<void> {
   // An organization refused for another reason than its credit (its currency changed since the
   // file read it) has each of its lines rejected with that reason; the others go on.
+  const reject = (of: PricedChunk, organization: number, reason: string) => {
+    for (const record of of.live(new Set([organization]))) problem(of.lines[record]!, 'rejected', reason);
+  };
   const settle = (of: PricedChunk, { group, result }: { group: ChunkGroup; result: Posted }, short: Set<number>) => {
     if (result === 'ok') rated(group);
     else if (result.short) short.add(group.index);
-    else for (const record of of.live(new Set([group.index]))) problem(of.lines[record]!, 'rejected', result.reason);
+    else reject(of, group.index, result.reason);
   };
   const short = new Set<number>();
   for (const posted of await post(deps, chunk, fileName, !verified, problem)) settle(chunk, posted, short);
@@ -264,7 +267,7 @@ async function charge(deps: ChargingDeps, chunk: PricedChunk, fileName: string |
       throw error;
     });
     if ('error' in spending) {
-      for (const record of chunk.live(new Set([index]))) problem(chunk.lines[record]!, 'rejected', spending.error.message);
+      reject(chunk, index, spending.error.message);
       continue;
     }
     let left = availableBalance(spending, now);
@@ -295,8 +298,14 @@ function notEnoughCredit(organization: Organization): string {
   return `${organization.name} does not have enough usable credit`;
 }
 
-/** How an organization's records of a chunk fared: posted, or refused (`short`: for its credit). */
-type Posted = 'ok' | { reason: string; short: boolean };
+/** Why an organization's records of a chunk were not posted (`short`: its credit does not cover them). */
+interface Refusal {
+  reason: string;
+  short: boolean;
+}
+
+/** How an organization's records of a chunk fared. */
+type Posted = 'ok' | Refusal;
 
 type AccountIds = Awaited<ReturnType<typeof usageAccountIds>>;
 
@@ -341,7 +350,7 @@ function accountsFor(deps: ChargingDeps, organization: Organization): Promise<Ac
 
 /** Thrown in a chunk's transaction when postings were refused after its records were copied: it rolls the copy back. */
 class Refused extends Error {
-  constructor(readonly organizations: ReadonlyMap<number, { reason: string; short: boolean }>) {
+  constructor(readonly organizations: ReadonlyMap<number, Refusal>) {
     super('the credit does not cover some organizations’ records');
   }
 }
@@ -356,7 +365,7 @@ class Refused extends Error {
 async function post(deps: ChargingDeps, chunk: PricedChunk, fileName: string | undefined, optimistic: boolean, problem: Problem): Promise<{ group: ChunkGroup; result: Posted }[]> {
   const now = deps.clock.now();
   const groups = chunk.groups();
-  const refused = new Map<number, { reason: string; short: boolean }>();
+  const refused = new Map<number, Refusal>();
   for (;;) {
     const found = await Promise.all(
       groups
@@ -393,7 +402,7 @@ async function post(deps: ChargingDeps, chunk: PricedChunk, fileName: string | u
         },
         after: async (tx, outcomes) => {
           const charges: Charge[] = [];
-          const short = new Map<number, { reason: string; short: boolean }>();
+          const short = new Map<number, Refusal>();
           outcomes.forEach((outcome, index) => {
             const { group } = paying[index]!;
             if (outcome.ok) charges.push(...chargesOf(group, fileName, outcome.value.transfers[0]!.id, now));
