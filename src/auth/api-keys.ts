@@ -64,8 +64,12 @@ export async function createApiKey(
  */
 export async function seedEnvironmentOperatorKey(db: Queryable, clock: Clock, secret: string): Promise<boolean> {
   const hash = hashSecret(secret);
-  const revoked = await db.query('SELECT 1 FROM api_keys WHERE secret_hash = $1 AND revoked_at IS NOT NULL', [hash]);
-  if (revoked.rows.length > 0) return false;
+  const known = await db.query<{ id: string; revoked: boolean }>('SELECT id, revoked_at IS NOT NULL AS revoked FROM api_keys WHERE secret_hash = $1', [hash]);
+  const other = known.rows[0];
+  if (other?.revoked) return false;
+  // Another key's secret (one made with `api-keys create`, maybe an organization's) cannot also
+  // be the environment's: it would be one secret with two roles.
+  if (other && other.id !== ENVIRONMENT_KEY_ID) throw new EnvironmentKeyTaken(other.id);
   // A revoked environment key the variable no longer holds is kept, under an id of its own, so
   // that its secret is still known for revoked if the variable goes back to it.
   await db.query("UPDATE api_keys SET id = id || ':revoked:' || substr(secret_hash, 1, 8) WHERE id = $1 AND revoked_at IS NOT NULL", [ENVIRONMENT_KEY_ID]);
@@ -76,6 +80,13 @@ export async function seedEnvironmentOperatorKey(db: Queryable, clock: Clock, se
     [ENVIRONMENT_KEY_ID, hash, `env:${hash.slice(0, 8)}`, clock.now()],
   );
   return true;
+}
+
+export class EnvironmentKeyTaken extends Error {
+  constructor(readonly keyId: string) {
+    super(`RINGBILL_OPERATOR_KEY holds the secret of the API key ${keyId}: choose a secret of its own for it`);
+    this.name = 'EnvironmentKeyTaken';
+  }
 }
 
 export async function hasOperatorKey(db: Queryable): Promise<boolean> {

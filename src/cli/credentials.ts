@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { createApiKey, hasOperatorKey, seedEnvironmentOperatorKey } from '../auth/api-keys.ts';
+import { createApiKey, EnvironmentKeyTaken, hasOperatorKey, seedEnvironmentOperatorKey } from '../auth/api-keys.ts';
 import { seedDemo } from '../demo/seed-demo.ts';
 import type { Services } from '../services.ts';
 import type { DatabaseLocation } from '../store/open-database.ts';
@@ -50,8 +50,12 @@ export async function prepareOperatorKey(services: Services, location: DatabaseL
   const fromEnvironment = process.env.RINGBILL_OPERATOR_KEY;
   if (fromEnvironment !== undefined) {
     if (fromEnvironment.length < 16) throw new CliError('RINGBILL_OPERATOR_KEY must be at least 16 characters');
-    if (await seedEnvironmentOperatorKey(services.db, services.clock, fromEnvironment)) return 'the key in RINGBILL_OPERATOR_KEY';
-    return 'none: the key in RINGBILL_OPERATOR_KEY was revoked and stays so; set a new one, or use another operator key';
+    const seeded = await seedEnvironmentOperatorKey(services.db, services.clock, fromEnvironment).catch((error: unknown) => {
+      if (error instanceof EnvironmentKeyTaken) throw new CliError(error.message);
+      throw error;
+    });
+    if (seeded) return 'the key in RINGBILL_OPERATOR_KEY';
+    return 'not the key in RINGBILL_OPERATOR_KEY: it was revoked and stays so (an environment key seeded before it, if any, still works); set a new one, or use another operator key';
   }
   const file = secretFile(location, 'operator-key');
   if (!(await hasOperatorKey(services.db))) {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiKey, ENVIRONMENT_KEY_ID, seedEnvironmentOperatorKey } from '../../src/auth/api-keys.ts';
+import { createApiKey, ENVIRONMENT_KEY_ID, EnvironmentKeyTaken, seedEnvironmentOperatorKey } from '../../src/auth/api-keys.ts';
 import { testDatabaseKind } from '../helpers/database.ts';
 import { OPERATOR_KEY, startTestApp, type TestApp } from '../helpers/app.ts';
 
@@ -71,5 +71,8 @@ describe(`API keys over HTTP on ${testDatabaseKind}`, () => {
     expect(await seedEnvironmentOperatorKey(t.database.db, t.clock, OPERATOR_KEY)).toBe(false);
     expect(await seedEnvironmentOperatorKey(t.database.db, t.clock, renewed)).toBe(false);
     expect([(await as(OPERATOR_KEY)).statusCode, (await as(renewed)).statusCode, (await as(third)).statusCode]).toEqual([401, 401, 200]);
+    // Another key's secret cannot be the environment's too: one secret, two roles.
+    await expect(seedEnvironmentOperatorKey(t.database.db, t.clock, spare.secret)).rejects.toThrow(new EnvironmentKeyTaken(spare.id));
+    expect((await as(third)).statusCode).toBe(200);
   });
 });
