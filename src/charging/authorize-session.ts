@@ -4,7 +4,7 @@ import { newId } from '../ids.ts';
 import { batchRecord, type LedgerCommand, type Transfer } from '../ledger/types.ts';
 import type { Organization } from '../organizations/organization.ts';
 import { isUniqueViolation } from '../store/database.ts';
-import { MAX_CALL_SECONDS } from '../rating/price.ts';
+import { hasBlocksLongerThanACall, MAX_CALL_SECONDS } from '../rating/price.ts';
 import { usageAccountIds, type ChargingDeps } from './charging-deps.ts';
 import { newSessions } from './charging-records.ts';
 import { DEFAULT_INTERVAL_SECONDS, planGrant, TTL_INTERVALS, UNLIMITED_BUDGET, type ChargingSession } from './session.ts';
@@ -46,7 +46,7 @@ export async function authorizeSession(deps: ChargingDeps, request: AuthorizeReq
   const { plan, version } = found.value;
   // A deck stored before its blocks were bounded by a day can bill a call more seconds than its
   // usage record holds: the call could then never be ended. The CDR path rejects such lines.
-  if (plan.rows.some((row) => row.firstIncrementSeconds > MAX_CALL_SECONDS || row.nextIncrementSeconds > MAX_CALL_SECONDS || row.minDurationSeconds > MAX_CALL_SECONDS)) {
+  if (hasBlocksLongerThanACall(plan)) {
     return (await existing()) ?? failure('no_rate', `the price of ${request.destination} has blocks longer than a call (${MAX_CALL_SECONDS} s), from a deck stored before they were bounded: import that deck again`);
   }
   const intervalSeconds = request.intervalSeconds ?? organization.chargingIntervalSeconds ?? DEFAULT_INTERVAL_SECONDS;

@@ -44,7 +44,7 @@ export function addSeconds(time: Date, seconds: number): Date {
  */
 const EARLIEST = Date.parse('0001-01-01T00:00:00Z');
 const LATEST = Date.parse('9999-12-31T23:59:59.999Z');
-const DAY = 86_400_000;
+export const DAY_MS = 86_400_000;
 
 export const TIME_RANGE = 'from year 1 to 9999 in UTC';
 export const USAGE_TIME_RANGE = 'from 0001-01-02 to 9999-12-30 in UTC';
@@ -58,7 +58,7 @@ export function isStorableTime(ms: number): boolean {
  * month in the organization's zone, at most 14 hours away) is in them too.
  */
 export function isUsageTime(ms: number): boolean {
-  return ms >= EARLIEST + DAY && ms <= LATEST - DAY;
+  return ms >= EARLIEST + DAY_MS && ms <= LATEST - DAY_MS;
 }
 
 /**

@@ -127,6 +127,15 @@ function finish(plan: RatePlan, billed: number, exactCost: Rational): CallPrice 
 /** The longest a call can last: 24 hours bounds every search for affordable time. */
 export const MAX_CALL_SECONDS = 86_400;
 
+/**
+ * Whether a plan bills in blocks (or a minimum) longer than the longest call: only a deck stored
+ * before those were bounded by the parser has such rows, and a call they price can bill more
+ * seconds than a usage record holds.
+ */
+export function hasBlocksLongerThanACall(plan: RatePlan): boolean {
+  return plan.rows.some((row) => row.firstIncrementSeconds > MAX_CALL_SECONDS || row.nextIncrementSeconds > MAX_CALL_SECONDS || row.minDurationSeconds > MAX_CALL_SECONDS);
+}
+
 /** The most messages, pages or activations one event (or one CDR line) counts. */
 export const MAX_QUANTITY = 100_000;
 

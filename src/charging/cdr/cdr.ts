@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { DateTime, IANAZone } from 'luxon';
 import type { Service } from '../../rating/rate-plan.ts';
-import { utcTime } from '../../clock/clock.ts';
+import { DAY_MS, utcTime } from '../../clock/clock.ts';
 
 export type CdrFormat = 'asterisk' | 'freeswitch' | 'ringbill';
 export const CDR_FORMATS: readonly CdrFormat[] = ['asterisk', 'freeswitch', 'ringbill'];
@@ -26,7 +26,6 @@ export type CdrLine = { kind: 'cdr'; cdr: Cdr } | { kind: 'malformed'; line: num
 const LOCAL_TIME = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?$/;
 /** Offsets of zones by local hour, worked out once each: a CDR file has millions of times in few hours. */
 const offsets = new Map<string, number>();
-const DAY_MS = 86_400_000;
 
 /**
  * The instant a local time names in a zone, the time given as milliseconds whose UTC fields are
