@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import path from 'node:path';
 import { systemClock } from '../src/clock/clock.ts';
 import { unwrap } from '../src/errors.ts';
@@ -100,12 +101,20 @@ export async function ratingBench(databases: BenchDatabase[]): Promise<void> {
       const db = opened.db;
       try {
         const services = createServices(db, systemClock);
+        // The longest the event loop waited during the import: how long a live call on the same
+        // server would have waited for its answer.
+        const delay = monitorEventLoopDelay({ resolution: 10 });
+        delay.enable();
         let start = performance.now();
         const imported = unwrap(await importRateDeck(services, deck.csv, { name: 'bench', effectiveFrom: new Date('2026-01-01T00:00:00Z'), makeDefault: true }));
         const importSeconds = (performance.now() - start) / 1000;
+        delay.disable();
+        const compileDelay = monitorEventLoopDelay({ resolution: 10 });
+        compileDelay.enable();
 
         // In-memory lookups beside a plain Map.get loop over as many keys.
         const compiled = await loadCompiledDeck(db, imported.version.id);
+        compileDelay.disable();
         const numbers = Array.from({ length: 200_000 }, () => {
           let number = deck.prefixes[Math.floor(random() * deck.prefixes.length)]!;
           while (number.length < 11) number += Math.floor(random() * 10);
@@ -166,7 +175,7 @@ export async function ratingBench(databases: BenchDatabase[]): Promise<void> {
         const rate = stored / rateSeconds;
         const copyRate = rows.rows.length / copySeconds;
         lines.push(
-          `${database.name}: deck of ${PREFIXES.toLocaleString('en')} prefixes imported in ${importSeconds.toFixed(1)} s (${Math.round(PREFIXES / importSeconds).toLocaleString('en')} rows/s)`,
+          `${database.name}: deck of ${PREFIXES.toLocaleString('en')} prefixes imported in ${importSeconds.toFixed(1)} s (${Math.round(PREFIXES / importSeconds).toLocaleString('en')} rows/s), the event loop held at most ${Math.round(delay.max / 1e6)} ms at a time; compiled for pricing with the loop held at most ${Math.round(compileDelay.max / 1e6)} ms`,
           `${database.name}: prefix lookups ${Math.round(lookups).toLocaleString('en')}/s beside Map.get ${Math.round(mapGets).toLocaleString('en')}/s (${(lookups / mapGets).toFixed(2)}x)`,
           `${database.name}: ${CDRS.toLocaleString('en')} CDRs (${report.rated.toLocaleString('en')} rated, ${report.skipped.toLocaleString('en')} unanswered) by \`ringbill cdrs rate\` in ${rateSeconds.toFixed(1)} s (start-up included): ${Math.round(rate).toLocaleString('en')} records/s beside COPY ${Math.round(copyRate).toLocaleString('en')} rows/s (${(rate / copyRate).toFixed(2)}x); its peak RSS ${Math.round(peak / 2 ** 20)} MiB`,
         );

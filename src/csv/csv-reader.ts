@@ -302,7 +302,29 @@ export async function* readCsvRecords(input: CsvInput): AsyncGenerator<CsvBatch>
  * is the line of `records[i]`, and a line that cannot be read is a fault of its own.
  */
 export function readCsvText(text: string): { records: string[][]; lines: number[]; faults: CsvFault[] } {
+  const read = { records: [] as string[][], lines: [] as number[], faults: [] as CsvFault[] };
+  for (const piece of readCsvTextInPieces(text)) {
+    read.records.push(...piece.records);
+    read.lines.push(...piece.lines);
+    read.faults.push(...piece.faults);
+  }
+  return read;
+}
+
+/**
+ * A whole text's records, as readCsvText reads them, a piece of about `pieceChars` of text at a
+ * time (cut after a line break), so that a caller can pause between pieces and never holds
+ * every record of a big deck at once.
+ */
+export function* readCsvTextInPieces(text: string, pieceChars = 1 << 18): Generator<{ records: string[][]; lines: number[]; faults: CsvFault[] }> {
   const reader = new Lines();
-  reader.take(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
-  return { records: reader.records, lines: reader.lines, faults: reader.faults };
+  let start = text.charCodeAt(0) === 0xfeff ? 1 : 0;
+  while (start < text.length) {
+    let end = Math.min(start + pieceChars, text.length);
+    while (end < text.length && text.charCodeAt(end - 1) !== LF && text.charCodeAt(end - 1) !== CR) end++;
+    reader.take(text.slice(start, end));
+    start = end;
+    const { records, lines, skipped } = reader.batch(end);
+    yield { records, lines, faults: [...(skipped ?? [])] };
+  }
 }

@@ -3,9 +3,22 @@ import { failure, type Result } from '../errors.ts';
 import { newId } from '../ids.ts';
 import type { Currency } from '../money/index.ts';
 import type { Database } from '../store/database.ts';
-import { parseRateDeck } from './parse-rate-deck.ts';
+import { parseRateDeckInTurns } from './parse-rate-deck.ts';
 import type { RateRow } from './rate-plan.ts';
-import { findDeckByName, insertDeck, insertRows, insertVersion, nextVersionNumber, setDefaultDeck, type RateDeck, type RateDeckVersion } from './rate-deck-store.ts';
+import {
+  activateVersion,
+  deleteStagedVersion,
+  findDeckByName,
+  insertDeck,
+  insertRows,
+  insertStagedVersion,
+  listStaleStagedVersions,
+  nextVersionNumber,
+  setDefaultDeck,
+  type RateDeck,
+  type RateDeckVersion,
+  type StagedVersion,
+} from './rate-deck-store.ts';
 
 export interface ImportRateDeckInput {
   name: string;
@@ -23,7 +36,7 @@ export async function importRateDeck(
   csv: string,
   input: ImportRateDeckInput,
 ): Promise<Result<{ deck: RateDeck; version: RateDeckVersion }, 'invalid_rate_deck' | 'invalid_input' | 'currency_mismatch'>> {
-  const parsed = parseRateDeck(csv, input.effectiveFrom ?? deps.clock.now());
+  const parsed = await parseRateDeckInTurns(csv, input.effectiveFrom ?? deps.clock.now());
   if (!parsed.ok) {
     return failure(
       'invalid_rate_deck',
@@ -51,10 +64,15 @@ export function deckName(text: string): string {
 type StoreFailure = 'invalid_input' | 'currency_mismatch';
 type Stored = { deck: RateDeck; version: RateDeckVersion };
 
+/** A staged version left this long is an import that ended part way (its process stopped), and is removed. */
+const STAGED_FOR_AT_MOST_MS = 60 * 60 * 1000;
+
 /**
  * Stores already-parsed rows as new versions of the named decks (CSV and CGRateS imports meet
- * here), in one transaction: all of them, or (a name refused, a
- * currency that does not match) none, the failure naming the deck.
+ * here): all of them, or (a name refused, a currency that does not match) none, the failure
+ * naming the deck. The rows are written first, as staged versions that nothing prices with, a
+ * chunk per statement so that the server answers live calls meanwhile; one short transaction
+ * then makes them the decks' new versions.
  */
 export async function storeRateDecks(
   deps: { db: Database; clock: Clock },
@@ -72,31 +90,39 @@ export async function storeRateDecks(
     if (name.length === 0 || [...name].length > 100) return named(input.name, { code: 'invalid_input', message: 'name must be 1 to 100 characters' });
     if (/\p{Cc}/u.test(name)) return named(input.name, { code: 'invalid_input', message: 'name must not hold control characters' });
   }
+  const currencyRefusal = (deck: RateDeck | undefined, input: ImportRateDeckInput) =>
+    deck && input.currency !== undefined && input.currency !== deck.currency
+      ? named(deck.name, { code: 'currency_mismatch', message: `the deck "${deck.name}" is in ${deck.currency ?? 'the organizations’ currencies'}, not ${input.currency ?? 'none'}` })
+      : undefined;
+  // Asked again under the lock below; asked first so that a refused deck writes no rows.
+  for (const { input } of decks) {
+    const refused = currencyRefusal(await findDeckByName(deps.db, deckName(input.name)), input);
+    if (refused) return refused;
+  }
   const now = deps.clock.now();
+  for (const stale of await listStaleStagedVersions(deps.db, new Date(now.getTime() - STAGED_FOR_AT_MOST_MS))) await deleteStagedVersion(deps.db, stale);
+
+  const staged: StagedVersion[] = [];
   try {
-    return await deps.db.transaction(async (tx) => {
+    for (const { rows, input } of decks) {
+      const version: StagedVersion = { id: newId('rdv'), effectiveFrom: input.effectiveFrom ?? now, rowCount: rows.length, source: input.source ?? '', createdAt: now };
+      await insertStagedVersion(deps.db, version);
+      staged.push(version);
+      await insertRows(deps.db, version.id, rows);
+    }
+    const activated = await deps.db.transaction(async (tx) => {
       const stored: Stored[] = [];
-      for (const { rows, input } of decks) {
+      for (const [index, { input }] of decks.entries()) {
         const name = deckName(input.name);
         let deck = await findDeckByName(tx, name, { lock: true });
-        if (deck && input.currency !== undefined && input.currency !== deck.currency) {
-          throw new DeckRefused(named(name, { code: 'currency_mismatch', message: `the deck "${name}" is in ${deck.currency ?? 'the organizations’ currencies'}, not ${input.currency ?? 'none'}` }));
-        }
+        const refused = currencyRefusal(deck, input);
+        if (refused) throw new DeckRefused(refused);
         if (!deck) {
           deck = { id: newId('rdk'), name, currency: input.currency ?? null, isDefault: false, createdAt: now };
           await insertDeck(tx, deck);
         }
-        const version: RateDeckVersion = {
-          id: newId('rdv'),
-          deckId: deck.id,
-          version: await nextVersionNumber(tx, deck.id),
-          effectiveFrom: input.effectiveFrom ?? now,
-          rowCount: rows.length,
-          source: input.source ?? '',
-          createdAt: now,
-        };
-        await insertVersion(tx, version);
-        await insertRows(tx, version.id, rows);
+        const version: RateDeckVersion = { ...staged[index]!, deckId: deck.id, version: await nextVersionNumber(tx, deck.id) };
+        await activateVersion(tx, version.id, deck.id, version.version);
         if (input.makeDefault) {
           await setDefaultDeck(tx, deck.id);
           deck = { ...deck, isDefault: true };
@@ -105,9 +131,14 @@ export async function storeRateDecks(
       }
       return { ok: true as const, value: stored };
     });
+    staged.length = 0;
+    return activated;
   } catch (error) {
     if (error instanceof DeckRefused) return error.failure;
     throw error;
+  } finally {
+    // Refused, or failed part way: its rows go, as they came, a chunk at a time.
+    for (const version of staged) await deleteStagedVersion(deps.db, version.id);
   }
 }
 

@@ -1,5 +1,6 @@
 import { isStorableTime, TIME_RANGE, utcTime } from '../clock/clock.ts';
-import { readCsvText } from '../csv/csv-reader.ts';
+import { readCsvTextInPieces } from '../csv/csv-reader.ts';
+import { runInTurns, runToEnd, type Steps } from '../in-turns.ts';
 import { fromSpreadsheetCell } from '../spreadsheet-cells.ts';
 import { compare, parseDecimal, type Rational } from './rational.ts';
 import { DEFAULT_ROUNDING, SERVICES, type RateRow, type Rounding, type Service } from './rate-plan.ts';
@@ -42,41 +43,77 @@ const MAX_PROBLEMS = 1000;
  * half-good deck is never activated. `defaultEffectiveFrom` dates rows that name no date.
  */
 export function parseRateDeck(csv: string, defaultEffectiveFrom: Date): ParsedDeck {
+  return runToEnd(readRateDeck(csv, defaultEffectiveFrom));
+}
+
+/**
+ * parseRateDeck in turns of the event loop: a million-row deck takes seconds to read, and the
+ * server answers its live calls in between.
+ */
+export function parseRateDeckInTurns(csv: string, defaultEffectiveFrom: Date): Promise<ParsedDeck> {
+  return runInTurns(readRateDeck(csv, defaultEffectiveFrom));
+}
+
+/** Rows read between two pauses. */
+const ROWS_PER_STEP = 1000;
+
+function* readRateDeck(csv: string, defaultEffectiveFrom: Date): Steps<ParsedDeck> {
   const problems: DeckProblem[] = [];
+  const rows: RateRow[] = [];
+  const emptied: number[] = [];
+  /** Undefined until the header; null when the header has problems and no row can be read. */
+  let reader: RowReader | null | undefined;
+  let headerLine = 1;
+  let records = 0;
   // Records are read as plain field lists, and a record that breaks the CSV syntax is reported
   // on its own line, so one stray quote or comma does not hide every other problem of the file.
-  const read = readCsvText(csv);
-  for (const fault of read.faults) problems.push({ line: fault.line, field: 'csv', message: fault.message });
-  const records = read.records.map((record, index) => ({ record, info: { lines: read.lines[index]! } }));
-  const [header, ...rest] = records;
-  if (!header) return { ok: false, problems: [...problems, { line: 1, field: 'csv', message: 'the deck has no rows' }] };
-  // The header's own line: blank lines may come before it.
-  const headerLine = header.info.lines;
-  const columns = header.record.map((name) => name.trim().toLowerCase());
-  const headerProblems = problems.length;
-  columns.forEach((name, index) => {
-    if (!(RATE_DECK_COLUMNS as readonly string[]).includes(name)) problems.push({ line: headerLine, field: name, message: `unknown column "${name}"; the columns are ${RATE_DECK_COLUMNS.join(', ')}` });
-    else if (columns.indexOf(name) !== index) problems.push({ line: headerLine, field: name, message: `the column "${name}" is named twice` });
-  });
-  for (const name of REQUIRED) if (!columns.includes(name)) problems.push({ line: headerLine, field: name, message: `the column "${name}" is missing` });
-  // Without its columns no row can be read.
-  if (problems.length > headerProblems) return { ok: false, problems: problems.sort((a, b) => a.line - b.line) };
-  if (rest.length === 0) problems.push({ line: headerLine, field: 'csv', message: 'the deck has no rows' });
-
-  const rows: RateRow[] = [];
-  for (const { record, info } of rest) {
-    if (record.length !== columns.length) {
-      problems.push({ line: info.lines, field: 'csv', message: `the line has ${record.length} field(s); the header names ${columns.length}` });
-      continue;
+  reading: for (const piece of readCsvTextInPieces(csv)) {
+    for (const fault of piece.faults) problems.push({ line: fault.line, field: 'csv', message: fault.message });
+    for (let index = 0; index < piece.records.length; index++) {
+      const record = piece.records[index]!;
+      const line = piece.lines[index]!;
+      if (reader === undefined) {
+        // The header's own line: blank lines may come before it.
+        headerLine = line;
+        reader = readHeader(record, line, defaultEffectiveFrom, problems);
+        continue;
+      }
+      if (reader === null) break;
+      records++;
+      if (record.length !== reader.width) {
+        problems.push({ line, field: 'csv', message: `the line has ${record.length} field(s); the header names ${reader.width}` });
+      } else {
+        const read = reader.read(record, line);
+        if (read) {
+          rows.push(read.row);
+          emptied.push(read.emptied);
+        }
+      }
+      if (problems.length >= MAX_PROBLEMS) break reading;
+      if (rows.length % ROWS_PER_STEP === 0) yield;
     }
-    const row = parseRow(Object.fromEntries(columns.map((name, index) => [name, record[index]!])), info.lines, defaultEffectiveFrom, problems);
-    if (row) rows.push(row);
-    if (problems.length >= MAX_PROBLEMS) break;
+    yield;
   }
-  const checked = checkRows(rows);
+  if (reader === undefined) return { ok: false, problems: [...problems, { line: 1, field: 'csv', message: 'the deck has no rows' }] };
+  // Without its columns no row can be read.
+  if (reader === null) return { ok: false, problems: problems.sort((a, b) => a.line - b.line) };
+  if (records === 0) problems.push({ line: headerLine, field: 'csv', message: 'the deck has no rows' });
+  const checked = yield* checkingRows(rows, emptied);
   problems.push(...checked.problems);
   problems.sort((a, b) => a.line - b.line);
   return problems.length > 0 ? { ok: false, problems: problems.slice(0, MAX_PROBLEMS) } : { ok: true, rows: checked.rows };
+}
+
+/** The header's columns as a reader of the rows, or null (its problems added) when it has problems. */
+function readHeader(record: readonly string[], line: number, defaultEffectiveFrom: Date, problems: DeckProblem[]): RowReader | null {
+  const columns = record.map((name) => name.trim().toLowerCase());
+  const before = problems.length;
+  columns.forEach((name, index) => {
+    if (!(RATE_DECK_COLUMNS as readonly string[]).includes(name)) problems.push({ line, field: name, message: `unknown column "${name}"; the columns are ${RATE_DECK_COLUMNS.join(', ')}` });
+    else if (columns.indexOf(name) !== index) problems.push({ line, field: name, message: `the column "${name}" is named twice` });
+  });
+  for (const name of REQUIRED) if (!columns.includes(name)) problems.push({ line, field: name, message: `the column "${name}" is missing` });
+  return problems.length > before ? null : new RowReader(columns as Column[], defaultEffectiveFrom, problems);
 }
 
 /** The largest whole number a deck's seconds fit in (a PostgreSQL `integer`). */
@@ -104,116 +141,154 @@ export function prefixProblem(prefix: string): string | undefined {
   return undefined;
 }
 
-function parseRow(record: Record<string, string>, line: number, defaultEffectiveFrom: Date, problems: DeckProblem[]): RateRow | undefined {
-  const before = problems.length;
-  const problem = (field: string, message: string) => problems.push({ line, field, message });
-  const text = (field: (typeof RATE_DECK_COLUMNS)[number]) => record[field]?.trim() ?? '';
+type Column = (typeof RATE_DECK_COLUMNS)[number];
 
-  const service = (text('service') || 'voice') as Service;
-  if (!SERVICES.includes(service)) problem('service', `"${service}" is not one of ${SERVICES.join(', ')}`);
-  const prefix = text('prefix').replace(/[+\s]/g, '');
-  const wrongPrefix = prefixProblem(prefix);
-  if (wrongPrefix) problem('prefix', `"${text('prefix')}" ${wrongPrefix}`);
-  const decimal = (field: (typeof RATE_DECK_COLUMNS)[number], fallback: string | null): Rational | null => {
-    const value = text(field) || fallback;
+/** Values a deck repeats, kept while they are few: a deck of a million distinct rates gains nothing from a million entries. */
+function remember<T>(seen: Map<string, T>, text: string, value: T): void {
+  if (seen.size >= 10_000) seen.clear();
+  seen.set(text, value);
+}
+
+/** Flags of the call-wide fields a row left empty (see `checkRows`). */
+const EMPTY_ROUNDING = 1;
+const EMPTY_MAX_COST = 2;
+
+/**
+ * Reads the rows of a deck whose header named `columns`. One per deck, not closures per row: a
+ * million rows made five million small functions. Decimals repeat across a deck (a few rates,
+ * one connect fee) and are parsed once each.
+ */
+class RowReader {
+  readonly width: number;
+  private readonly at: Partial<Record<Column, number>> = {};
+  private readonly decimals = new Map<string, Rational | undefined>();
+  private readonly dates = new Map<string, Date | undefined>();
+  private record: readonly string[] = [];
+  private line = 0;
+
+  constructor(
+    columns: readonly Column[],
+    private readonly defaultEffectiveFrom: Date,
+    private readonly problems: DeckProblem[],
+  ) {
+    this.width = columns.length;
+    columns.forEach((name, index) => (this.at[name] = index));
+  }
+
+  read(record: readonly string[], line: number): { row: RateRow; emptied: number } | undefined {
+    this.record = record;
+    this.line = line;
+    const before = this.problems.length;
+    const service = (this.text('service') || 'voice') as Service;
+    if (!SERVICES.includes(service)) this.problem('service', `"${service}" is not one of ${SERVICES.join(', ')}`);
+    const prefix = this.text('prefix').replace(/[+\s]/g, '');
+    const wrongPrefix = prefixProblem(prefix);
+    if (wrongPrefix) this.problem('prefix', `"${this.text('prefix')}" ${wrongPrefix}`);
+
+    const connectFee = this.decimal('connect_fee', '0');
+    const rate = this.decimal('rate', null);
+    // Left empty, the row would be left out, and its numbers priced by a shorter prefix.
+    if (this.text('rate') === '') this.problem('rate', 'is required (0 for a free destination)');
+    const rateUnitSeconds = this.integer('rate_unit', 60, 1);
+    let firstIncrementSeconds = 1;
+    let nextIncrementSeconds = 1;
+    const increments = this.text('increments');
+    if (increments !== '') {
+      const match = /^(\d+)s?\/(\d+)s?$/.exec(increments);
+      // No block longer than the longest call: billed seconds (the call rounded up to its blocks)
+      // then stay within what usage records hold.
+      if (!match || Number(match[1]) < 1 || Number(match[2]) < 1 || Number(match[1]) > MAX_CALL_SECONDS || Number(match[2]) > MAX_CALL_SECONDS) {
+        this.problem('increments', `"${increments}" is not "first/next" in whole seconds from 1 to ${MAX_CALL_SECONDS}, such as 60/60 or 30/6`);
+      } else [firstIncrementSeconds, nextIncrementSeconds] = [Number(match[1]), Number(match[2])];
+    }
+    const intervalStartSeconds = this.integer('interval_start', 0, 0);
+    const minDurationSeconds = this.integer('min_duration', 0, 0, MAX_CALL_SECONDS);
+    let rounding: Rounding = DEFAULT_ROUNDING;
+    const method = this.text('rounding');
+    if (method !== '') {
+      if (method !== 'up' && method !== 'half_up' && method !== 'down') this.problem('rounding', `"${method}" is not up, half_up or down`);
+      else rounding = { ...rounding, method };
+    }
+    const decimals = this.integer('rounding_decimals', rounding.decimals, 0);
+    if (decimals > 6) this.problem('rounding_decimals', 'must be 0 to 6: costs are kept in micro-units');
+    if (decimals !== rounding.decimals) rounding = { ...rounding, decimals: Math.min(decimals, 6) };
+    const maxCost = this.decimal('max_cost', null);
+    const strategy = this.text('max_cost_strategy');
+    let maxCostStrategy: RateRow['maxCostStrategy'] = null;
+    if (strategy !== '' && strategy !== 'free' && strategy !== 'disconnect') this.problem('max_cost_strategy', `"${strategy}" is not free or disconnect`);
+    else if (strategy !== '') maxCostStrategy = strategy;
+    if (maxCost && !maxCostStrategy) maxCostStrategy = 'free';
+    // 0 would make every call free (with disconnect: refuse every call); CGRateS reads it as no cap.
+    if (maxCost && maxCost.n === 0n) this.problem('max_cost', '0 is no cap: leave max_cost empty for none');
+    let emptied = 0;
+    if (method === '' && this.text('rounding_decimals') === '') emptied |= EMPTY_ROUNDING;
+    if (this.text('max_cost') === '' && strategy === '') emptied |= EMPTY_MAX_COST;
+    const effectiveFrom = this.date('effective_from', this.defaultEffectiveFrom)!;
+    const effectiveTo = this.date('effective_to', null);
+    if (effectiveTo && effectiveTo.getTime() <= effectiveFrom.getTime()) this.problem('effective_to', 'must be after effective_from');
+
+    const destination = fromSpreadsheetCell(this.text('destination'));
+    // Shown on invoices and price lists, and stored: no control characters (a NUL the database refuses).
+    if (/\p{Cc}/u.test(destination)) this.problem('destination', 'holds a control character');
+
+    if (this.problems.length > before || !rate || !connectFee) return undefined;
+    const row: RateRow = {
+      line,
+      service,
+      prefix,
+      destination,
+      connectFee,
+      rate,
+      rateUnitSeconds,
+      firstIncrementSeconds,
+      nextIncrementSeconds,
+      intervalStartSeconds,
+      minDurationSeconds,
+      rounding,
+      maxCost,
+      maxCostStrategy,
+      effectiveFrom,
+      effectiveTo,
+    };
+    return { row, emptied };
+  }
+
+  private text(field: Column): string {
+    const at = this.at[field];
+    return at === undefined ? '' : this.record[at]!.trim();
+  }
+
+  private problem(field: string, message: string): void {
+    this.problems.push({ line: this.line, field, message });
+  }
+
+  private decimal(field: Column, fallback: string | null): Rational | null {
+    const value = this.text(field) || fallback;
     if (value === null) return null;
-    const parsed = parseDecimal(value);
-    if (!parsed) problem(field, `"${value}" is not a non-negative decimal number (up to 12 decimals)`);
+    let parsed = this.decimals.get(value);
+    if (parsed === undefined && !this.decimals.has(value)) remember(this.decimals, value, (parsed = parseDecimal(value)));
+    if (!parsed) this.problem(field, `"${value}" is not a non-negative decimal number (up to 12 decimals)`);
     return parsed ?? null;
-  };
-  const integer = (field: (typeof RATE_DECK_COLUMNS)[number], fallback: number, minimum: number, maximum = MAX_WHOLE): number => {
-    const value = text(field);
+  }
+
+  private integer(field: Column, fallback: number, minimum: number, maximum = MAX_WHOLE): number {
+    const value = this.text(field);
     if (value === '') return fallback;
     const parsed = /^\d+s?$/.test(value) ? Number.parseInt(value, 10) : Number.NaN;
     const fits = Number.isSafeInteger(parsed) && parsed >= minimum && parsed <= maximum;
-    if (!fits) problem(field, `"${value}" is not a whole number from ${minimum} to ${maximum}`);
+    if (!fits) this.problem(field, `"${value}" is not a whole number from ${minimum} to ${maximum}`);
     return fits ? parsed : fallback;
-  };
-  const date = (field: (typeof RATE_DECK_COLUMNS)[number], fallback: Date | null): Date | null => {
-    const value = text(field);
+  }
+
+  private date(field: Column, fallback: Date | null): Date | null {
+    const value = this.text(field);
     if (value === '') return fallback;
-    const parsed = parseIsoTime(value);
-    if (!parsed) problem(field, `"${value}" is not an ISO 8601 date or time with an offset, ${TIME_RANGE}`);
+    let parsed = this.dates.get(value);
+    if (parsed === undefined && !this.dates.has(value)) remember(this.dates, value, (parsed = parseIsoTime(value)));
+    if (!parsed) this.problem(field, `"${value}" is not an ISO 8601 date or time with an offset, ${TIME_RANGE}`);
     return parsed ?? fallback;
-  };
-
-  const connectFee = decimal('connect_fee', '0');
-  const rate = decimal('rate', null);
-  // Left empty, the row would be left out, and its numbers priced by a shorter prefix.
-  if (text('rate') === '') problem('rate', 'is required (0 for a free destination)');
-  const rateUnitSeconds = integer('rate_unit', 60, 1);
-  let firstIncrementSeconds = 1;
-  let nextIncrementSeconds = 1;
-  const increments = text('increments');
-  if (increments !== '') {
-    const match = /^(\d+)s?\/(\d+)s?$/.exec(increments);
-    // No block longer than the longest call: billed seconds (the call rounded up to its blocks)
-    // then stay within what usage records hold.
-    if (!match || Number(match[1]) < 1 || Number(match[2]) < 1 || Number(match[1]) > MAX_CALL_SECONDS || Number(match[2]) > MAX_CALL_SECONDS) {
-      problem('increments', `"${increments}" is not "first/next" in whole seconds from 1 to ${MAX_CALL_SECONDS}, such as 60/60 or 30/6`);
-    } else [firstIncrementSeconds, nextIncrementSeconds] = [Number(match[1]), Number(match[2])];
   }
-  const intervalStartSeconds = integer('interval_start', 0, 0);
-  const minDurationSeconds = integer('min_duration', 0, 0, MAX_CALL_SECONDS);
-  let rounding: Rounding = DEFAULT_ROUNDING;
-  const method = text('rounding');
-  if (method !== '') {
-    if (method !== 'up' && method !== 'half_up' && method !== 'down') problem('rounding', `"${method}" is not up, half_up or down`);
-    else rounding = { ...rounding, method };
-  }
-  const decimals = integer('rounding_decimals', rounding.decimals, 0);
-  if (decimals > 6) problem('rounding_decimals', 'must be 0 to 6: costs are kept in micro-units');
-  rounding = { ...rounding, decimals: Math.min(decimals, 6) };
-  const maxCost = decimal('max_cost', null);
-  const strategy = text('max_cost_strategy');
-  let maxCostStrategy: RateRow['maxCostStrategy'] = null;
-  if (strategy !== '' && strategy !== 'free' && strategy !== 'disconnect') problem('max_cost_strategy', `"${strategy}" is not free or disconnect`);
-  else if (strategy !== '') maxCostStrategy = strategy;
-  if (maxCost && !maxCostStrategy) maxCostStrategy = 'free';
-  // 0 would make every call free (with disconnect: refuse every call); CGRateS reads it as no cap.
-  if (maxCost && maxCost.n === 0n) problem('max_cost', '0 is no cap: leave max_cost empty for none');
-  const empty = new Set<CallWideField>();
-  if (method === '' && text('rounding_decimals') === '') empty.add('rounding');
-  if (text('max_cost') === '' && strategy === '') empty.add('max_cost');
-  const effectiveFrom = date('effective_from', defaultEffectiveFrom)!;
-  const effectiveTo = date('effective_to', null);
-  if (effectiveTo && effectiveTo.getTime() <= effectiveFrom.getTime()) problem('effective_to', 'must be after effective_from');
-
-  const destination = fromSpreadsheetCell(text('destination'));
-  // Shown on invoices and price lists, and stored: no control characters (a NUL the database refuses).
-  if (/\p{Cc}/u.test(destination)) problem('destination', 'holds a control character');
-
-  if (problems.length > before || !rate || !connectFee) return undefined;
-  const row: RateRow = {
-    line,
-    service,
-    prefix,
-    destination,
-    connectFee,
-    rate,
-    rateUnitSeconds,
-    firstIncrementSeconds,
-    nextIncrementSeconds,
-    intervalStartSeconds,
-    minDurationSeconds,
-    rounding,
-    maxCost,
-    maxCostStrategy,
-    effectiveFrom,
-    effectiveTo,
-  };
-  if (empty.size > 0) leftEmpty.set(row, empty);
-  return row;
 }
-
-/** What the row from second 0 of a rate sets for the whole call, and a later row may leave empty. */
-type CallWideField = 'rounding' | 'max_cost';
-
-/**
- * The call-wide fields a CSV row left empty: a later row then takes the head row's, where its
- * parsed defaults (half_up to 6, no cap) would otherwise read as a different value.
- */
-const leftEmpty = new WeakMap<RateRow, ReadonlySet<CallWideField>>();
 
 function sameCap(a: RateRow, b: RateRow): boolean {
   if (a.maxCost === null || b.maxCost === null) return a.maxCost === b.maxCost;
@@ -228,43 +303,71 @@ function sameCap(a: RateRow, b: RateRow): boolean {
  * head row's.
  */
 export function checkRows(rows: readonly RateRow[]): { problems: DeckProblem[]; rows: RateRow[] } {
+  return runToEnd(checkingRows(rows));
+}
+
+/**
+ * checkRows in steps. `emptied[i]` flags the call-wide fields a CSV row `rows[i]` left empty
+ * (EMPTY_ROUNDING, EMPTY_MAX_COST): a later row then takes the head row's, where its parsed
+ * defaults (half_up to 6, no cap) would otherwise read as a different value.
+ */
+function* checkingRows(rows: readonly RateRow[], emptied: readonly number[] = []): Steps<{ problems: DeckProblem[]; rows: RateRow[] }> {
   const problems: DeckProblem[] = [];
-  const inherited = new Map<RateRow, RateRow>();
-  const groups = new Map<string, RateRow[]>();
-  for (const row of rows) {
+  const stored = rows.slice();
+  // Most prices are one row: the group is that row's index until a second row joins it.
+  const groups = new Map<string, number | number[]>();
+  for (let index = 0; index < rows.length; index++) {
+    const row = rows[index]!;
+    if (index % ROWS_PER_STEP === 0) yield;
     if (row.service !== 'voice' && row.intervalStartSeconds !== 0) {
       problems.push({ line: row.line, field: 'interval_start', message: 'only voice rates change during a call' });
       continue;
     }
     const key = `${row.service}|${row.prefix}|${row.effectiveFrom.getTime()}`;
     const group = groups.get(key);
-    if (group) group.push(row);
-    else groups.set(key, [row]);
+    if (group === undefined) groups.set(key, index);
+    else if (typeof group === 'number') groups.set(key, [group, index]);
+    else group.push(index);
   }
+  let checked = 0;
   for (const group of groups.values()) {
+    if (++checked % ROWS_PER_STEP === 0) yield;
+    if (typeof group === 'number') {
+      const row = rows[group]!;
+      if (row.intervalStartSeconds !== 0) problems.push({ line: row.line, field: 'interval_start', message: `${row.service} ${row.prefix || '(any)'} has no rate from second 0` });
+      continue;
+    }
     const starts = new Map<number, RateRow>();
-    for (const row of group) {
+    for (const index of group) {
+      const row = rows[index]!;
       const earlier = starts.get(row.intervalStartSeconds);
       if (earlier) problems.push({ line: row.line, field: 'interval_start', message: `line ${earlier.line} already prices ${row.service} ${row.prefix || '(any)'} from second ${row.intervalStartSeconds} on the same date` });
       else starts.set(row.intervalStartSeconds, row);
     }
     const head = starts.get(0);
     if (!head) {
-      const row = group[0]!;
+      const row = rows[group[0]!]!;
       problems.push({ line: row.line, field: 'interval_start', message: `${row.service} ${row.prefix || '(any)'} has no rate from second 0` });
       continue;
     }
     // The row from second 0 prices the call as a whole; a later row only changes the rate, and
     // anything else it says would be ignored without a word.
-    for (const row of group) {
+    for (const index of group) {
+      const row = rows[index]!;
       if (row === head) continue;
-      const empty = leftEmpty.get(row);
-      if (empty) inherited.set(row, { ...row, ...(empty.has('rounding') ? { rounding: head.rounding } : {}), ...(empty.has('max_cost') ? { maxCost: head.maxCost, maxCostStrategy: head.maxCostStrategy } : {}) });
+      const empty = emptied[index] ?? 0;
+      if (empty !== 0) {
+        stored[index] = {
+          ...row,
+          ...(empty & EMPTY_ROUNDING ? { rounding: head.rounding } : {}),
+          ...(empty & EMPTY_MAX_COST ? { maxCost: head.maxCost, maxCostStrategy: head.maxCostStrategy } : {}),
+        };
+      }
       const differs = [
         ...(row.connectFee.n !== 0n ? ['connect_fee'] : []),
         ...(row.minDurationSeconds !== 0 ? ['min_duration'] : []),
-        ...(!empty?.has('rounding') && (row.rounding.method !== head.rounding.method || row.rounding.decimals !== head.rounding.decimals) ? ['rounding'] : []),
-        ...(!empty?.has('max_cost') && !sameCap(row, head) ? ['max_cost'] : []),
+        ...(!(empty & EMPTY_ROUNDING) && (row.rounding.method !== head.rounding.method || row.rounding.decimals !== head.rounding.decimals) ? ['rounding'] : []),
+        ...(!(empty & EMPTY_MAX_COST) && !sameCap(row, head) ? ['max_cost'] : []),
         // The call's price ends with the row from second 0; a later row's own end went unread,
         // and its rate was charged after it.
         ...(row.effectiveTo !== null && row.effectiveTo.getTime() !== head.effectiveTo?.getTime() ? ['effective_to'] : []),
@@ -272,5 +375,5 @@ export function checkRows(rows: readonly RateRow[]): { problems: DeckProblem[]; 
       for (const field of differs) problems.push({ line: row.line, field, message: `only the row from second 0 (line ${head.line}) sets the call's ${field}; leave it empty or the same here` });
     }
   }
-  return { problems, rows: rows.map((row) => inherited.get(row) ?? row) };
+  return { problems, rows: stored };
 }

@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Currency } from '../money/index.ts';
 import type { Queryable } from '../store/database.ts';
 import { CompiledDeck } from './compiled-deck.ts';
@@ -108,11 +109,12 @@ export async function nextVersionNumber(db: Queryable, deckId: string): Promise<
   return result.rows[0]!.next;
 }
 
-export async function insertVersion(db: Queryable, version: RateDeckVersion): Promise<void> {
-  await db.query(`INSERT INTO rate_deck_versions (${VERSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)`, [
+/** A version's fields when it is staged: its deck and number come when it is activated. */
+export type StagedVersion = Omit<RateDeckVersion, 'deckId' | 'version'>;
+
+export async function insertStagedVersion(db: Queryable, version: StagedVersion): Promise<void> {
+  await db.query('INSERT INTO rate_deck_versions (id, effective_from, row_count, source, created_at) VALUES ($1, $2, $3, $4, $5)', [
     version.id,
-    version.deckId,
-    version.version,
     version.effectiveFrom,
     version.rowCount,
     version.source,
@@ -120,11 +122,46 @@ export async function insertVersion(db: Queryable, version: RateDeckVersion): Pr
   ]);
 }
 
-const ROW_CHUNK = 5000;
+/** Makes a staged version the deck's next version: from the commit on, it prices calls. */
+export async function activateVersion(tx: Queryable, versionId: string, deckId: string, version: number): Promise<void> {
+  await tx.query('UPDATE rate_deck_versions SET deck_id = $2, version = $3 WHERE id = $1 AND deck_id IS NULL', [versionId, deckId, version]);
+}
 
-/** Writes a version's rows, a chunk of thousands per statement. */
+/** Staged versions created before `before`: imports that failed or whose process ended part way. */
+export async function listStaleStagedVersions(db: Queryable, before: Date): Promise<string[]> {
+  const result = await db.query<{ id: string }>('SELECT id FROM rate_deck_versions WHERE deck_id IS NULL AND created_at < $1', [before]);
+  return result.rows.map((row) => row.id);
+}
+
+/**
+ * Deletes a staged version and its rows, a chunk of rows per statement (with a turn of the
+ * event loop between), like writing them.
+ */
+export async function deleteStagedVersion(db: Queryable, versionId: string): Promise<void> {
+  for (;;) {
+    const deleted = await db.query(
+      'DELETE FROM rate_deck_rows WHERE version_id = $1 AND line IN (SELECT line FROM rate_deck_rows WHERE version_id = $1 ORDER BY line LIMIT $2)',
+      [versionId, ROW_CHUNK],
+    );
+    if (deleted.affectedRows === 0) break;
+    await nextTurn();
+  }
+  await db.query('DELETE FROM rate_deck_versions WHERE id = $1 AND deck_id IS NULL', [versionId]);
+}
+
+/**
+ * Rows written per statement. On PGlite a statement holds the database (and the server's one
+ * thread) until it ends: 1,000 rows take about 20 ms, which a live call can wait.
+ */
+const ROW_CHUNK = 1000;
+
+/**
+ * Writes a version's rows, a chunk per statement, with a turn of the event loop between chunks
+ * so that the server goes on answering while a big deck is written.
+ */
 export async function insertRows(db: Queryable, versionId: string, rows: readonly RateRow[]): Promise<void> {
   for (let start = 0; start < rows.length; start += ROW_CHUNK) {
+    if (start > 0) await nextTurn();
     const chunk = rows.slice(start, start + ROW_CHUNK);
     await db.query(
       `INSERT INTO rate_deck_rows (version_id, line, service, prefix, destination, connect_fee, rate, rate_unit, first_increment,
@@ -218,6 +255,8 @@ const ROW_TEXT = `concat_ws(',', line, service, prefix, connect_fee, rate, rate_
   rounding_method, rounding_decimals, coalesce(max_cost, ''), coalesce(max_cost_strategy, ''), effective_from, coalesce(effective_to::text, ''),
   to_json(destination)::text)`;
 const TEXT_FIELDS = 16;
+/** Rows compiled between two turns of the event loop: a few milliseconds of work. */
+const ROWS_PER_TURN = 2000;
 
 /**
  * A copy of a piece of a page, where a slice (V8 keeps slices of 13 characters or more as views)
@@ -260,11 +299,15 @@ export async function loadCompiledDeck(db: Queryable, versionId: string, pageSiz
     return read;
   };
   let next = last >= 0 ? page(0) : undefined;
+  let added = 0;
   for (let from = 0; next; from += pageSize) {
     const { rows } = (await next).rows[0]!;
     next = from + pageSize <= last ? page(from + pageSize) : undefined;
     if (rows === null) continue;
     for (const text of rows.split('\n')) {
+      // PGlite answers without a turn of the event loop: without these, compiling a big deck
+      // held the server's thread for seconds, every live call of every other deck waiting.
+      if (++added % ROWS_PER_TURN === 0) await nextTurn();
       // The first 16 fields hold no commas; the destination (JSON) may.
       const fields: string[] = [];
       let start = 0;

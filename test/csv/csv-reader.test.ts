@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { parse } from 'csv-parse/sync';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { LINE_OPTIONS, MAX_LINE_BYTES, readCsvRecords, readCsvText, splitCsvLine } from '../../src/csv/csv-reader.ts';
+import { LINE_OPTIONS, MAX_LINE_BYTES, readCsvRecords, readCsvText, readCsvTextInPieces, splitCsvLine } from '../../src/csv/csv-reader.ts';
 
 interface Read {
   records: { fields: string[]; line: number }[];
@@ -61,6 +61,14 @@ async function expectAsReference(text: string | Buffer, points: readonly number[
   expect(await withReader(cut(bytes, points))).toEqual(expected);
   const whole = readCsvText(bytes.toString('utf8'));
   expect({ records: whole.records.map((fields, index) => ({ fields, line: whole.lines[index]! })), faults: whole.faults.map((fault) => fault.line) }).toEqual(expected);
+  // In pieces as small as a character: a piece may end between a CR and its LF.
+  for (const pieceChars of [1, 2, 7]) {
+    const pieces = [...readCsvTextInPieces(bytes.toString('utf8'), pieceChars)];
+    expect({
+      records: pieces.flatMap((piece) => piece.records.map((fields, index) => ({ fields, line: piece.lines[index]! }))),
+      faults: pieces.flatMap((piece) => piece.faults.map((fault) => fault.line)),
+    }).toEqual(expected);
+  }
 }
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/${name}`, import.meta.url));

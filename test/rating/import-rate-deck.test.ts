@@ -3,7 +3,8 @@ import { TestClock } from '../../src/clock/clock.ts';
 import { parseCurrency } from '../../src/money/index.ts';
 import { parseRateDeck } from '../../src/rating/parse-rate-deck.ts';
 import { storeRateDecks } from '../../src/rating/import-rate-deck.ts';
-import { listDecks } from '../../src/rating/rate-deck-store.ts';
+import { insertRows, insertStagedVersion, listDecks, listVersions } from '../../src/rating/rate-deck-store.ts';
+import type { Database } from '../../src/store/database.ts';
 import { openTestDatabase, testDatabaseKind, type TestDatabase } from '../helpers/database.ts';
 
 describe(`storing several decks on ${testDatabaseKind}`, () => {
@@ -37,5 +38,75 @@ describe(`storing several decks on ${testDatabaseKind}`, () => {
       ['First', 1],
       ['Wholesale', 2],
     ]);
+  });
+
+  /** The database, with `onRows` called before each statement that writes deck rows. */
+  const watched = (onRows: (count: number) => void): Database => {
+    let count = 0;
+    return new Proxy(database.db, {
+      get(target, property, receiver) {
+        if (property !== 'query') return Reflect.get(target, property, receiver) as unknown;
+        return (sql: string, params?: readonly unknown[]) => {
+          if (sql.includes('INSERT INTO rate_deck_rows')) onRows(++count);
+          return target.query(sql, params as never);
+        };
+      },
+    });
+  };
+  const staged = async () => (await database.db.query<{ count: number }>('SELECT count(*)::int AS count FROM rate_deck_versions WHERE deck_id IS NULL')).rows[0]!.count;
+  const bigDeck = parseRateDeck(['prefix,rate', ...Array.from({ length: 3500 }, (_, index) => `${100_000 + index},0.01`)].join('\n'), clock.now());
+  if (!bigDeck.ok) throw new Error('the big test deck does not parse');
+
+  it('writes a big deck a chunk at a time, the event loop turning between chunks, and shows it only once its last row is in', async () => {
+    let timerFired = false;
+    const seen: { timerFired: boolean; staged: number; versions: number }[] = [];
+    const retail = (await listDecks(database.db)).find((stored) => stored.name === 'First')!;
+    const versionsBefore = (await listVersions(database.db, retail.id)).length;
+    setTimeout(() => (timerFired = true), 0);
+    const stored = await storeRateDecks({ db: watched(() => void seen.push({ timerFired, staged: 0, versions: 0 })), clock }, [{ rows: bigDeck.rows, input: { name: 'First' } }]);
+    expect(stored.ok).toBe(true);
+    expect(seen).toHaveLength(4);
+    // A timer set before the import runs before its last chunk: the server answers meanwhile.
+    expect(seen.at(-1)!.timerFired).toBe(true);
+    expect(await staged()).toBe(0);
+    expect((await listVersions(database.db, retail.id)).length).toBe(versionsBefore + 1);
+  });
+
+  it('keeps a deck being written out of the lists and lookups until it is whole', async () => {
+    const retail = (await listDecks(database.db)).find((stored) => stored.name === 'First')!;
+    const before = await listVersions(database.db, retail.id);
+    const during: { staged: number; versions: number }[] = [];
+    let pending: Promise<void> = Promise.resolve();
+    const db = watched((count) => {
+      if (count === 3) pending = (async () => void during.push({ staged: await staged(), versions: (await listVersions(database.db, retail.id)).length }))();
+    });
+    expect((await storeRateDecks({ db, clock }, [{ rows: bigDeck.rows, input: { name: 'First' } }])).ok).toBe(true);
+    await pending;
+    expect(during).toEqual([{ staged: 1, versions: before.length }]);
+  });
+
+  it('removes what an import that fails part way wrote, and changes no deck', async () => {
+    const decksBefore = await listDecks(database.db);
+    const rowsBefore = (await database.db.query<{ count: number }>('SELECT count(*)::int AS count FROM rate_deck_rows')).rows[0]!.count;
+    const failing = watched((count) => {
+      if (count === 3) throw new Error('the disk is full');
+    });
+    await expect(storeRateDecks({ db: failing, clock }, [{ rows: bigDeck.rows, input: { name: 'Broken' } }])).rejects.toThrow('the disk is full');
+    expect(await staged()).toBe(0);
+    expect((await database.db.query<{ count: number }>('SELECT count(*)::int AS count FROM rate_deck_rows')).rows[0]!.count).toBe(rowsBefore);
+    expect(await listDecks(database.db)).toEqual(decksBefore);
+  });
+
+  it('removes a deck an import left staged over an hour ago, not one still being written', async () => {
+    const leftBehind = { id: 'rdv_left_behind', effectiveFrom: clock.now(), rowCount: 1, source: 'a process that stopped', createdAt: new Date(clock.now().getTime() - 61 * 60 * 1000) };
+    const beingWritten = { ...leftBehind, id: 'rdv_being_written', createdAt: new Date(clock.now().getTime() - 10 * 60 * 1000) };
+    for (const version of [leftBehind, beingWritten]) {
+      await insertStagedVersion(database.db, version);
+      await insertRows(database.db, version.id, parsed.rows);
+    }
+    expect((await storeRateDecks({ db: database.db, clock }, [deck('Wholesale', 'USD')])).ok).toBe(true);
+    const versions = await database.db.query<{ id: string }>('SELECT DISTINCT version_id AS id FROM rate_deck_rows WHERE version_id IN ($1, $2)', [leftBehind.id, beingWritten.id]);
+    expect(versions.rows).toEqual([{ id: beingWritten.id }]);
+    expect((await database.db.query('SELECT id FROM rate_deck_versions WHERE id = $1', [leftBehind.id])).rows).toEqual([]);
   });
 });

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { formatMicros, parseCurrency } from '../../src/money/index.ts';
 import { CompiledDeck } from '../../src/rating/compiled-deck.ts';
-import { parseRateDeck } from '../../src/rating/parse-rate-deck.ts';
+import { parseRateDeck, parseRateDeckInTurns } from '../../src/rating/parse-rate-deck.ts';
 import { affordableSeconds, priceCall, priceEvent } from '../../src/rating/price.ts';
 import type { RatePlan } from '../../src/rating/rate-plan.ts';
 
@@ -207,6 +207,28 @@ describe('the sample rate deck', () => {
 });
 
 describe('parsing a rate deck', () => {
+  it('reads a big deck in turns of the event loop, to the rows it reads at once', async () => {
+    const csv = [HEADER, ...Array.from({ length: 40_000 }, (_, index) => `voice,${100_000 + index},Place ${index},0,0.0${index % 97},60,${index % 2 ? '60/60' : '30/6'},0,0`)].join('\n');
+    let turns = 0;
+    const counting = setInterval(() => turns++, 0);
+    const inTurns = await parseRateDeckInTurns(csv, T);
+    clearInterval(counting);
+    expect(turns).toBeGreaterThan(1);
+    expect(inTurns).toEqual(parseRateDeck(csv, T));
+    expect(inTurns.ok && inTurns.rows.length).toBe(40_000);
+  });
+
+  it('reports a bad header and the unreadable lines after it', () => {
+    expect(parseRateDeck('prefix,rat\n1,"0.1\n2,0.2', T)).toMatchObject({
+      ok: false,
+      problems: [
+        { line: 1, field: 'rat' },
+        { line: 1, field: 'rate' },
+        { line: 2, field: 'csv' },
+      ],
+    });
+  });
+
   it('reports every bad row with its line number and keeps none', () => {
     const parsed = parseRateDeck(
       [

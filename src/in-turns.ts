@@ -1,0 +1,33 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { performance } from 'node:perf_hooks';
+
+/**
+ * Long work written as a generator that yields wherever it may pause (every few thousand rows of
+ * a deck), and two ways to run it: to the end at once (the CLI, tests), or in turns of the event
+ * loop (the server), so that live calls and other requests are answered while a big deck is read.
+ */
+export type Steps<T> = Generator<void, T, void>;
+
+export function runToEnd<T>(steps: Steps<T>): T {
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * Runs `steps` in slices of about `sliceMs` of the thread each, letting the event loop take its
+ * timers and I/O between them. A slice ends only where the work yields, so each yield should
+ * come after a few milliseconds of work at most.
+ */
+export async function runInTurns<T>(steps: Steps<T>, sliceMs = 10): Promise<T> {
+  let sliceStart = performance.now();
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    if (performance.now() - sliceStart >= sliceMs) {
+      await nextTurn();
+      sliceStart = performance.now();
+    }
+  }
+}
