@@ -2,7 +2,7 @@ import type { Clock } from '../clock/clock.ts';
 import { failure, type Result } from '../errors.ts';
 import { newId } from '../ids.ts';
 import type { Currency } from '../money/index.ts';
-import type { Database } from '../store/database.ts';
+import { isUniqueViolation, type Database } from '../store/database.ts';
 import { parseRateDeckInTurns } from './parse-rate-deck.ts';
 import type { RateRow } from './rate-plan.ts';
 import {
@@ -110,7 +110,7 @@ export async function storeRateDecks(
       staged.push(version);
       await insertRows(deps.db, version.id, rows);
     }
-    const activated = await deps.db.transaction(async (tx) => {
+    const activate = () => deps.db.transaction(async (tx) => {
       const stored: Stored[] = [];
       for (const [index, { input }] of decks.entries()) {
         const name = deckName(input.name);
@@ -130,6 +130,12 @@ export async function storeRateDecks(
         stored.push({ deck, version });
       }
       return { ok: true as const, value: stored };
+    });
+    // Two imports that made the same new deck at once: the other committed it first, and this
+    // one, tried again, becomes its next version.
+    const activated = await activate().catch((error: unknown) => {
+      if (isUniqueViolation(error)) return activate();
+      throw error;
     });
     staged.length = 0;
     return activated;

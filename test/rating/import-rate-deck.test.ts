@@ -4,7 +4,7 @@ import { parseCurrency } from '../../src/money/index.ts';
 import { parseRateDeck } from '../../src/rating/parse-rate-deck.ts';
 import { storeRateDecks } from '../../src/rating/import-rate-deck.ts';
 import { insertRows, insertStagedVersion, listDecks, listVersions } from '../../src/rating/rate-deck-store.ts';
-import type { Database } from '../../src/store/database.ts';
+import type { Database, Queryable, SqlValue } from '../../src/store/database.ts';
 import { openTestDatabase, testDatabaseKind, type TestDatabase } from '../helpers/database.ts';
 
 describe(`storing several decks on ${testDatabaseKind}`, () => {
@@ -108,5 +108,30 @@ describe(`storing several decks on ${testDatabaseKind}`, () => {
     const versions = await database.db.query<{ id: string }>('SELECT DISTINCT version_id AS id FROM rate_deck_rows WHERE version_id IN ($1, $2)', [leftBehind.id, beingWritten.id]);
     expect(versions.rows).toEqual([{ id: beingWritten.id }]);
     expect((await database.db.query('SELECT id FROM rate_deck_versions WHERE id = $1', [leftBehind.id])).rows).toEqual([]);
+  });
+
+  // On PGlite one transaction holds the database: two activations cannot overlap.
+  it.runIf(testDatabaseKind === 'postgres')('makes two imports of one new deck at once its versions 1 and 2', async () => {
+    // The second import commits the new deck while the first is about to make it too.
+    let second: Promise<unknown> | undefined;
+    const first = new Proxy(database.db, {
+      get(target, property, receiver) {
+        if (property !== 'transaction') return Reflect.get(target, property, receiver) as unknown;
+        return (work: (tx: Queryable) => Promise<unknown>) =>
+          target.transaction((tx) =>
+            work({
+              ...tx,
+              query: async (sql: string, params?: readonly SqlValue[]) => {
+                if (sql.startsWith('INSERT INTO rate_decks') && !second) await (second = storeRateDecks({ db: database.db, clock }, [{ rows: parsed.rows, input: { name: 'Twice' } }]));
+                return tx.query(sql, params);
+              },
+            }),
+          );
+      },
+    });
+    const firstStored = await storeRateDecks({ db: first, clock }, [{ rows: parsed.rows, input: { name: 'Twice' } }]);
+    const secondStored = (await second) as Awaited<typeof firstStored>;
+    expect([secondStored, firstStored].map((stored) => stored.ok && stored.value[0]!.version.version)).toEqual([1, 2]);
+    expect((await listDecks(database.db)).filter((stored) => stored.name === 'Twice')).toHaveLength(1);
   });
 });
