@@ -30,9 +30,19 @@ export async function insertCharges(db: Queryable, charges: readonly Charge[]): 
 }
 
 /** Sums of the organization's charges no invoice has taken yet, by kind. */
+/**
+ * An organization's uninvoiced charges by kind, positive amounts owed, with what its calls still
+ * running have posted so far as `call`: a long call's minutes are spent from the first update,
+ * and its charge is written only when it ends. One statement, so that a call ending meanwhile is
+ * counted once, as a charge or as running, never both.
+ */
 export async function sumUninvoicedCharges(db: Queryable, organizationId: string): Promise<Map<ChargeKind, bigint>> {
   const result = await db.query<{ kind: ChargeKind; total: bigint }>(
-    `SELECT kind, sum(amount)::bigint AS total FROM charges WHERE organization_id = $1 AND invoice_id IS NULL GROUP BY kind`,
+    `SELECT kind, sum(amount)::bigint AS total FROM (
+       SELECT kind, amount FROM charges WHERE organization_id = $1 AND invoice_id IS NULL
+       UNION ALL
+       SELECT 'call', posted_amount FROM charging_sessions WHERE organization_id = $1 AND state = 'active' AND posted_amount > 0
+     ) AS owed GROUP BY kind`,
     [organizationId],
   );
   return new Map(result.rows.map((row) => [row.kind, row.total]));

@@ -189,6 +189,8 @@ describe(`live charging on ${testDatabaseKind}`, () => {
     const second = (await authorize(org.id, '6591234567', 'postpaid-2')).json() as SessionJson;
     expect(second.grantedSeconds).toBe(60);
     expect((await update(second.id, 60)).json()).toMatchObject({ grantedSeconds: 60 });
+    // The minute the running call has posted is expecting invoice already, and counted once when it ends.
+    expect(await credits(org.id)).toMatchObject({ expectingInvoice: '-0.063' });
     expect((await update(second.id, 120)).json()).toMatchObject({ grantedSeconds: 0 });
     expect((await terminate(second.id, 120)).json()).toMatchObject({ cost: '0.042' });
     expect(await credits(org.id)).toMatchObject({ usableCredits: '0.016', reservedCredits: '0.00', expectingInvoice: '-0.084' });
