@@ -17,12 +17,19 @@ export interface LedgerOptions {
   maxBatch?: number;
   /** The most commands waiting; beyond it the ledger answers `overloaded` rather than queue forever. */
   maxQueue?: number;
+  /**
+   * The longest the oldest waiting command may have waited for a new one to be queued behind it
+   * (ms, default 2,000); past it the ledger answers `overloaded` at once.
+   */
+  maxQueueWaitMs?: number;
   /** Transactions in flight at once (default 1). PGlite runs one at a time whatever this says. */
   maxConcurrentBatches?: number;
 }
 
 interface Queued {
   command: LedgerCommand;
+  /** When it was queued (performance.now()). */
+  queuedAt: number;
   requestHash: string;
   resolve: (result: CommandResult) => void;
   reject: (error: unknown) => void;
@@ -48,6 +55,7 @@ export class Ledger {
   private inFlight = 0;
   private readonly maxBatch: number;
   private readonly maxQueue: number;
+  private readonly maxQueueWaitMs: number;
   private readonly maxConcurrentBatches: number;
   private readonly locking: store.Locking;
   private readonly providerAccounts = new Map<string, Promise<Account>>();
@@ -59,6 +67,7 @@ export class Ledger {
   ) {
     this.maxBatch = options.maxBatch ?? 256;
     this.maxQueue = options.maxQueue ?? 20_000;
+    this.maxQueueWaitMs = options.maxQueueWaitMs ?? 2000;
     this.locking = db.kind === 'pglite' ? 'serial' : 'row_locks';
     // One at a time measured best on a 2-core machine even against a server (docs/performance.md):
     // more transactions in flight make smaller batches and cost more CPU per posting.
@@ -67,9 +76,13 @@ export class Ledger {
 
   /** Runs one command: its transfers commit together or not at all. Never throws for a business failure. */
   execute(command: LedgerCommand): Promise<CommandResult> {
-    if (this.queue.length >= this.maxQueue) return Promise.resolve(failure('overloaded'));
+    const now = performance.now();
+    // Arriving faster than batches can take them, commands would wait ever longer: a switch
+    // gives up on an authorize after a second or two, and an answer after that holds credit for
+    // a call that never started. Refused at once, the caller may retry or fail the call over.
+    if (this.queue.length >= this.maxQueue || now - (this.queue[0]?.queuedAt ?? now) > this.maxQueueWaitMs) return Promise.resolve(failure('overloaded'));
     return new Promise<CommandResult>((resolve, reject) => {
-      this.queue.push({ command, requestHash: hashCommand(command), resolve, reject });
+      this.queue.push({ command, queuedAt: now, requestHash: hashCommand(command), resolve, reject });
       this.schedule();
     });
   }
@@ -113,7 +126,7 @@ export class Ledger {
     commands: readonly LedgerCommand[],
     work: { before?: (tx: Queryable) => Promise<void>; after: (tx: Queryable, results: readonly CommandResult[]) => Promise<void> },
   ): Promise<CommandResult[]> {
-    const items: Queued[] = commands.map((command) => ({ command, requestHash: hashCommand(command), resolve: () => undefined, reject: () => undefined }));
+    const items: Queued[] = commands.map((command) => ({ command, queuedAt: 0, requestHash: hashCommand(command), resolve: () => undefined, reject: () => undefined }));
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.db.transaction(async (tx) => {

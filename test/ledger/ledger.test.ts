@@ -155,6 +155,28 @@ describe(`ledger on ${testDatabaseKind}`, () => {
     expect((await verifyLedger(test.db)).ok).toBe(true);
   });
 
+  it('refuses a command at once while the oldest waiting one has waited too long, and runs those it took', async () => {
+    const account = await wallet(10n * ONE);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    // A database whose transactions wait at the gate: the first batch holds it, the rest queue.
+    const slow = Object.create(test.db, {
+      transaction: { value: async (work: Parameters<typeof test.db.transaction>[0]) => (await gate, test.db.transaction(work)) },
+    }) as typeof test.db;
+    const busy = new Ledger(slow, clock, { maxQueueWaitMs: 50 });
+    const spend = () => busy.execute({ transfers: [{ kind: 'posted', debitAccountId: account.id, creditAccountId: revenue.id, amount: ONE, code: 'usage' }] });
+    const inBatch = spend();
+    await new Promise((resolve) => setImmediate(resolve));
+    const queued = spend();
+    expect(await Promise.race([spend(), new Promise((resolve) => setTimeout(() => resolve('still waiting'), 20))])).toBe('still waiting');
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    // The queued command has waited 60 ms: the next is refused without waiting.
+    expect(await spend()).toMatchObject({ ok: false, code: 'overloaded' });
+    release();
+    expect((await Promise.all([inBatch, queued])).map((result) => result.ok)).toEqual([true, true]);
+    expect(await spend()).toMatchObject({ ok: true });
+  });
+
   it('creates one transfer for the same idempotency key sent 50 times at once', async () => {
     const account = await wallet(10n * ONE);
     const command = {
