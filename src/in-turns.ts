@@ -1,5 +1,5 @@
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
+import { setImmediate } from 'node:timers/promises';
 
 /**
  * Long work written as a generator that yields wherever it may pause (every few thousand rows of
@@ -7,6 +7,15 @@ import { performance } from 'node:perf_hooks';
  * loop (the server), so that live calls and other requests are answered while a big deck is read.
  */
 export type Steps<T> = Generator<void, T, void>;
+
+/**
+ * Waits for the next turn of the event loop, after its timers and I/O. Awaiting a query is not
+ * enough on PGlite: it runs in this thread and answers without such a turn, so a loop of queries
+ * held every request that arrived meanwhile until its end.
+ */
+export function nextTurn(): Promise<void> {
+  return setImmediate();
+}
 
 export function runToEnd<T>(steps: Steps<T>): T {
   for (;;) {

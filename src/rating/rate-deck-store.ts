@@ -1,4 +1,4 @@
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { nextTurn } from '../in-turns.ts';
 import type { Currency } from '../money/index.ts';
 import type { Queryable } from '../store/database.ts';
 import { CompiledDeck } from './compiled-deck.ts';
@@ -305,8 +305,8 @@ export async function loadCompiledDeck(db: Queryable, versionId: string, pageSiz
     next = from + pageSize <= last ? page(from + pageSize) : undefined;
     if (rows === null) continue;
     for (const text of rows.split('\n')) {
-      // PGlite answers without a turn of the event loop: without these, compiling a big deck
-      // held the server's thread for seconds, every live call of every other deck waiting.
+      // Without these, compiling a big deck on PGlite held the server's thread for seconds,
+      // every live call of every other deck waiting.
       if (++added % ROWS_PER_TURN === 0) await nextTurn();
       // The first 16 fields hold no commas; the destination (JSON) may.
       const fields: string[] = [];

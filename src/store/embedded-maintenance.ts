@@ -1,4 +1,4 @@
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { nextTurn } from '../in-turns.ts';
 import type { Database, Queryable } from './database.ts';
 
 /**
@@ -24,8 +24,7 @@ export async function vacuumWhereDue(db: Queryable): Promise<string[]> {
   );
   const names = due.rows.map((row) => row.name);
   // One table at a time, with a turn of the event loop between: on PGlite every statement waits
-  // for the one before it, and PGlite answers without a turn of its own, so without one the
-  // requests that came meanwhile waited for every table.
+  // for the one before it, so the requests that came meanwhile go in between.
   for (const [index, name] of names.entries()) {
     if (index > 0) await nextTurn();
     await db.exec(`VACUUM (ANALYZE) ${name}`);
