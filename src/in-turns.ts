@@ -40,3 +40,17 @@ export async function runInTurns<T>(steps: Steps<T>, sliceMs = 10): Promise<T> {
     }
   }
 }
+
+/**
+ * For a loop of awaited work (a CDR file streamed in): called once per round, it answers a turn
+ * of the event loop once `sliceMs` have passed since the last, else nothing to wait for.
+ */
+export function turnTaker(sliceMs = 10): () => Promise<void> | undefined {
+  let sliceStart = performance.now();
+  return () => {
+    if (performance.now() - sliceStart < sliceMs) return undefined;
+    return nextTurn().then(() => {
+      sliceStart = performance.now();
+    });
+  };
+}

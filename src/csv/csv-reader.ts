@@ -14,6 +14,8 @@ export interface CsvBatch {
   readonly bytes: number;
   /** Lines that could not be read as CSV, each with its fault. */
   readonly skipped?: readonly CsvFault[];
+  /** The input's last line, when no line break ended it: perhaps cut short (a file still being written). */
+  readonly unterminated?: number;
 }
 
 export interface CsvFault {
@@ -288,13 +290,15 @@ export async function* readCsvRecords(input: CsvInput): AsyncGenerator<CsvBatch>
     pendingBytes = chunk.length - end;
     if (reader.records.length + reader.faults.length >= BATCH) yield reader.batch(consumed);
   }
+  let unterminated: number | undefined;
   if (skipping) reader.overlong();
   else if (pendingBytes > 0) {
     const last = Buffer.concat(pending);
     reader.take(last.toString('utf8'));
     consumed += last.length;
+    unterminated = reader.count;
   }
-  if (reader.records.length + reader.faults.length > 0) yield reader.batch(consumed);
+  if (reader.records.length + reader.faults.length > 0) yield { ...reader.batch(consumed), ...(unterminated !== undefined ? { unterminated } : {}) };
 }
 
 /**

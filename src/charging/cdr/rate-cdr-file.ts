@@ -7,6 +7,7 @@ import { listAccountsOfOrganizations } from '../../ledger/ledger-store.ts';
 import type { Currency } from '../../money/index.ts';
 import { spendingAccountCode, type Organization } from '../../organizations/organization.ts';
 import { isUniqueViolation } from '../../store/database.ts';
+import { turnTaker } from '../../in-turns.ts';
 import { usageAccountIds, type ChargingDeps } from '../charging-deps.ts';
 import { availableBalance } from '../../ledger/apply-command.ts';
 import { spendingAccountOf } from '../../organizations/organization-accounts.ts';
@@ -157,7 +158,11 @@ export async function rateCdrFile(deps: ChargingDeps, input: Readable | { readon
   const source: PricingSource = { db: deps.db, rating: deps.rating, now: () => deps.clock.now() };
   const pricingOptions = { format: options.format, timeZone: options.timeZone, chunkSize: options.chunkSize };
   const events = options.pricing === 'worker' ? priceCdrsInWorker(source, input, pricingOptions) : priceCdrs(source, 'file' in input ? createReadStream(input.file) : input, pricingOptions);
+  // A file read from a fast client or a disk comes in faster than it is priced; on PGlite, whose
+  // answers take no turn of the event loop either, the server then answered nothing else.
+  const takeTurn = turnTaker();
   for await (const event of events) {
+    await takeTurn();
     options.onProgress?.(event.bytes);
     report.lines += event.lines;
     report.skipped += event.skipped;

@@ -32,11 +32,13 @@ export function presentCdrReport(report: CdrReport) {
 }
 
 /**
- * CDRs stored per transaction when the database is PGlite. It runs in the server's thread and a
+ * CDRs stored per transaction by the server. PGlite runs in the server's thread and a
  * transaction holds it whole: the CLI's 50,000 held live calls for a second at a time, 5,000
- * for about a tenth, at the same speed (docs/performance.md).
+ * for about a tenth, at the same speed (docs/performance.md). On a database server a chunk's
+ * transaction holds the provider's usage revenue account, which live calls post to, until it
+ * commits.
  */
-const EMBEDDED_CHUNK = 5000;
+const SERVER_CHUNK = 5000;
 
 /** The body of a CDR file upload, as it arrives: rated as it streams in, never held whole. */
 const uploads = new WeakMap<FastifyRequest, Readable>();
@@ -86,7 +88,7 @@ export function cdrFileRoutes(services: Services): FastifyPluginAsyncTypebox {
           format: request.query.format as CdrFormat,
           timeZone,
           dryRun: request.query.dryRun ?? false,
-          ...(services.db.kind === 'pglite' ? { chunkSize: EMBEDDED_CHUNK } : {}),
+          chunkSize: SERVER_CHUNK,
           ...(request.query.name ? { fileName: request.query.name } : {}),
         });
         const unusable = unusableFile(report);

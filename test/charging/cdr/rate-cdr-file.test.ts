@@ -142,6 +142,31 @@ describe.each(['here', 'worker'] as const)(`rating a CDR file in several chunks 
     expect(report.problems).toEqual([{ line: 2, outcome: 'rejected', reason: expect.stringContaining('unreadable CSV') }]);
   });
 
+  it('rejects a last line the file ends inside, and charges it once when the file comes again whole', async () => {
+    const whole = asterisk([
+      ['RICH', '6591234567', '2026-11-03 10:00:00', 60, 'cut1'],
+      ['RICH', '6591234567', '2026-11-03 10:01:00', 60, 'cut2'],
+    ]);
+    // Still being written: the last line stops after its amaflags, before its uniqueid.
+    const cut = whole.slice(0, whole.lastIndexOf(',"cut2"'));
+    const first = await rate(cut);
+    expect(first).toMatchObject({ lines: 2, rated: 1, rejected: 1 });
+    expect(first.problems).toEqual([{ line: 2, outcome: 'rejected', reason: expect.stringContaining('the file ends inside this line') }]);
+    expect(await rate(`${whole}\n`)).toMatchObject({ rated: 1, duplicates: 1 });
+    const stored = await t.services.db.query<{ count: number }>("SELECT count(*)::int AS count FROM usage_records WHERE started_at = '2026-11-03 10:01:00+00'");
+    expect(stored.rows[0]!.count).toBe(1);
+  });
+
+  it('lets the event loop turn while a file that came in whole is rated', async () => {
+    const calls = Array.from({ length: 3000 }, (_, index) => ['RICH', '8001234567', '2026-11-05 09:00:00', 30, `turn${index}`] as [string, string, string, number, string]);
+    let turns = 0;
+    const counting = setInterval(() => turns++, 0);
+    const report = await rate(asterisk(calls), 500);
+    clearInterval(counting);
+    expect(report.rated).toBe(3000);
+    expect(turns).toBeGreaterThan(1);
+  });
+
   it('stores free calls, also when a chunk has nothing to charge', async () => {
     const report = await rate(asterisk([
       ['RICH', '8001234567', '2026-11-04 09:00:00', 61, 'f1'],
