@@ -4,6 +4,7 @@ import { terminateSession, updateSession } from '../../src/charging/update-sessi
 import { ERROR_CODES, failure, unwrap } from '../../src/errors.ts';
 import { expireSessionsJob } from '../../src/charging/expire-sessions-job.ts';
 import { listEvents } from '../../src/notifications/events.ts';
+import { parseMicros } from '../../src/money/index.ts';
 import { createServices } from '../../src/services.ts';
 import { verifyLedger } from '../../src/ledger/verify-ledger.ts';
 import { testDatabaseKind } from '../helpers/database.ts';
@@ -195,6 +196,39 @@ describe(`live charging on ${testDatabaseKind}`, () => {
     expect((await terminate(second.id, 120)).json()).toMatchObject({ cost: '0.042' });
     expect(await credits(org.id)).toMatchObject({ usableCredits: '0.016', reservedCredits: '0.00', expectingInvoice: '-0.084' });
     expect((await authorize(org.id, '6591234567', 'postpaid-3')).statusCode).toBe(422);
+  });
+
+  it('shows credits that add up while calls end at the same time', async () => {
+    const org = await organization('20.00');
+    const micros = (text: string) => {
+      const parsed = parseMicros(text);
+      if (!parsed.ok) throw new Error(parsed.reason);
+      return parsed.value;
+    };
+    // What leaves the balance is expecting invoice, as a running call's posting or as the charge
+    // of an ended one: their difference stays put whatever ends between two reads.
+    const held = (view: { balance: string; expectingInvoice: string }) => micros(view.balance) - micros(view.expectingInvoice);
+    const before = held(await credits(org.id));
+    const calls = Array.from({ length: 12 }, async (_, index) => {
+      const session = (await authorize(org.id, '6591234567', `adds-up-${index}`)).json() as SessionJson;
+      await update(session.id, 60);
+      await terminate(session.id, 90);
+    });
+    const views: { balance: string; expectingInvoice: string }[] = [];
+    let done = false;
+    const reading = (async () => {
+      while (!done) {
+        views.push(await credits(org.id));
+        // In process, on PGlite, nothing here waits for I/O: the calls' batches need a turn.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    })();
+    await Promise.all(calls);
+    done = true;
+    await reading;
+    views.push(await credits(org.id));
+    expect(views.map(held).filter((value) => value !== before)).toEqual([]);
+    expect(views.at(-1)).toMatchObject({ expectingInvoice: expect.stringMatching(/^-/) });
   });
 
   it('refuses a call it cannot pay the first second of, granting 0', async () => {
