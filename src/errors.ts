@@ -58,7 +58,7 @@ export const ERROR_CODES = {
   organization_not_active: { status: 422, message: 'The organization is suspended or closed: it cannot be charged.' },
 
   // Server
-  overloaded: { status: 503, message: 'The server is busy; retry with the same Idempotency-Key.' },
+  overloaded: { status: 503, message: 'The server is busy and did not carry out the request; send the same request again shortly (a retry never charges twice).' },
   // nginx's code for a client that closed the connection first: logged, never read by anyone.
   request_abandoned: { status: 499, message: 'The client closed the connection before the request was carried out; nothing was done.' },
   internal_error: { status: 500, message: 'Something went wrong on our side.' },

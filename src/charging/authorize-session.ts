@@ -2,6 +2,7 @@ import { addSeconds } from '../clock/clock.ts';
 import { failure, type ErrorCode, type Result } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { batchRecord, type LedgerCommand, type Transfer } from '../ledger/types.ts';
+import { notTaken } from '../ledger/ledger.ts';
 import type { Organization } from '../organizations/organization.ts';
 import { isUniqueViolation } from '../store/database.ts';
 import { hasBlocksLongerThanACall, MAX_CALL_SECONDS } from '../rating/price.ts';
@@ -135,6 +136,7 @@ export async function authorizeSession(deps: ChargingDeps, request: AuthorizeReq
     deps.sessions.remember(created);
     return { ok: true, value: { session: created, created: true } };
   }
+  if (notTaken(result)) return failure(result.code, result.message);
   // The same call authorized before, or at the same moment by another request: its session.
   const other = await existing();
   if (other) return other;

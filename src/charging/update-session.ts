@@ -1,6 +1,7 @@
 import { addSeconds } from '../clock/clock.ts';
 import { failure, type ErrorCode, type Result } from '../errors.ts';
 import { batchRecord, type CommandOutcome, type LedgerRequest, type Transfer } from '../ledger/types.ts';
+import { notTaken } from '../ledger/ledger.ts';
 import { priceCall } from '../rating/price.ts';
 import { timeZoneOf, usageAccountIds, usageWithCharge, type ChargingDeps } from './charging-deps.ts';
 import { SessionMoved, sessionSteps, usageRecords, writeUsage } from './charging-records.ts';
@@ -107,6 +108,7 @@ async function update(deps: ChargingDeps, input: StepInput): Promise<Result<Char
         deps.sessions.remember(updated);
         return { ok: true, value: updated };
       }
+      if (notTaken(outcome)) return failure(outcome.code, outcome.message);
       // A replay is a step someone else took from the same version, and a refusal of a step from
       // a cached session may come from its being stale: read the session again.
       deps.sessions.forget(session.id);
@@ -200,6 +202,7 @@ async function terminate(
           ...usageRecords(usage(outcome.transfers[0]!.id)),
         ],
       });
+      if (notTaken(result)) return failure(result.code, result.message);
       deps.sessions.forget(session.id);
       if (result.ok && !result.value.replayed) {
         return { ok: true, value: ended };

@@ -12,14 +12,24 @@ import { isNewTransfer, type Account, type BatchWriter, type CommandOutcome, typ
 
 export type CommandResult = { ok: true; value: CommandOutcome } | RejectedCommand | Failure<'idempotency_conflict' | 'overloaded' | 'request_abandoned'>;
 
+/**
+ * The ledger never ran the command: it was too busy to take it, or its caller had gone. Nothing
+ * changed, so there is nothing to read again: a caller answers at once, not with more work for a
+ * ledger already behind.
+ */
+export function notTaken(result: CommandResult): result is Failure<'overloaded' | 'request_abandoned'> {
+  return !result.ok && (result.code === 'overloaded' || result.code === 'request_abandoned');
+}
+
 export interface LedgerOptions {
   /** The most commands one database transaction carries. */
   maxBatch?: number;
   /** The most commands waiting; beyond it the ledger answers `overloaded` rather than queue forever. */
   maxQueue?: number;
   /**
-   * The longest the oldest waiting command may have waited for a new one to be queued behind it
-   * (ms, default 2,000); past it the ledger answers `overloaded` at once.
+   * The longest a command waits for its batch (ms, default 2,000): past it, it is answered
+   * `overloaded` unrun, and while the oldest waiting command has waited that long a new one is
+   * answered `overloaded` at once.
    */
   maxQueueWaitMs?: number;
   /** Transactions in flight at once (default 1). PGlite runs one at a time whatever this says. */
@@ -100,11 +110,20 @@ export class Ledger {
 
   private pump(): void {
     while (this.queue.length > 0 && this.inFlight < this.maxConcurrentBatches) {
+      const now = performance.now();
       const batch = this.queue.splice(0, this.maxBatch).filter((item) => {
         // Its caller has gone while it queued: nobody would learn that it was done.
-        if (!item.command.signal?.aborted) return true;
-        item.resolve(failure('request_abandoned'));
-        return false;
+        if (item.command.signal?.aborted) {
+          item.resolve(failure('request_abandoned'));
+          return false;
+        }
+        // Done now, it would be answered after its caller gave up (a switch waits a second or
+        // two), and a live call's hold would outlast a call that never started.
+        if (now - item.queuedAt > this.maxQueueWaitMs) {
+          item.resolve(failure('overloaded'));
+          return false;
+        }
+        return true;
       });
       if (batch.length === 0) continue;
       this.inFlight++;

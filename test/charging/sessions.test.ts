@@ -302,6 +302,31 @@ describe(`live charging on ${testDatabaseKind}`, () => {
     expect(await credits(org.id)).toMatchObject({ usableCredits: '4.979', reservedCredits: '0.00' });
   });
 
+  it('answers overloaded at once when the ledger cannot take a step, reading nothing more', async () => {
+    const org = await organization('5.00');
+    const session = (await authorize(org.id, '6591234567', 'refused-while-busy')).json() as SessionJson;
+    let refused = false;
+    let readsAfter = 0;
+    const counted = new Proxy(t.database.db, {
+      get(target, property, receiver) {
+        if (property !== 'query') return Reflect.get(target, property, receiver) as unknown;
+        return (sql: string, params?: readonly unknown[]) => {
+          if (refused) readsAfter++;
+          return target.query(sql, params as never);
+        };
+      },
+    });
+    const ledger = Object.create(t.services.ledger, { execute: { value: async () => ((refused = true), failure('overloaded')) } }) as typeof t.services.ledger;
+    const busy = { ...t.services, db: counted, ledger };
+    const found = (await t.services.organizations.get(org.id))!.organization;
+    expect(await authorizeSession(busy, { organization: found, destination: '6591234567', callId: 'refused-new' })).toMatchObject({ ok: false, code: 'overloaded' });
+    expect(await updateSession(busy, { sessionId: session.id, usedSeconds: 60 })).toMatchObject({ ok: false, code: 'overloaded' });
+    expect(await terminateSession(busy, { sessionId: session.id, usedSeconds: 60 })).toMatchObject({ ok: false, code: 'overloaded' });
+    expect(readsAfter).toBe(0);
+    // Nothing was done: the same steps, sent again, run.
+    expect((await terminate(session.id, 60)).json()).toMatchObject({ state: 'ended', cost: '0.021' });
+  });
+
   it('says which expired session it could not end, and ends it at a later run', async () => {
     const org = await organization('5.00');
     const session = (await authorize(org.id, '6591234567', 'expired-while-full')).json() as SessionJson;
