@@ -1,4 +1,4 @@
-import type { Clock } from '../clock/clock.ts';
+import { systemClock, type Clock } from '../clock/clock.ts';
 import { failure, type Result } from '../errors.ts';
 import { newId } from '../ids.ts';
 import type { Currency } from '../money/index.ts';
@@ -12,9 +12,11 @@ import {
   insertDeck,
   insertRows,
   insertStagedVersion,
-  listStaleStagedVersions,
+  keepStaged,
   nextVersionNumber,
   setDefaultDeck,
+  stagedVersionGone,
+  takeStaleStagedVersions,
   type RateDeck,
   type RateDeckVersion,
   type StagedVersion,
@@ -64,8 +66,10 @@ export function deckName(text: string): string {
 type StoreFailure = 'invalid_input' | 'currency_mismatch';
 type Stored = { deck: RateDeck; version: RateDeckVersion };
 
-/** A staged version left this long is an import that ended part way (its process stopped), and is removed. */
-const STAGED_FOR_AT_MOST_MS = 60 * 60 * 1000;
+/** A staged version whose import has been silent this long is an import that stopped part way, and is removed. */
+const SILENT_FOR_AT_MOST_MS = 60 * 60 * 1000;
+/** Rows written between two signs of life of an import. */
+const ROWS_BETWEEN_SIGNS = 50_000;
 
 /**
  * Stores already-parsed rows as new versions of the named decks (CSV and CGRateS imports meet
@@ -100,15 +104,21 @@ export async function storeRateDecks(
     if (refused) return refused;
   }
   const now = deps.clock.now();
-  for (const stale of await listStaleStagedVersions(deps.db, new Date(now.getTime() - STAGED_FOR_AT_MOST_MS))) await deleteStagedVersion(deps.db, stale);
+  // Whether an import is alive is a matter of real time: the test clock moves by hours at once,
+  // and a CLI and a server on one database each have their own.
+  const wall = () => systemClock.now();
+  for (const stale of await takeStaleStagedVersions(deps.db, new Date(wall().getTime() - SILENT_FOR_AT_MOST_MS), wall())) await deleteStagedVersion(deps.db, stale);
 
   const staged: StagedVersion[] = [];
   try {
     for (const { rows, input } of decks) {
       const version: StagedVersion = { id: newId('rdv'), effectiveFrom: input.effectiveFrom ?? now, rowCount: rows.length, source: input.source ?? '', createdAt: now };
-      await insertStagedVersion(deps.db, version);
+      await insertStagedVersion(deps.db, version, wall());
       staged.push(version);
-      await insertRows(deps.db, version.id, rows);
+      for (let start = 0; start < rows.length; start += ROWS_BETWEEN_SIGNS) {
+        if (start > 0 && !(await keepStaged(deps.db, version.id, wall()))) throw stagedVersionGone(version.id);
+        await insertRows(deps.db, version.id, start === 0 && rows.length <= ROWS_BETWEEN_SIGNS ? rows : rows.slice(start, start + ROWS_BETWEEN_SIGNS));
+      }
     }
     const activate = () => deps.db.transaction(async (tx) => {
       const stored: Stored[] = [];

@@ -112,39 +112,60 @@ export async function nextVersionNumber(db: Queryable, deckId: string): Promise<
 /** A version's fields when it is staged: its deck and number come when it is activated. */
 export type StagedVersion = Omit<RateDeckVersion, 'deckId' | 'version'>;
 
-export async function insertStagedVersion(db: Queryable, version: StagedVersion): Promise<void> {
-  await db.query('INSERT INTO rate_deck_versions (id, effective_from, row_count, source, created_at) VALUES ($1, $2, $3, $4, $5)', [
+/** `stagedAt`: wall-clock time, the import's first sign of life (see migration 009). */
+export async function insertStagedVersion(db: Queryable, version: StagedVersion, stagedAt: Date): Promise<void> {
+  await db.query('INSERT INTO rate_deck_versions (id, effective_from, row_count, source, created_at, staged_at) VALUES ($1, $2, $3, $4, $5, $6)', [
     version.id,
     version.effectiveFrom,
     version.rowCount,
     version.source,
     version.createdAt,
+    stagedAt,
   ]);
 }
 
-/** Makes a staged version the deck's next version: from the commit on, it prices calls. */
-export async function activateVersion(tx: Queryable, versionId: string, deckId: string, version: number): Promise<void> {
-  await tx.query('UPDATE rate_deck_versions SET deck_id = $2, version = $3 WHERE id = $1 AND deck_id IS NULL', [versionId, deckId, version]);
+/** The import of a staged version is alive at `at`; false when the version is gone (removed as stale). */
+export async function keepStaged(db: Queryable, versionId: string, at: Date): Promise<boolean> {
+  return (await db.query('UPDATE rate_deck_versions SET staged_at = $2 WHERE id = $1 AND deck_id IS NULL', [versionId, at])).affectedRows === 1;
 }
 
-/** Staged versions created before `before`: imports that failed or whose process ended part way. */
-export async function listStaleStagedVersions(db: Queryable, before: Date): Promise<string[]> {
-  const result = await db.query<{ id: string }>('SELECT id FROM rate_deck_versions WHERE deck_id IS NULL AND created_at < $1', [before]);
+/**
+ * Makes a staged version the deck's next version: from the commit on, it prices calls. Throws
+ * when the version is no longer staged, so that the transaction activates nothing.
+ */
+export async function activateVersion(tx: Queryable, versionId: string, deckId: string, version: number): Promise<void> {
+  const activated = await tx.query('UPDATE rate_deck_versions SET deck_id = $2, version = $3, staged_at = NULL WHERE id = $1 AND deck_id IS NULL', [versionId, deckId, version]);
+  if (activated.affectedRows !== 1) throw stagedVersionGone(versionId);
+}
+
+/** A staged version removed under its import, taken for one that had stopped. */
+export function stagedVersionGone(versionId: string): Error {
+  return new Error(`the rows of rate deck version ${versionId} were removed while it was imported (taken for an import silent for an hour); import the deck again`);
+}
+
+/**
+ * Takes the staged versions whose import has been silent since before `before`: imports that
+ * stopped part way. Taking one marks it alive at `now`, so that two imports never both remove it.
+ */
+export async function takeStaleStagedVersions(db: Queryable, before: Date, now: Date): Promise<string[]> {
+  const result = await db.query<{ id: string }>('UPDATE rate_deck_versions SET staged_at = $2 WHERE deck_id IS NULL AND staged_at < $1 RETURNING id', [before, now]);
   return result.rows.map((row) => row.id);
 }
 
 /**
- * Deletes a staged version and its rows, a chunk of rows per statement (with a turn of the
- * event loop between), like writing them.
+ * Deletes a staged version and its rows, a range of lines per statement (with a turn of the
+ * event loop between), like writing them; the rows of a version no longer staged are left.
  */
 export async function deleteStagedVersion(db: Queryable, versionId: string): Promise<void> {
-  for (;;) {
-    const deleted = await db.query(
-      'DELETE FROM rate_deck_rows WHERE version_id = $1 AND line IN (SELECT line FROM rate_deck_rows WHERE version_id = $1 ORDER BY line LIMIT $2)',
-      [versionId, ROW_CHUNK],
+  const last = (await db.query<{ last: number | null }>('SELECT max(line) AS last FROM rate_deck_rows WHERE version_id = $1', [versionId])).rows[0]?.last ?? -1;
+  // Ranges of lines, found by the primary key: a subquery picking the next thousand rows was
+  // planned as a nested loop over the whole version, minutes for a big deck.
+  for (let from = 0; from <= last; from += ROW_CHUNK) {
+    if (from > 0) await nextTurn();
+    await db.query(
+      'DELETE FROM rate_deck_rows WHERE version_id = $1 AND line >= $2 AND line < $3 AND EXISTS (SELECT 1 FROM rate_deck_versions WHERE id = $1 AND deck_id IS NULL)',
+      [versionId, from, from + ROW_CHUNK],
     );
-    if (deleted.affectedRows === 0) break;
-    await nextTurn();
   }
   await db.query('DELETE FROM rate_deck_versions WHERE id = $1 AND deck_id IS NULL', [versionId]);
 }
@@ -161,7 +182,7 @@ const ROW_CHUNK = 1000;
  */
 export async function insertRows(db: Queryable, versionId: string, rows: readonly RateRow[]): Promise<void> {
   for (let start = 0; start < rows.length; start += ROW_CHUNK) {
-    if (start > 0) await nextTurn();
+    await nextTurn();
     const chunk = rows.slice(start, start + ROW_CHUNK);
     await db.query(
       `INSERT INTO rate_deck_rows (version_id, line, service, prefix, destination, connect_fee, rate, rate_unit, first_increment,

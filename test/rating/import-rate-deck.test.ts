@@ -3,7 +3,7 @@ import { TestClock } from '../../src/clock/clock.ts';
 import { parseCurrency } from '../../src/money/index.ts';
 import { parseRateDeck } from '../../src/rating/parse-rate-deck.ts';
 import { storeRateDecks } from '../../src/rating/import-rate-deck.ts';
-import { insertRows, insertStagedVersion, listDecks, listVersions } from '../../src/rating/rate-deck-store.ts';
+import { deleteStagedVersion, insertRows, insertStagedVersion, listDecks, listVersions } from '../../src/rating/rate-deck-store.ts';
 import type { Database, Queryable, SqlValue } from '../../src/store/database.ts';
 import { openTestDatabase, testDatabaseKind, type TestDatabase } from '../helpers/database.ts';
 
@@ -40,15 +40,15 @@ describe(`storing several decks on ${testDatabaseKind}`, () => {
     ]);
   });
 
-  /** The database, with `onRows` called before each statement that writes deck rows. */
-  const watched = (onRows: (count: number) => void): Database => {
+  /** The database, with `onRows` called (and awaited) before each statement that writes deck rows. */
+  const watched = (onRows: (count: number) => void | Promise<void>): Database => {
     let count = 0;
     return new Proxy(database.db, {
       get(target, property, receiver) {
         if (property !== 'query') return Reflect.get(target, property, receiver) as unknown;
         return (sql: string, params?: readonly unknown[]) => {
-          if (sql.includes('INSERT INTO rate_deck_rows')) onRows(++count);
-          return target.query(sql, params as never);
+          if (!sql.includes('INSERT INTO rate_deck_rows')) return target.query(sql, params as never);
+          return Promise.resolve(onRows(++count)).then(() => target.query(sql, params as never));
         };
       },
     });
@@ -97,17 +97,37 @@ describe(`storing several decks on ${testDatabaseKind}`, () => {
     expect(await listDecks(database.db)).toEqual(decksBefore);
   });
 
-  it('removes a deck an import left staged over an hour ago, not one still being written', async () => {
-    const leftBehind = { id: 'rdv_left_behind', effectiveFrom: clock.now(), rowCount: 1, source: 'a process that stopped', createdAt: new Date(clock.now().getTime() - 61 * 60 * 1000) };
-    const beingWritten = { ...leftBehind, id: 'rdv_being_written', createdAt: new Date(clock.now().getTime() - 10 * 60 * 1000) };
-    for (const version of [leftBehind, beingWritten]) {
-      await insertStagedVersion(database.db, version);
-      await insertRows(database.db, version.id, parsed.rows);
+  it('removes a deck whose import has been silent for an hour, not one still being written, whatever the test clock says', async () => {
+    const wall = Date.now();
+    const version = (id: string) => ({ id, effectiveFrom: clock.now(), rowCount: 1, source: 'an import', createdAt: clock.now() });
+    const staged = [
+      [version('rdv_left_behind'), new Date(wall - 61 * 60 * 1000)],
+      [version('rdv_being_written'), new Date(wall - 10 * 60 * 1000)],
+    ] as const;
+    for (const [stagedVersion, stagedAt] of staged) {
+      await insertStagedVersion(database.db, stagedVersion, stagedAt);
+      await insertRows(database.db, stagedVersion.id, parsed.rows);
     }
-    expect((await storeRateDecks({ db: database.db, clock }, [deck('Wholesale', 'USD')])).ok).toBe(true);
-    const versions = await database.db.query<{ id: string }>('SELECT DISTINCT version_id AS id FROM rate_deck_rows WHERE version_id IN ($1, $2)', [leftBehind.id, beingWritten.id]);
-    expect(versions.rows).toEqual([{ id: beingWritten.id }]);
-    expect((await database.db.query('SELECT id FROM rate_deck_versions WHERE id = $1', [leftBehind.id])).rows).toEqual([]);
+    // The test clock three hours on: an import it started is no older for that.
+    const later = new TestClock(new Date(clock.now().getTime() + 3 * 60 * 60 * 1000));
+    expect((await storeRateDecks({ db: database.db, clock: later }, [deck('Wholesale', 'USD')])).ok).toBe(true);
+    const left = await database.db.query<{ id: string }>("SELECT DISTINCT version_id AS id FROM rate_deck_rows WHERE version_id IN ('rdv_left_behind', 'rdv_being_written')");
+    expect(left.rows).toEqual([{ id: 'rdv_being_written' }]);
+    expect((await database.db.query("SELECT id FROM rate_deck_versions WHERE id = 'rdv_left_behind'")).rows).toEqual([]);
+    await deleteStagedVersion(database.db, 'rdv_being_written');
+  });
+
+  it('fails, activating nothing, an import whose staged rows were removed under it', async () => {
+    const decksBefore = await listDecks(database.db);
+    const removing = watched(async (count) => {
+      // Another import took this one for stopped (its process had been silent for an hour).
+      if (count !== 2) return;
+      for (const { id } of (await database.db.query<{ id: string }>('SELECT id FROM rate_deck_versions WHERE deck_id IS NULL')).rows) await deleteStagedVersion(database.db, id);
+    });
+    await expect(storeRateDecks({ db: removing, clock }, [{ rows: bigDeck.rows, input: { name: 'Removed' } }])).rejects.toThrow();
+    expect(await listDecks(database.db)).toEqual(decksBefore);
+    expect(await staged()).toBe(0);
+    expect((await database.db.query<{ count: number }>("SELECT count(*)::int AS count FROM rate_deck_rows WHERE version_id NOT IN (SELECT id FROM rate_deck_versions WHERE deck_id IS NOT NULL)")).rows[0]!.count).toBe(0);
   });
 
   // On PGlite one transaction holds the database: two activations cannot overlap.

@@ -2,10 +2,14 @@
 -- (a million rows are tens of seconds of writing on PGlite, where one transaction would hold
 -- the database for all of them). Until its last row is in, a version is staged: it belongs to
 -- no deck and has no number, so no lookup, list or price can see it. Activating it sets both.
+-- staged_at is the wall-clock time the import last wrote (not the test clock's, which moves by
+-- hours at a time): a staged version whose import has been silent for an hour is an import that
+-- stopped part way, and the next import removes it.
 ALTER TABLE rate_deck_versions
   DROP CONSTRAINT IF EXISTS rate_deck_versions_staged,
   ALTER COLUMN deck_id DROP NOT NULL,
   ALTER COLUMN version DROP NOT NULL,
-  ADD CONSTRAINT rate_deck_versions_staged CHECK ((deck_id IS NULL) = (version IS NULL));
+  ADD COLUMN IF NOT EXISTS staged_at timestamptz,
+  ADD CONSTRAINT rate_deck_versions_staged CHECK ((deck_id IS NULL) = (version IS NULL) AND (deck_id IS NULL) = (staged_at IS NOT NULL));
 
-CREATE INDEX IF NOT EXISTS rate_deck_versions_staged_since ON rate_deck_versions (created_at) WHERE deck_id IS NULL;
+CREATE INDEX IF NOT EXISTS rate_deck_versions_staged_since ON rate_deck_versions (staged_at) WHERE deck_id IS NULL;
