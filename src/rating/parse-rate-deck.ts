@@ -68,10 +68,17 @@ function* readRateDeck(csv: string, defaultEffectiveFrom: Date): Steps<ParsedDec
   // Records are read as plain field lists, and a record that breaks the CSV syntax is reported
   // on its own line, so one stray quote or comma does not hide every other problem of the file.
   reading: for (const piece of readCsvTextInPieces(csv)) {
-    for (const fault of piece.faults) problems.push({ line: fault.line, field: 'csv', message: fault.message });
+    // The piece's unreadable lines join the problems in line order, with its rows', so that the
+    // first 1,000 problems kept are the file's first 1,000.
+    let fault = 0;
+    const faultsBefore = (line: number) => {
+      for (; fault < piece.faults.length && piece.faults[fault]!.line < line; fault++) problems.push({ line: piece.faults[fault]!.line, field: 'csv', message: piece.faults[fault]!.message });
+    };
     for (let index = 0; index < piece.records.length; index++) {
       const record = piece.records[index]!;
       const line = piece.lines[index]!;
+      faultsBefore(line);
+      if (problems.length >= MAX_PROBLEMS) break reading;
       if (reader === undefined) {
         // The header's own line: blank lines may come before it.
         headerLine = line;
@@ -92,6 +99,7 @@ function* readRateDeck(csv: string, defaultEffectiveFrom: Date): Steps<ParsedDec
       if (problems.length >= MAX_PROBLEMS) break reading;
       if (rows.length % ROWS_PER_STEP === 0) yield;
     }
+    faultsBefore(Infinity);
     yield;
   }
   if (reader === undefined) return { ok: false, problems: [...problems, { line: 1, field: 'csv', message: 'the deck has no rows' }] };

@@ -218,6 +218,16 @@ describe('parsing a rate deck', () => {
     expect(inTurns.ok && inTurns.rows.length).toBe(40_000);
   });
 
+  it('lists the first 1,000 problems of the file by line, unreadable lines among them', () => {
+    const lines = ['prefix,rate', ...Array.from({ length: 500 }, (_, index) => `${1000 + index},abc`), ...Array.from({ length: 20_000 }, (_, index) => `${100_000 + index},0.01`), ...Array.from({ length: 1500 }, (_, index) => `${200_000 + index},"0.01`)];
+    const parsed = parseRateDeck(lines.join('\n'), T);
+    expect(parsed.ok).toBe(false);
+    if (parsed.ok) return;
+    expect(parsed.problems).toHaveLength(1000);
+    expect(parsed.problems.slice(0, 500).map((problem) => [problem.line, problem.field])).toEqual(Array.from({ length: 500 }, (_, index) => [index + 2, 'rate']));
+    expect(parsed.problems.slice(500).map((problem) => problem.line)).toEqual(Array.from({ length: 500 }, (_, index) => 20_502 + index));
+  });
+
   it('reports a bad header and the unreadable lines after it', () => {
     expect(parseRateDeck('prefix,rat\n1,"0.1\n2,0.2', T)).toMatchObject({
       ok: false,
