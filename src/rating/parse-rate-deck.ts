@@ -54,7 +54,7 @@ export function parseRateDeckInTurns(csv: string, defaultEffectiveFrom: Date): P
   return runInTurns(readRateDeck(csv, defaultEffectiveFrom));
 }
 
-/** Rows read between two pauses. */
+/** Lines read between two pauses. */
 const ROWS_PER_STEP = 1000;
 
 function* readRateDeck(csv: string, defaultEffectiveFrom: Date): Steps<ParsedDeck> {
@@ -97,7 +97,7 @@ function* readRateDeck(csv: string, defaultEffectiveFrom: Date): Steps<ParsedDec
         }
       }
       if (problems.length >= MAX_PROBLEMS) break reading;
-      if (rows.length % ROWS_PER_STEP === 0) yield;
+      if (records % ROWS_PER_STEP === 0) yield;
     }
     faultsBefore(Infinity);
     yield;
