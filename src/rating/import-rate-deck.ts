@@ -1,8 +1,8 @@
-import { systemClock, type Clock } from '../clock/clock.ts';
+import type { Clock } from '../clock/clock.ts';
 import { failure, type Result } from '../errors.ts';
 import { newId } from '../ids.ts';
 import type { Currency } from '../money/index.ts';
-import { isUniqueViolation, type Database } from '../store/database.ts';
+import type { Database } from '../store/database.ts';
 import { parseRateDeckInTurns } from './parse-rate-deck.ts';
 import type { RateRow } from './rate-plan.ts';
 import {
@@ -13,6 +13,8 @@ import {
   insertRows,
   insertStagedVersion,
   keepStaged,
+  lockDeckNames,
+  lockDefaultDeck,
   nextVersionNumber,
   setDefaultDeck,
   stagedVersionGone,
@@ -104,23 +106,23 @@ export async function storeRateDecks(
     if (refused) return refused;
   }
   const now = deps.clock.now();
-  // Whether an import is alive is a matter of real time: the test clock moves by hours at once,
-  // and a CLI and a server on one database each have their own.
-  const wall = () => systemClock.now();
-  for (const stale of await takeStaleStagedVersions(deps.db, new Date(wall().getTime() - SILENT_FOR_AT_MOST_MS), wall())) await deleteStagedVersion(deps.db, stale);
+  for (const stale of await takeStaleStagedVersions(deps.db, SILENT_FOR_AT_MOST_MS)) await deleteStagedVersion(deps.db, stale);
 
   const staged: StagedVersion[] = [];
   try {
     for (const { rows, input } of decks) {
       const version: StagedVersion = { id: newId('rdv'), effectiveFrom: input.effectiveFrom ?? now, rowCount: rows.length, source: input.source ?? '', createdAt: now };
-      await insertStagedVersion(deps.db, version, wall());
+      await insertStagedVersion(deps.db, version);
       staged.push(version);
       for (let start = 0; start < rows.length; start += ROWS_BETWEEN_SIGNS) {
-        if (start > 0 && !(await keepStaged(deps.db, version.id, wall()))) throw stagedVersionGone(version.id);
+        if (start > 0 && !(await keepStaged(deps.db, version.id))) throw stagedVersionGone(version.id);
         await insertRows(deps.db, version.id, start === 0 && rows.length <= ROWS_BETWEEN_SIGNS ? rows : rows.slice(start, start + ROWS_BETWEEN_SIGNS));
       }
     }
-    const activate = () => deps.db.transaction(async (tx) => {
+    const activated = await deps.db.transaction(async (tx) => {
+      // The default first, then the names, each in one order in every transaction (see both).
+      if (decks.some(({ input }) => input.makeDefault)) await lockDefaultDeck(tx);
+      await lockDeckNames(tx, decks.map(({ input }) => deckName(input.name)));
       const stored: Stored[] = [];
       for (const [index, { input }] of decks.entries()) {
         const name = deckName(input.name);
@@ -140,12 +142,6 @@ export async function storeRateDecks(
         stored.push({ deck, version });
       }
       return { ok: true as const, value: stored };
-    });
-    // Two imports that made the same new deck at once: the other committed it first, and this
-    // one, tried again, becomes its next version.
-    const activated = await activate().catch((error: unknown) => {
-      if (isUniqueViolation(error)) return activate();
-      throw error;
     });
     staged.length = 0;
     return activated;

@@ -94,9 +94,31 @@ export async function insertDeck(db: Queryable, deck: RateDeck): Promise<void> {
  * index (a 500) on a server; the last one now wins.
  */
 export async function setDefaultDeck(tx: Queryable, deckId: string): Promise<void> {
-  await tx.query(`SELECT pg_advisory_xact_lock(hashtext('ringbill.rate_decks'), hashtext(current_schema() || '.default'))`);
+  await lockDefaultDeck(tx);
   await tx.query('UPDATE rate_decks SET is_default = false WHERE is_default AND id <> $1', [deckId]);
   await tx.query('UPDATE rate_decks SET is_default = true WHERE id = $1', [deckId]);
+}
+
+/**
+ * Takes, to the end of the transaction, the right to change which deck is the default. A
+ * transaction that will take it takes it before any deck's lock: two imports that each made
+ * their deck the default locked their own deck, then waited for the other's (the old default),
+ * and one was cut off as a deadlock.
+ */
+export async function lockDefaultDeck(tx: Queryable): Promise<void> {
+  await tx.query(`SELECT pg_advisory_xact_lock(hashtext('ringbill.rate_decks'), hashtext(current_schema() || '.default'))`);
+}
+
+/**
+ * Takes, to the end of the transaction, the names of the decks it activates versions of, in one
+ * order for every transaction, existing decks or not: two CGRateS imports of decks A and B, one
+ * listing them A, B and the other B, A, each locked one and waited for the other's, and two
+ * imports making one new deck both inserted it.
+ */
+export async function lockDeckNames(tx: Queryable, names: readonly string[]): Promise<void> {
+  for (const name of [...new Set(names)].sort()) {
+    await tx.query(`SELECT pg_advisory_xact_lock(hashtext('ringbill.rate_decks'), hashtext(current_schema() || '.name.' || $1))`, [name]);
+  }
 }
 
 export async function listVersions(db: Queryable, deckId: string): Promise<RateDeckVersion[]> {
@@ -112,62 +134,85 @@ export async function nextVersionNumber(db: Queryable, deckId: string): Promise<
 /** A version's fields when it is staged: its deck and number come when it is activated. */
 export type StagedVersion = Omit<RateDeckVersion, 'deckId' | 'version'>;
 
-/** `stagedAt`: wall-clock time, the import's first sign of life (see migration 009). */
-export async function insertStagedVersion(db: Queryable, version: StagedVersion, stagedAt: Date): Promise<void> {
-  await db.query('INSERT INTO rate_deck_versions (id, effective_from, row_count, source, created_at, staged_at) VALUES ($1, $2, $3, $4, $5, $6)', [
+/*
+ * Whether the import of a staged version is alive goes by the database's clock
+ * (clock_timestamp()), the one every process of an install shares: each process's own clock may
+ * be set apart, and the test clock moves by hours at a time (migration 009).
+ */
+
+export async function insertStagedVersion(db: Queryable, version: StagedVersion): Promise<void> {
+  await db.query('INSERT INTO rate_deck_versions (id, effective_from, row_count, source, created_at, staged_at) VALUES ($1, $2, $3, $4, $5, clock_timestamp())', [
     version.id,
     version.effectiveFrom,
     version.rowCount,
     version.source,
     version.createdAt,
-    stagedAt,
   ]);
 }
 
-/** The import of a staged version is alive at `at`; false when the version is gone (removed as stale). */
-export async function keepStaged(db: Queryable, versionId: string, at: Date): Promise<boolean> {
-  return (await db.query('UPDATE rate_deck_versions SET staged_at = $2 WHERE id = $1 AND deck_id IS NULL', [versionId, at])).affectedRows === 1;
+/** The import of a staged version is alive; false when another import has taken it for stopped. */
+export async function keepStaged(db: Queryable, versionId: string): Promise<boolean> {
+  const kept = await db.query('UPDATE rate_deck_versions SET staged_at = clock_timestamp() WHERE id = $1 AND deck_id IS NULL AND removing_since IS NULL', [versionId]);
+  return kept.affectedRows === 1;
 }
 
 /**
  * Makes a staged version the deck's next version: from the commit on, it prices calls. Throws
- * when the version is no longer staged, so that the transaction activates nothing.
+ * when the version is no longer staged or is being removed, so that the transaction activates
+ * nothing.
  */
 export async function activateVersion(tx: Queryable, versionId: string, deckId: string, version: number): Promise<void> {
-  const activated = await tx.query('UPDATE rate_deck_versions SET deck_id = $2, version = $3, staged_at = NULL WHERE id = $1 AND deck_id IS NULL', [versionId, deckId, version]);
+  const activated = await tx.query(
+    'UPDATE rate_deck_versions SET deck_id = $2, version = $3, staged_at = NULL WHERE id = $1 AND deck_id IS NULL AND removing_since IS NULL',
+    [versionId, deckId, version],
+  );
   if (activated.affectedRows !== 1) throw stagedVersionGone(versionId);
 }
 
-/** A staged version removed under its import, taken for one that had stopped. */
+/** A staged version taken from its import, which had been silent so long it seemed stopped. */
 export function stagedVersionGone(versionId: string): Error {
-  return new Error(`the rows of rate deck version ${versionId} were removed while it was imported (taken for an import silent for an hour); import the deck again`);
+  return new Error(`rate deck version ${versionId} was taken for the remains of a stopped import (its import was silent for an hour) while it was imported; import the deck again`);
 }
 
 /**
- * Takes the staged versions whose import has been silent since before `before`: imports that
- * stopped part way. Taking one marks it alive at `now`, so that two imports never both remove it.
+ * Takes the staged versions whose import has been silent for `silentMs`: imports that stopped
+ * part way. A version taken is marked as being removed, so that its import, should it wake, can
+ * neither write nor activate it, and no other import takes it too (unless this one stops, and
+ * stays silent as long, in turn).
  */
-export async function takeStaleStagedVersions(db: Queryable, before: Date, now: Date): Promise<string[]> {
-  const result = await db.query<{ id: string }>('UPDATE rate_deck_versions SET staged_at = $2 WHERE deck_id IS NULL AND staged_at < $1 RETURNING id', [before, now]);
+export async function takeStaleStagedVersions(db: Queryable, silentMs: number): Promise<string[]> {
+  const result = await db.query<{ id: string }>(
+    `UPDATE rate_deck_versions SET removing_since = clock_timestamp()
+     WHERE deck_id IS NULL AND staged_at < clock_timestamp() - $1 * interval '1 millisecond'
+       AND (removing_since IS NULL OR removing_since < clock_timestamp() - $1 * interval '1 millisecond')
+     RETURNING id`,
+    [silentMs],
+  );
   return result.rows.map((row) => row.id);
 }
 
 /**
  * Deletes a staged version and its rows, a range of lines per statement (with a turn of the
- * event loop between), like writing them; the rows of a version no longer staged are left.
+ * event loop between), like writing them. Only rows of a version still staged go, and the
+ * version itself only once it has none.
  */
 export async function deleteStagedVersion(db: Queryable, versionId: string): Promise<void> {
-  const last = (await db.query<{ last: number | null }>('SELECT max(line) AS last FROM rate_deck_rows WHERE version_id = $1', [versionId])).rows[0]?.last ?? -1;
-  // Ranges of lines, found by the primary key: a subquery picking the next thousand rows was
-  // planned as a nested loop over the whole version, minutes for a big deck.
-  for (let from = 0; from <= last; from += ROW_CHUNK) {
-    if (from > 0) await nextTurn();
-    await db.query(
+  // Ranges of lines found by the primary key, starting at the next line there is: a subquery
+  // picking the next thousand rows was planned as a nested loop over the whole version (minutes
+  // for a big deck), and counting up through blank lines could take as long.
+  for (let from = 0; ; ) {
+    const next = (await db.query<{ next: number | null }>('SELECT min(line) AS next FROM rate_deck_rows WHERE version_id = $1 AND line >= $2', [versionId, from])).rows[0]?.next ?? null;
+    if (next === null) break;
+    const deleted = await db.query(
       'DELETE FROM rate_deck_rows WHERE version_id = $1 AND line >= $2 AND line < $3 AND EXISTS (SELECT 1 FROM rate_deck_versions WHERE id = $1 AND deck_id IS NULL)',
-      [versionId, from, from + ROW_CHUNK],
+      [versionId, next, next + ROW_CHUNK],
     );
+    // Activated meanwhile: its rows are a deck's now.
+    if (deleted.affectedRows === 0) return;
+    from = next + ROW_CHUNK;
+    await nextTurn();
   }
-  await db.query('DELETE FROM rate_deck_versions WHERE id = $1 AND deck_id IS NULL', [versionId]);
+  await db.query('DELETE FROM rate_deck_versions WHERE id = $1 AND deck_id IS NULL AND NOT EXISTS (SELECT 1 FROM rate_deck_rows WHERE version_id = $1)', [versionId]);
 }
 
 /**

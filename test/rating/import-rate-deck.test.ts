@@ -3,8 +3,8 @@ import { TestClock } from '../../src/clock/clock.ts';
 import { parseCurrency } from '../../src/money/index.ts';
 import { parseRateDeck } from '../../src/rating/parse-rate-deck.ts';
 import { storeRateDecks } from '../../src/rating/import-rate-deck.ts';
-import { deleteStagedVersion, insertRows, insertStagedVersion, listDecks, listVersions } from '../../src/rating/rate-deck-store.ts';
-import type { Database, Queryable, SqlValue } from '../../src/store/database.ts';
+import { deleteStagedVersion, insertRows, insertStagedVersion, listDecks, listVersions, takeStaleStagedVersions } from '../../src/rating/rate-deck-store.ts';
+import type { Database } from '../../src/store/database.ts';
 import { openTestDatabase, testDatabaseKind, type TestDatabase } from '../helpers/database.ts';
 
 describe(`storing several decks on ${testDatabaseKind}`, () => {
@@ -98,15 +98,14 @@ describe(`storing several decks on ${testDatabaseKind}`, () => {
   });
 
   it('removes a deck whose import has been silent for an hour, not one still being written, whatever the test clock says', async () => {
-    const wall = Date.now();
     const version = (id: string) => ({ id, effectiveFrom: clock.now(), rowCount: 1, source: 'an import', createdAt: clock.now() });
-    const staged = [
-      [version('rdv_left_behind'), new Date(wall - 61 * 60 * 1000)],
-      [version('rdv_being_written'), new Date(wall - 10 * 60 * 1000)],
-    ] as const;
-    for (const [stagedVersion, stagedAt] of staged) {
-      await insertStagedVersion(database.db, stagedVersion, stagedAt);
-      await insertRows(database.db, stagedVersion.id, parsed.rows);
+    for (const [id, silentMinutes] of [
+      ['rdv_left_behind', 61],
+      ['rdv_being_written', 10],
+    ] as const) {
+      await insertStagedVersion(database.db, version(id));
+      await insertRows(database.db, id, parsed.rows);
+      await database.db.query(`UPDATE rate_deck_versions SET staged_at = clock_timestamp() - $2 * interval '1 minute' WHERE id = $1`, [id, silentMinutes]);
     }
     // The test clock three hours on: an import it started is no older for that.
     const later = new TestClock(new Date(clock.now().getTime() + 3 * 60 * 60 * 1000));
@@ -120,9 +119,9 @@ describe(`storing several decks on ${testDatabaseKind}`, () => {
   it('fails, activating nothing, an import whose staged rows were removed under it', async () => {
     const decksBefore = await listDecks(database.db);
     const removing = watched(async (count) => {
-      // Another import took this one for stopped (its process had been silent for an hour).
+      // Another import takes this one for stopped (as if it had been silent for an hour).
       if (count !== 2) return;
-      for (const { id } of (await database.db.query<{ id: string }>('SELECT id FROM rate_deck_versions WHERE deck_id IS NULL')).rows) await deleteStagedVersion(database.db, id);
+      for (const id of await takeStaleStagedVersions(database.db, -60_000)) await deleteStagedVersion(database.db, id);
     });
     await expect(storeRateDecks({ db: removing, clock }, [{ rows: bigDeck.rows, input: { name: 'Removed' } }])).rejects.toThrow();
     expect(await listDecks(database.db)).toEqual(decksBefore);
@@ -130,28 +129,22 @@ describe(`storing several decks on ${testDatabaseKind}`, () => {
     expect((await database.db.query<{ count: number }>("SELECT count(*)::int AS count FROM rate_deck_rows WHERE version_id NOT IN (SELECT id FROM rate_deck_versions WHERE deck_id IS NOT NULL)")).rows[0]!.count).toBe(0);
   });
 
-  // On PGlite one transaction holds the database: two activations cannot overlap.
-  it.runIf(testDatabaseKind === 'postgres')('makes two imports of one new deck at once its versions 1 and 2', async () => {
-    // The second import commits the new deck while the first is about to make it too.
-    let second: Promise<unknown> | undefined;
-    const first = new Proxy(database.db, {
-      get(target, property, receiver) {
-        if (property !== 'transaction') return Reflect.get(target, property, receiver) as unknown;
-        return (work: (tx: Queryable) => Promise<unknown>) =>
-          target.transaction((tx) =>
-            work({
-              ...tx,
-              query: async (sql: string, params?: readonly SqlValue[]) => {
-                if (sql.startsWith('INSERT INTO rate_decks') && !second) await (second = storeRateDecks({ db: database.db, clock }, [{ rows: parsed.rows, input: { name: 'Twice' } }]));
-                return tx.query(sql, params);
-              },
-            }),
-          );
-      },
-    });
-    const firstStored = await storeRateDecks({ db: first, clock }, [{ rows: parsed.rows, input: { name: 'Twice' } }]);
-    const secondStored = (await second) as Awaited<typeof firstStored>;
-    expect([secondStored, firstStored].map((stored) => stored.ok && stored.value[0]!.version.version)).toEqual([1, 2]);
-    expect((await listDecks(database.db)).filter((stored) => stored.name === 'Twice')).toHaveLength(1);
+  it('activates imports of the same decks sent at once, in any order, each default or not, without a deadlock', async () => {
+    const deps = { db: database.db, clock };
+    for (let round = 0; round < 8; round++) {
+      const [a, b] = [`Pair A${round % 2}`, `Pair B${round % 2}`];
+      const results = await Promise.all([
+        storeRateDecks(deps, [{ rows: parsed.rows, input: { name: a, makeDefault: true } }, { rows: parsed.rows, input: { name: b } }]),
+        storeRateDecks(deps, [{ rows: parsed.rows, input: { name: b, makeDefault: true } }, { rows: parsed.rows, input: { name: a } }]),
+        storeRateDecks(deps, [{ rows: parsed.rows, input: { name: a } }]),
+      ]);
+      expect(results.map((result) => result.ok)).toEqual([true, true, true]);
+    }
+    for (const name of ['Pair A0', 'Pair B0', 'Pair A1', 'Pair B1']) {
+      const decks = (await listDecks(database.db)).filter((stored) => stored.name === name);
+      expect(decks).toHaveLength(1);
+      expect((await listVersions(database.db, decks[0]!.id)).map((version) => version.version)).toEqual(Array.from({ length: name.startsWith('Pair A') ? 12 : 8 }, (_, index) => index + 1));
+    }
+    expect((await listDecks(database.db)).filter((stored) => stored.isDefault)).toHaveLength(1);
   });
 });
