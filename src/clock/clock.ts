@@ -1,4 +1,8 @@
-/** The one source of time. Nothing else reads the system clock or asks the database for now(). */
+/**
+ * The one source of time. Nothing else reads the system clock or asks the database for now(),
+ * but for whether a staged deck's import is alive, a matter of the database's clock that every
+ * process shares (rate-deck-store.ts, decisions.md).
+ */
 export interface Clock {
   now(): Date;
 }
