@@ -95,25 +95,21 @@ export interface CdrBatch {
 export async function* parseCdrBatches(input: CsvInput, options: ParseOptions): AsyncGenerator<CdrBatch> {
   const times = new SwitchTimes(options.timeZone);
   let header: string[] | undefined;
-  /** The fields of the last line read as a CDR (Ringbill: the header's). */
-  let width = 0;
   for await (const batch of readCsvRecords(input)) {
     const lines: CdrLine[] = [];
     for (let index = 0; index < batch.records.length; index++) {
       const record = batch.records[index]!;
       const line = batch.lines[index]!;
-      if (line === batch.unterminated && record.length < width) {
-        // A file still being written, or cut short, ends inside its last line. Rated as it is, an
-        // Asterisk line cut after its amaflags lacks its uniqueid and would be charged again,
-        // under another key, once the whole line arrives.
-        lines.push({ kind: 'malformed', line, reason: `the file ends inside this line (no line break after it, ${record.length} fields where the lines before have ${width}); it is rated when the file comes again with the line whole` });
+      if (line === batch.unterminated) {
+        // Switches end every line with a line break. A file without one after its last line was
+        // cut short (a file still being written, a truncated copy), and its last line may be too,
+        // at any field: rated as it is, it could be charged for seconds it lost, or (an Asterisk
+        // line cut before its uniqueid) charged again under another key once whole.
+        lines.push({ kind: 'malformed', line, reason: 'no line break ends this line, the last of the file: it may be cut short, so it is not rated; send the file again once it is complete (a line break after its last line)' });
       } else if (options.format !== 'ringbill') {
-        const read = options.format === 'asterisk' ? asterisk(record, line, times) : freeswitch(record, line, times);
-        if (read.kind !== 'malformed') width = record.length;
-        lines.push(read);
+        lines.push(options.format === 'asterisk' ? asterisk(record, line, times) : freeswitch(record, line, times));
       } else if (!header) {
         header = record.map((name) => name.trim().toLowerCase());
-        width = header.length;
         const unknown = header.filter((name) => !RINGBILL_COLUMNS.includes(name));
         // A column named twice would be read from its last place, whatever the first held.
         const twice = header.filter((name, column) => header!.indexOf(name) !== column);

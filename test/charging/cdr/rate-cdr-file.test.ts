@@ -10,11 +10,11 @@ import { importDefaultDeck, startTestApp, type TestApp } from '../../helpers/app
 
 const DECK = 'prefix,destination,rate,increments\n65,Singapore,0.06,60/60\n44,,0.12,1/1\n800,Toll free,0,60/60\n';
 
-/** Asterisk lines: [account code, number, start, billsec, uniqueid]. */
+/** Asterisk lines: [account code, number, start, billsec, uniqueid], each ended by a line break as Asterisk writes them. */
 function asterisk(lines: readonly [string, string, string, number, string][]): string {
   return lines
-    .map(([code, number, start, billsec, id]) => `"${code}","6531230001","${number}","from-internal","""Desk"" <6531230001>","PJSIP/101-1","PJSIP/trunk-2","Dial","PJSIP/${number}@trunk,60","${start}","${start}","${start}",${billsec + 5},${billsec},"ANSWERED","DOCUMENTATION","${id}",""`)
-    .join('\n');
+    .map(([code, number, start, billsec, id]) => `"${code}","6531230001","${number}","from-internal","""Desk"" <6531230001>","PJSIP/101-1","PJSIP/trunk-2","Dial","PJSIP/${number}@trunk,60","${start}","${start}","${start}",${billsec + 5},${billsec},"ANSWERED","DOCUMENTATION","${id}",""\n`)
+    .join('');
 }
 
 describe.each(['here', 'worker'] as const)(`rating a CDR file in several chunks on ${testDatabaseKind}, priced %s`, (pricing) => {
@@ -77,9 +77,9 @@ describe.each(['here', 'worker'] as const)(`rating a CDR file in several chunks 
   it('takes a 17th and last field for the uniqueid only when it looks like one, not a userfield', async () => {
     const line = (start: string, last: string) => `"RICH","6531230001","6591234567","from-internal","","PJSIP/101-1","PJSIP/trunk-2","Dial","","${start}","${start}","${start}",65,60,"ANSWERED","DOCUMENTATION","${last}"`;
     // loguserfield on, loguniqueid off: the dialplan's userfield is the same on every call.
-    const userfield = await rate([line('2026-11-05 09:00:00', 'sales'), line('2026-11-05 09:05:00', 'sales')].join('\n'));
+    const userfield = await rate([line('2026-11-05 09:00:00', 'sales'), line('2026-11-05 09:05:00', 'sales'), ''].join('\n'));
     expect(userfield).toMatchObject({ rated: 2, duplicates: 0 });
-    const uniqueIds = await rate([line('2026-11-05 10:00:00', '1762336800.7'), line('2026-11-05 10:00:00', 'pbx1-1762336800.8')].join('\n'));
+    const uniqueIds = await rate([line('2026-11-05 10:00:00', '1762336800.7'), line('2026-11-05 10:00:00', 'pbx1-1762336800.8'), ''].join('\n'));
     expect(uniqueIds).toMatchObject({ rated: 2, duplicates: 0 });
     const stored = await t.services.db.query<{ external_id: string }>("SELECT external_id FROM usage_records WHERE source = 'cdr' AND external_id LIKE '%1762336800%' ORDER BY external_id");
     expect(stored.rows.map((row) => row.external_id)).toEqual(['1762336800.7', 'pbx1-1762336800.8']);
@@ -96,6 +96,7 @@ describe.each(['here', 'worker'] as const)(`rating a CDR file in several chunks 
       line('2026-11-06 09:02:00', 30, 60, 'r4'),
       // Some switches leave the duration empty: the billsec is then taken as it is.
       line('2026-11-06 09:03:00', '', 60, 'r5'),
+      '',
     ].join('\n');
     const report = await rateCdrFile(t.services, Readable.from([file]), { format: 'asterisk', timeZone: 'America/New_York', chunkSize: 3, pricing });
     expect(report).toMatchObject({ lines: 5, rated: 2, rejected: 3, totals: [{ currency: 'SGD', amount: 120_000n, records: 2 }] });
@@ -142,17 +143,18 @@ describe.each(['here', 'worker'] as const)(`rating a CDR file in several chunks 
     expect(report.problems).toEqual([{ line: 2, outcome: 'rejected', reason: expect.stringContaining('unreadable CSV') }]);
   });
 
-  it('rejects a last line the file ends inside, and charges it once when the file comes again whole', async () => {
+  it('rejects a last line no line break ends (it may be cut short), and charges it once when the file comes again whole', async () => {
     const whole = asterisk([
       ['RICH', '6591234567', '2026-11-03 10:00:00', 60, 'cut1'],
       ['RICH', '6591234567', '2026-11-03 10:01:00', 60, 'cut2'],
     ]);
-    // Still being written: the last line stops after its amaflags, before its uniqueid.
+    // Still being written: the last line stops after its amaflags, before its uniqueid, with as
+    // many fields as a line of a switch that logs no uniqueid.
     const cut = whole.slice(0, whole.lastIndexOf(',"cut2"'));
     const first = await rate(cut);
     expect(first).toMatchObject({ lines: 2, rated: 1, rejected: 1 });
-    expect(first.problems).toEqual([{ line: 2, outcome: 'rejected', reason: expect.stringContaining('the file ends inside this line') }]);
-    expect(await rate(`${whole}\n`)).toMatchObject({ rated: 1, duplicates: 1 });
+    expect(first.problems).toEqual([{ line: 2, outcome: 'rejected', reason: expect.stringContaining('no line break ends this line') }]);
+    expect(await rate(whole)).toMatchObject({ rated: 1, duplicates: 1 });
     const stored = await t.services.db.query<{ count: number }>("SELECT count(*)::int AS count FROM usage_records WHERE started_at = '2026-11-03 10:01:00+00'");
     expect(stored.rows[0]!.count).toBe(1);
   });
