@@ -114,10 +114,7 @@ export async function storeRateDecks(
       const version: StagedVersion = { id: newId('rdv'), effectiveFrom: input.effectiveFrom ?? now, rowCount: rows.length, source: input.source ?? '', createdAt: now };
       await insertStagedVersion(deps.db, version);
       staged.push(version);
-      for (let start = 0; start < rows.length; start += ROWS_BETWEEN_SIGNS) {
-        if (start > 0 && !(await keepStaged(deps.db, version.id))) throw stagedVersionGone(version.id);
-        await insertRows(deps.db, version.id, start === 0 && rows.length <= ROWS_BETWEEN_SIGNS ? rows : rows.slice(start, start + ROWS_BETWEEN_SIGNS));
-      }
+      await stageRows(deps.db, version.id, rows);
     }
     const activated = await deps.db.transaction(async (tx) => {
       // The default first, then the names, each in one order in every transaction (see both).
@@ -151,6 +148,14 @@ export async function storeRateDecks(
   } finally {
     // Refused, or failed part way: its rows go, as they came, a chunk at a time.
     for (const version of staged) await deleteStagedVersion(deps.db, version.id);
+  }
+}
+
+/** Writes a staged version's rows, saying every 50,000 rows that its import is alive. */
+async function stageRows(db: Database, versionId: string, rows: readonly RateRow[]): Promise<void> {
+  for (let start = 0; start < rows.length; start += ROWS_BETWEEN_SIGNS) {
+    if (start > 0 && !(await keepStaged(db, versionId))) throw stagedVersionGone(versionId);
+    await insertRows(db, versionId, start === 0 && rows.length <= ROWS_BETWEEN_SIGNS ? rows : rows.slice(start, start + ROWS_BETWEEN_SIGNS));
   }
 }
 
