@@ -30,14 +30,11 @@ export function runToEnd<T>(steps: Steps<T>): T {
  * come after a few milliseconds of work at most.
  */
 export async function runInTurns<T>(steps: Steps<T>, sliceMs = 10): Promise<T> {
-  let sliceStart = performance.now();
+  const takeTurn = turnTaker(sliceMs);
   for (;;) {
     const step = steps.next();
     if (step.done) return step.value;
-    if (performance.now() - sliceStart >= sliceMs) {
-      await nextTurn();
-      sliceStart = performance.now();
-    }
+    await takeTurn();
   }
 }
 

@@ -302,23 +302,10 @@ export async function* readCsvRecords(input: CsvInput): AsyncGenerator<CsvBatch>
 }
 
 /**
- * The records of a whole text (a rate deck), read as readCsvRecords reads a stream: `lines[i]`
- * is the line of `records[i]`, and a line that cannot be read is a fault of its own.
- */
-export function readCsvText(text: string): { records: string[][]; lines: number[]; faults: CsvFault[] } {
-  const read = { records: [] as string[][], lines: [] as number[], faults: [] as CsvFault[] };
-  for (const piece of readCsvTextInPieces(text)) {
-    read.records.push(...piece.records);
-    read.lines.push(...piece.lines);
-    read.faults.push(...piece.faults);
-  }
-  return read;
-}
-
-/**
- * A whole text's records, as readCsvText reads them, a piece of about `pieceChars` of text at a
- * time (cut after a line break), so that a caller can pause between pieces and never holds
- * every record of a big deck at once.
+ * The records of a whole text (a rate deck), read as readCsvRecords reads a stream (`lines[i]` is
+ * the line of `records[i]`, and a line that cannot be read is a fault of its own), a piece of
+ * about `pieceChars` of text at a time (cut after a line break), so that a caller can pause
+ * between pieces and never holds every record of a big deck at once.
  */
 export function* readCsvTextInPieces(text: string, pieceChars = 1 << 18): Generator<{ records: string[][]; lines: number[]; faults: CsvFault[] }> {
   const reader = new Lines();

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { parse } from 'csv-parse/sync';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { LINE_OPTIONS, MAX_LINE_BYTES, readCsvRecords, readCsvText, readCsvTextInPieces, splitCsvLine } from '../../src/csv/csv-reader.ts';
+import { LINE_OPTIONS, MAX_LINE_BYTES, readCsvRecords, readCsvTextInPieces, splitCsvLine, type CsvFault } from '../../src/csv/csv-reader.ts';
 
 interface Read {
   records: { fields: string[]; line: number }[];
@@ -52,6 +52,17 @@ function cut(bytes: Buffer, points: readonly number[]): Buffer[] {
   }
   if (from < bytes.length || pieces.length === 0) pieces.push(bytes.subarray(from));
   return pieces;
+}
+
+/** A whole text's records, its pieces put together. */
+function readCsvText(text: string): { records: string[][]; lines: number[]; faults: CsvFault[] } {
+  const read = { records: [] as string[][], lines: [] as number[], faults: [] as CsvFault[] };
+  for (const piece of readCsvTextInPieces(text)) {
+    read.records.push(...piece.records);
+    read.lines.push(...piece.lines);
+    read.faults.push(...piece.faults);
+  }
+  return read;
 }
 
 /** The reader, on the text cut at `points`, and the text reader, both read it as the reference does. */
