@@ -95,6 +95,19 @@ export async function rateCdrFile(deps: ChargingDeps, input: Readable | { readon
    */
   const dryRunSeen = new Set<string>();
   const seenKey = (key: string) => hash('sha1', key, 'binary').slice(0, 12);
+  /**
+   * Records refused (their credit, or their organization), by the same hashes: a repeat of one is the duplicate of
+   * a line already reported, as it is when both fall in one chunk, not a call refused twice.
+   */
+  const refusedSeen = new Set<string>();
+  const outcomes: ChunkOutcomes = {
+    problem,
+    rated,
+    refuse: (chunk, record, reason) => {
+      refusedSeen.add(seenKey(recordKey(chunk, record)));
+      problem(chunk.lines[record]!, 'rejected', reason);
+    },
+  };
   /** Whether the last chunk found records stored before: then the next looks for them first. */
   let lookFirst = false;
   /** Charges a priced chunk and stores its records. */
@@ -112,16 +125,23 @@ export async function rateCdrFile(deps: ChargingDeps, input: Readable | { readon
       chunk.groups().forEach(rated);
       return;
     }
+    if (refusedSeen.size > 0) {
+      for (const record of [...chunk.live()]) {
+        if (!refusedSeen.has(seenKey(recordKey(chunk, record)))) continue;
+        chunk.drop(record);
+        problem(chunk.lines[record]!, 'duplicate', repeatReason(chunk, record));
+      }
+    }
     const verified = lookFirst;
     if (lookFirst) lookFirst = await dropStored(deps, chunk, problem);
     try {
-      await charge(deps, chunk, options.fileName, verified, problem, rated);
+      await charge(deps, chunk, options.fileName, verified, outcomes);
     } catch (error) {
       if (!(error instanceof StoredBefore)) throw error;
       // Some of the chunk was stored before (a file imported again): nothing of the attempt
       // landed. Look them up, and do so first for the chunks after, as long as it finds some.
       lookFirst = await dropStored(deps, chunk, problem);
-      await charge(deps, chunk, options.fileName, true, problem, rated);
+      await charge(deps, chunk, options.fileName, true, outcomes);
     }
   };
 
@@ -143,7 +163,7 @@ export async function rateCdrFile(deps: ChargingDeps, input: Readable | { readon
         const key = recordKey(chunk, record);
         if (earlier.some((keysOfChunk) => keysOfChunk.has(key))) {
           chunk.drop(record);
-          problem(chunk.lines[record]!, 'duplicate', `record ${chunk.externalId(record)} ${DUPLICATE}`);
+          problem(chunk.lines[record]!, 'duplicate', repeatReason(chunk, record));
         } else keys.add(key);
       }
     }
@@ -198,6 +218,14 @@ function firstProblems(problems: CdrProblem[]): CdrProblem[] {
 
 type Problem = (line: number, outcome: CdrProblem['outcome'], reason: string) => void;
 
+/** What becomes of a chunk's records as it is charged. */
+interface ChunkOutcomes {
+  problem: Problem;
+  rated: (group: ChunkGroup) => void;
+  /** A record not charged (credit, or its organization refused): reported, and remembered for its repeats. */
+  refuse: (chunk: PricedChunk, record: number, reason: string) => void;
+}
+
 /** Drops the chunk's repeats of a record earlier in it, reported as duplicates; says whether there were any. */
 function dropRepeats(chunk: PricedChunk, problem: Problem): boolean {
   const repeats = chunk.dropRepeats();
@@ -243,11 +271,12 @@ class StoredBefore extends Error {}
  * `verified` (looked up first), that throws StoredBefore; otherwise it was a race (a retry, a
  * concurrent import), and the chunk is run again, its records now found as duplicates.
  */
-async function charge(deps: ChargingDeps, chunk: PricedChunk, fileName: string | undefined, verified: boolean, problem: Problem, rated: (group: ChunkGroup) => void): Promise<void> {
+async function charge(deps: ChargingDeps, chunk: PricedChunk, fileName: string | undefined, verified: boolean, outcomes: ChunkOutcomes): Promise<void> {
+  const { problem, rated, refuse } = outcomes;
   // An organization refused for another reason than its credit (its currency changed since the
   // file read it) has each of its lines rejected with that reason; the others go on.
   const reject = (of: PricedChunk, organization: number, reason: string) => {
-    for (const record of of.live(new Set([organization]))) problem(of.lines[record]!, 'rejected', reason);
+    for (const record of of.live(new Set([organization]))) refuse(of, record, reason);
   };
   const settle = (of: PricedChunk, { group, result }: { group: ChunkGroup; result: Posted }, short: Set<number>) => {
     if (result === 'ok') rated(group);
@@ -255,10 +284,14 @@ async function charge(deps: ChargingDeps, chunk: PricedChunk, fileName: string |
     else reject(of, group.index, result.reason);
   };
   const short = new Set<number>();
-  for (const posted of await post(deps, chunk, fileName, !verified, problem)) settle(chunk, posted, short);
+  const posted = await post(deps, chunk, fileName, !verified, problem);
+  // The records stored have no repeats left (their copy would have failed). A repeat of one not
+  // charged is the duplicate of the line reported, not a second call refused; and charged apart,
+  // it would roll its transaction back.
+  if (posted.some(({ result }) => result !== 'ok')) dropRepeats(chunk, problem);
+  for (const outcome of posted) settle(chunk, outcome, short);
   if (short.size === 0) return;
-  // Charged apart, records stored before would roll their transaction back: out first.
-  dropRepeats(chunk, problem);
+  // Charged apart, records stored before would roll their transaction back too: out first.
   if (!verified) await dropStored(deps, chunk, problem, short);
   // What each organization's credit covers, taken in line order as record by record would take
   // it, from one read of the credit: then one posting for those, not a transaction per record
@@ -278,7 +311,7 @@ async function charge(deps: ChargingDeps, chunk: PricedChunk, fileName: string |
     let left = availableBalance(spending, now);
     for (const record of chunk.live(new Set([index]))) {
       const cost = chunk.costOf(record);
-      if (cost > left) problem(chunk.lines[record]!, 'rejected', notEnoughCredit(organization));
+      if (cost > left) refuse(chunk, record, notEnoughCredit(organization));
       else {
         left -= cost;
         fitting.push(record);
@@ -294,7 +327,7 @@ async function charge(deps: ChargingDeps, chunk: PricedChunk, fileName: string |
     const alone = covered.subset([record]);
     for (const { group, result } of await post(deps, alone, fileName, false, problem)) {
       if (result === 'ok') rated(group);
-      else problem(alone.lines[0]!, 'rejected', result.reason);
+      else refuse(alone, 0, result.reason);
     }
   }
 }
