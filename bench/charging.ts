@@ -1,6 +1,7 @@
 import Fastify from 'fastify';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { seedEnvironmentOperatorKey } from '../src/auth/api-keys.ts';
 import { systemClock } from '../src/clock/clock.ts';
@@ -12,6 +13,7 @@ import { accountsOf } from '../src/organizations/organization-accounts.ts';
 import { createOrganization } from '../src/organizations/create-organization.ts';
 import { importRateDeck } from '../src/rating/import-rate-deck.ts';
 import { createServices } from '../src/services.ts';
+import type { Database } from '../src/store/database.ts';
 import { baseline } from './ledger.ts';
 import type { BenchDatabase } from './support.ts';
 
@@ -28,33 +30,87 @@ interface LoadResult {
   generatorCpuSeconds: number;
   /** This process's CPU time over the counted part: the server, and on PGlite its database too. */
   serverCpuSeconds: number;
+  /** A PostgreSQL server's processes' CPU time over the counted part (NaN where not measured). */
+  databaseCpuSeconds: number;
 }
 
-function load(spec: { url: string; organizations: string[]; concurrency: number; seconds: number }): Promise<LoadResult> {
+/** CPU seconds each process has used so far, by pid. */
+type ProcessCpu = Map<number, number>;
+
+function load(spec: { url: string; organizations: string[]; concurrency: number; seconds: number }, databaseCpu?: () => Promise<ProcessCpu>): Promise<LoadResult> {
   const script = fileURLToPath(new URL('./charging-load.ts', import.meta.url));
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify({ ...spec, key: KEY, warmupSeconds: Math.min(3, spec.seconds) })], { stdio: ['ignore', 'pipe', 'inherit'] });
     let text = '';
     let cpuBefore: NodeJS.CpuUsage | undefined;
     let cpu: NodeJS.CpuUsage | undefined;
+    let databaseBefore: Promise<ProcessCpu> | undefined;
+    let databaseAfter: Promise<ProcessCpu> | undefined;
     child.stdout.on('data', (chunk: Buffer) => {
       text += chunk.toString();
-      if (!cpuBefore && text.includes('counting\n')) cpuBefore = process.cpuUsage();
+      if (!cpuBefore && text.includes('counting\n')) {
+        cpuBefore = process.cpuUsage();
+        databaseBefore = databaseCpu?.();
+      }
       // The result line comes the moment the counted part ends.
-      if (cpuBefore && !cpu && text.trimEnd().endsWith('}')) cpu = process.cpuUsage(cpuBefore);
+      if (cpuBefore && !cpu && text.trimEnd().endsWith('}')) {
+        cpu = process.cpuUsage(cpuBefore);
+        databaseAfter = databaseCpu?.();
+      }
     });
     child.on('error', reject);
     child.on('close', (code) => {
       if (code !== 0) return reject(new Error(`load generator exited with ${code}`));
-      const result = JSON.parse(text.trim().split('\n').at(-1)!) as Omit<LoadResult, 'serverCpuSeconds'>;
-      resolve({ ...result, serverCpuSeconds: cpu ? (cpu.user + cpu.system) / 1e6 : Number.NaN });
+      const result = JSON.parse(text.trim().split('\n').at(-1)!) as Omit<LoadResult, 'serverCpuSeconds' | 'databaseCpuSeconds'>;
+      const serverCpuSeconds = cpu ? (cpu.user + cpu.system) / 1e6 : Number.NaN;
+      Promise.all([databaseBefore, databaseAfter]).then(([before, after]) => {
+        resolve({ ...result, serverCpuSeconds, databaseCpuSeconds: before && after ? cpuBetween(before, after) : Number.NaN });
+      }, reject);
     });
   });
 }
 
+/** CPU used between two readings: a process that started in between counts from its start, one that ended is lost. */
+function cpuBetween(before: ProcessCpu, after: ProcessCpu): number {
+  let seconds = 0;
+  for (const [pid, used] of after) seconds += used - (before.get(pid) ?? 0);
+  return seconds;
+}
+
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/**
+ * The CPU time of a PostgreSQL server's processes (its backends and its writers), read from
+ * /proc: only for a server on this machine, where it shares the cores with the benchmark.
+ */
+function postgresCpu(db: Database, url: string): (() => Promise<ProcessCpu>) | undefined {
+  if (process.platform !== 'linux' || !['localhost', '127.0.0.1', '::1', '[::1]', ''].includes(new URL(url).hostname)) return undefined;
+  return async () => {
+    const { rows } = await db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity');
+    const cpu: ProcessCpu = new Map();
+    for (const { pid } of rows) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        // utime and stime, the 14th and 15th fields; the 2nd, the command, may hold spaces.
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        cpu.set(pid, (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS);
+      } catch {
+        // Ended since the query.
+      }
+    }
+    return cpu;
+  };
+}
+
 /** CPU time per pair, in microseconds. */
 function perPair(cpuSeconds: number, pairs: number): string {
-  return pairs > 0 ? `${Math.round((cpuSeconds / pairs) * 1e6)} µs` : '-';
+  return pairs > 0 && Number.isFinite(cpuSeconds) ? `${Math.round((cpuSeconds / pairs) * 1e6)} µs` : '-';
 }
 
 /**
@@ -87,11 +143,26 @@ function describe(database: string, label: string, baselineLabel: string, rounds
   const sorted = [...rounds].sort((a, b) => ratio(a) - ratio(b));
   const median = sorted[Math.floor((sorted.length - 1) / 2)]!;
   const errors = rounds.reduce((sum, round) => sum + round.errors, 0);
+  const databasePart = database === 'PGlite' ? '' : `, database ${perPair(median.databaseCpuSeconds, median.pairs)}`;
   return (
     `${database.padEnd(10)}  ${label.padEnd(34)}  ${String(Math.round(median.rate)).padStart(6)} pairs/s  ${ratio(median).toFixed(2)}x ${baselineLabel} UPDATE (${Math.round(median.base)}/s)` +
     `  [${rounds.map((round) => ratio(round).toFixed(2)).join(', ')}]  authorize p50 ${median.p50.toFixed(1)} ms, p99 ${median.p99.toFixed(1)} ms` +
-    `  CPU per pair: server ${perPair(median.serverCpuSeconds, median.pairs)}, load generator ${perPair(median.generatorCpuSeconds, median.pairs)}${errors ? `, ${errors} errors` : ''}`
+    `  CPU per pair: server ${perPair(median.serverCpuSeconds, median.pairs)}${databasePart}, load generator ${perPair(median.generatorCpuSeconds, median.pairs)}` +
+    `${ceiling(median, database === 'PGlite')}${errors ? `, ${errors} errors` : ''}`
   );
+}
+
+/**
+ * The most pairs the machine's cores could serve at the round's CPU time per pair, were every
+ * core busy all the time: the bound a ratio target meets or not whatever the scheduling. Unknown
+ * when a server's database CPU is not measured (a server on another machine).
+ */
+function ceiling(round: Round, databaseInServer: boolean): string {
+  const perPairSeconds = (round.serverCpuSeconds + (databaseInServer ? 0 : round.databaseCpuSeconds) + round.generatorCpuSeconds) / round.pairs;
+  if (!(perPairSeconds > 0) || !Number.isFinite(perPairSeconds)) return '';
+  const cores = os.availableParallelism();
+  const pairs = cores / perPairSeconds;
+  return `; all ${cores} cores busy: ${Math.round(pairs)} pairs/s, ${(pairs / round.base).toFixed(2)}x`;
 }
 
 export async function chargingBench(databases: BenchDatabase[], seconds: number, rounds: number): Promise<void> {
@@ -111,6 +182,7 @@ export async function chargingBench(databases: BenchDatabase[], seconds: number,
         unwrap(await services.ledger.execute({ transfers: [{ kind: 'posted', debitAccountId: bank.id, creditAccountId: accounts.credit.id, amount: 1_000_000_000_000n, code: 'topup' }] }));
         organizations.push(organization.id);
       }
+      const databaseCpu = database.url ? postgresCpu(db, database.url) : undefined;
       const app = await buildApp({ services });
       await app.listen({ port: 0, host: '127.0.0.1' });
       const address = app.server.address();
@@ -126,7 +198,7 @@ export async function chargingBench(databases: BenchDatabase[], seconds: number,
       for (let round = 1; round <= rounds; round++) {
         for (const workload of workloads) {
           console.log(`  ${database.name}, round ${round}/${rounds}: ${workload.label} and its baseline...`);
-          const measureLoad = () => load({ url, organizations: workload.organizations, concurrency: workload.concurrency, seconds });
+          const measureLoad = () => load({ url, organizations: workload.organizations, concurrency: workload.concurrency, seconds }, databaseCpu);
           const measureBaseline = () => baseline(db, workload.baseline, seconds, workload.concurrency);
           let result: LoadResult;
           let base: number;
@@ -146,6 +218,6 @@ export async function chargingBench(databases: BenchDatabase[], seconds: number,
       await close();
     }
   }
-  console.log(`\nauthorize + terminate pairs over HTTP, ${seconds} s each, ${rounds} rounds (median round, by ratio; all ratios in brackets); baselines: UPDATE accounts SET balance = balance + $1 WHERE id = $2 at the same concurrency, beside each load (after it in odd rounds, before it in even ones); CPU per pair: this process (the server, and PGlite with it) and the load generator's, over the counted seconds`);
+  console.log(`\nauthorize + terminate pairs over HTTP, ${seconds} s each, ${rounds} rounds (median round, by ratio; all ratios in brackets); baselines: UPDATE accounts SET balance = balance + $1 WHERE id = $2 at the same concurrency, beside each load (after it in odd rounds, before it in even ones); CPU per pair: this process (the server, and PGlite with it), a PostgreSQL server on this machine and the load generator's, over the counted seconds; all cores busy: the pairs/s (and ratio) that CPU per pair allows at most`);
   for (const line of lines) console.log(line);
 }

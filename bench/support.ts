@@ -19,6 +19,8 @@ export interface OpenBenchDatabase {
 
 export interface BenchDatabase {
   name: string;
+  /** A PostgreSQL server's address (none for PGlite, which runs in the benchmark's process). */
+  url?: string;
   open(): Promise<OpenBenchDatabase>;
 }
 
@@ -66,6 +68,7 @@ export function benchDatabases(): BenchDatabase[] {
   if (url) {
     databases.push({
       name: 'PostgreSQL',
+      url,
       async open() {
         const schema = `bench_${randomBytes(4).toString('hex')}`;
         await admin(url, 'CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public');
