@@ -94,17 +94,28 @@ export async function rateCdrFile(deps: ChargingDeps, input: Readable | { readon
    * by 96 bits of its key's SHA-1, about 50 bytes a record where the key itself took 150.
    */
   const dryRunSeen = new Set<string>();
-  const seenKey = (key: string) => hash('sha1', key, 'binary').slice(0, 12);
   /**
-   * Records refused (their credit, or their organization), by the same hashes: a repeat of one is the duplicate of
-   * a line already reported, as it is when both fall in one chunk, not a call refused twice.
+   * Records refused (for their credit, or their organization), by the same hashes: a repeat of
+   * one is the duplicate of a line already reported, as it is when both fall in one chunk, not a
+   * call refused twice.
    */
   const refusedSeen = new Set<string>();
+  const seenKey = (chunk: PricedChunk, record: number) => hash('sha1', recordKey(chunk, record), 'binary').slice(0, 12);
+  /** Drops the chunk's records `seen` holds, as repeats of earlier lines; with `remember`, adds the others to it. */
+  const dropSeen = (chunk: PricedChunk, seen: Set<string>, remember: boolean) => {
+    for (const record of [...chunk.live()]) {
+      const key = seenKey(chunk, record);
+      if (seen.has(key)) {
+        chunk.drop(record);
+        problem(chunk.lines[record]!, 'duplicate', repeatReason(chunk, record));
+      } else if (remember) seen.add(key);
+    }
+  };
   const outcomes: ChunkOutcomes = {
     problem,
     rated,
     refuse: (chunk, record, reason) => {
-      refusedSeen.add(seenKey(recordKey(chunk, record)));
+      refusedSeen.add(seenKey(chunk, record));
       problem(chunk.lines[record]!, 'rejected', reason);
     },
   };
@@ -114,24 +125,11 @@ export async function rateCdrFile(deps: ChargingDeps, input: Readable | { readon
   const store = async (chunk: PricedChunk): Promise<void> => {
     if (report.dryRun) {
       await dropStored(deps, chunk, problem);
-      for (const record of [...chunk.live()]) {
-        const key = seenKey(recordKey(chunk, record));
-        if (!dryRunSeen.has(key)) dryRunSeen.add(key);
-        else {
-          chunk.drop(record);
-          problem(chunk.lines[record]!, 'duplicate', repeatReason(chunk, record));
-        }
-      }
+      dropSeen(chunk, dryRunSeen, true);
       chunk.groups().forEach(rated);
       return;
     }
-    if (refusedSeen.size > 0) {
-      for (const record of [...chunk.live()]) {
-        if (!refusedSeen.has(seenKey(recordKey(chunk, record)))) continue;
-        chunk.drop(record);
-        problem(chunk.lines[record]!, 'duplicate', repeatReason(chunk, record));
-      }
-    }
+    if (refusedSeen.size > 0) dropSeen(chunk, refusedSeen, false);
     const verified = lookFirst;
     if (lookFirst) lookFirst = await dropStored(deps, chunk, problem);
     try {
