@@ -1,4 +1,3 @@
-import { hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { Charge } from '../../billing/charge.ts';
@@ -16,7 +15,7 @@ import { chargeKindOf } from '../usage-record.ts';
 import { existingUsageKeys, usageKey } from '../usage-store.ts';
 import type { CdrFormat } from './cdr.ts';
 import { MALFORMED, priceCdrs, type CdrProblem, type PricingSource } from './cdr-pricer.ts';
-import { PricedChunk, type ChunkGroup } from './priced-chunk.ts';
+import { PricedChunk, recordHash, repeatReason, type ChunkGroup } from './priced-chunk.ts';
 import { priceCdrsInWorker } from './pricing-thread.ts';
 import { USAGE_COPY_COLUMNS } from './usage-copy.ts';
 
@@ -91,7 +90,7 @@ export async function rateCdrFile(deps: ChargingDeps, input: Readable | { readon
   /**
    * A dry run stores nothing, so the database cannot tell it a record repeats one of an earlier
    * chunk: it remembers the file's records itself (a real run leaves that to the database), each
-   * by 96 bits of its key's SHA-1, about 50 bytes a record where the key itself took 150.
+   * by its `recordHash`.
    */
   const dryRunSeen = new Set<string>();
   /**
@@ -100,14 +99,14 @@ export async function rateCdrFile(deps: ChargingDeps, input: Readable | { readon
    * call refused twice.
    */
   const refusedSeen = new Set<string>();
-  const seenKey = (chunk: PricedChunk, record: number) => hash('sha1', recordKey(chunk, record), 'binary').slice(0, 12);
+  const seenKey = (chunk: PricedChunk, record: number) => recordHash(chunk.organizationOfRecord(record).id, chunk.externalId(record));
   /** Drops the chunk's records `seen` holds, as repeats of earlier lines; with `remember`, adds the others to it. */
   const dropSeen = (chunk: PricedChunk, seen: Set<string>, remember: boolean) => {
     for (const record of [...chunk.live()]) {
       const key = seenKey(chunk, record);
       if (seen.has(key)) {
         chunk.drop(record);
-        problem(chunk.lines[record]!, 'duplicate', repeatReason(chunk, record));
+        problem(chunk.lines[record]!, 'duplicate', repeatOf(chunk, record));
       } else if (remember) seen.add(key);
     }
   };
@@ -124,8 +123,10 @@ export async function rateCdrFile(deps: ChargingDeps, input: Readable | { readon
   /** Charges a priced chunk and stores its records. */
   const store = async (chunk: PricedChunk): Promise<void> => {
     if (report.dryRun) {
-      await dropStored(deps, chunk, problem);
+      // Before anything is awaited, so in the file's order: on a server two chunks are looked up
+      // at once, and the later one's lookup may come back first.
       dropSeen(chunk, dryRunSeen, true);
+      await dropStored(deps, chunk, problem);
       chunk.groups().forEach(rated);
       return;
     }
@@ -161,7 +162,7 @@ export async function rateCdrFile(deps: ChargingDeps, input: Readable | { readon
         const key = recordKey(chunk, record);
         if (earlier.some((keysOfChunk) => keysOfChunk.has(key))) {
           chunk.drop(record);
-          problem(chunk.lines[record]!, 'duplicate', repeatReason(chunk, record));
+          problem(chunk.lines[record]!, 'duplicate', repeatOf(chunk, record));
         } else keys.add(key);
       }
     }
@@ -227,12 +228,12 @@ interface ChunkOutcomes {
 /** Drops the chunk's repeats of a record earlier in it, reported as duplicates; says whether there were any. */
 function dropRepeats(chunk: PricedChunk, problem: Problem): boolean {
   const repeats = chunk.dropRepeats();
-  for (const record of repeats) problem(chunk.lines[record]!, 'duplicate', repeatReason(chunk, record));
+  for (const record of repeats) problem(chunk.lines[record]!, 'duplicate', repeatOf(chunk, record));
   return repeats.length > 0;
 }
 
-function repeatReason(chunk: PricedChunk, record: number): string {
-  return `record ${chunk.externalId(record)} appears earlier in this file`;
+function repeatOf(chunk: PricedChunk, record: number): string {
+  return repeatReason(chunk.externalId(record));
 }
 
 /**

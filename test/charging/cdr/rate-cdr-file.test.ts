@@ -229,6 +229,38 @@ describe.each(['here', 'worker'] as const)(`rating a CDR file in several chunks 
     ]);
   });
 
+  it('takes the first line of a record as its line: a later one with its id is a duplicate, though the first had no price', async () => {
+    const calls: [string, string, string, number, string][] = [
+      // 33 has no price in the deck.
+      ['RICH', '3312345678', '2026-11-08 09:00:00', 60, `n1-${pricing}`],
+      ['RICH', '6591234567', '2026-11-08 09:00:00', 60, `n1-${pricing}`],
+      ['RICH', '6591234567', '2026-11-08 09:01:00', 60, `n2-${pricing}`],
+      // Next chunk.
+      ['RICH', '6591234567', '2026-11-08 09:00:00', 60, `n1-${pricing}`],
+    ];
+    const report = await rate(asterisk(calls));
+    expect(report).toMatchObject({ lines: 4, rated: 1, rejected: 1, duplicates: 2, totals: [{ amount: 60_000n, records: 1 }] });
+    expect(report.problems.map(({ line, outcome }) => [line, outcome])).toEqual([
+      [1, 'rejected'],
+      [2, 'duplicate'],
+      [4, 'duplicate'],
+    ]);
+  });
+
+  it('previews in a dry run the line of a record that comes first in the file, whichever chunk is looked up first', async () => {
+    // A big first chunk and a small last one: on a server the two are looked up at once.
+    const calls: [string, string, string, number, string][] = [
+      ['RICH', '6591234567', '2026-11-09 09:00:00', 60, `d1-${pricing}`],
+      ...Array.from({ length: 299 }, (_, i): [string, string, string, number, string] => ['RICH', '6591234567', '2026-11-09 10:00:00', 60, `d${i + 2}-${pricing}`]),
+      ['RICH', '6591234567', '2026-11-09 09:00:00', 3600, `d1-${pricing}`],
+    ];
+    for (let run = 0; run < 3; run++) {
+      const report = await rateCdrFile(t.services, Readable.from([asterisk(calls)]), { format: 'asterisk', timeZone: 'UTC', chunkSize: 300, pricing, dryRun: true });
+      expect(report).toMatchObject({ rated: 300, duplicates: 1, totals: [{ amount: 300n * 60_000n }] });
+      expect(report.problems).toEqual([{ line: 301, outcome: 'duplicate', reason: `record d1-${pricing} appears earlier in this file` }]);
+    }
+  });
+
   it('charges record by record what the credit still covers when it was spent between its read and the posting', async () => {
     const code = `RACE-${pricing}`;
     const org = (await t.call({ method: 'POST', url: '/v1/organizations', payload: { name: code, currency: 'SGD', accountCode: code } })).json();
