@@ -5,6 +5,7 @@ import { batchRecord, type LedgerCommand, type Transfer } from '../ledger/types.
 import { notTaken } from '../ledger/ledger.ts';
 import type { Organization } from '../organizations/organization.ts';
 import { isUniqueViolation } from '../store/database.ts';
+import { dialledDigits } from '../rating/dialled-number.ts';
 import { hasBlocksLongerThanACall, MAX_CALL_SECONDS } from '../rating/price.ts';
 import { usageAccountIds, type ChargingDeps } from './charging-deps.ts';
 import { newSessions } from './charging-records.ts';
@@ -36,9 +37,15 @@ export async function authorizeSession(deps: ChargingDeps, request: AuthorizeReq
   const { organization } = request;
   // A repeated callId is caught where it costs nothing on the common path: by the hold's
   // idempotency key, the session's unique index, or a refusal, each of which looks the call up.
-  const existing = async () => {
+  const existing = async (): Promise<AuthorizeResult | undefined> => {
     const session = await findSessionByCall(deps.db, organization.id, request.callId);
-    return session ? { ok: true as const, value: { session, created: false } } : undefined;
+    if (!session) return undefined;
+    // Another call under a callId used before (two switches' counters meeting, say): answered
+    // the first call's session, it would be connected at the first call's price.
+    if (dialledDigits(session.destination) !== dialledDigits(request.destination)) {
+      return failure('idempotency_conflict', `call ${request.callId} was authorized for ${session.destination}; this request is for ${request.destination}: give each call its own callId`);
+    }
+    return { ok: true, value: { session, created: false } };
   };
   if (organization.status !== 'active') return (await existing()) ?? failure('organization_not_active');
   const now = deps.clock.now();

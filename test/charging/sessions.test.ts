@@ -81,6 +81,23 @@ describe(`live charging on ${testDatabaseKind}`, () => {
     expect(usage.totals).toEqual([{ service: 'voice', records: 1, quantity: 360, billedQuantity: 360, cost: '1.17' }]);
   });
 
+  it('refuses a callId used again for another destination, holding nothing more, and answers the same call written otherwise', async () => {
+    const org = await organization('10.00');
+    const first = await authorize(org.id, '2348031234567', 'reused-1');
+    expect(first.statusCode, first.body).toBe(201);
+    const before = await credits(org.id);
+    const other = await authorize(org.id, '442071234567', 'reused-1');
+    expect([other.statusCode, other.json().error.code], other.body).toEqual([409, 'idempotency_conflict']);
+    expect(other.json().error.message).toContain('reused-1 was authorized for 2348031234567');
+    expect(await credits(org.id)).toMatchObject({ usableCredits: before.usableCredits, reservedCredits: before.reservedCredits });
+    // The same number with a + is the same call.
+    const same = await authorize(org.id, '+2348031234567', 'reused-1');
+    expect([same.statusCode, same.json().id]).toEqual([200, first.json().id]);
+    // Ended, the call's id still names that call only.
+    expect((await terminate(first.json().id, 30)).statusCode).toBe(200);
+    expect((await authorize(org.id, '442071234567', 'reused-1')).statusCode).toBe(409);
+  });
+
   it('charges nothing twice when the switch retries an update with the same seconds', async () => {
     const org = await organization('10.00');
     const session = (await authorize(org.id, '2348031234567', 'retried')).json() as SessionJson;
@@ -486,13 +503,15 @@ describe(`live charging on ${testDatabaseKind}`, () => {
     expect(await credits(org.id)).toMatchObject({ usableCredits: '5.00', reservedCredits: '0.00' });
   });
 
-  it('answers a callId first authorized to a free number with that session when it comes again to a priced one', async () => {
+  it('refuses a callId first authorized to a free number when it comes again to a priced one, holding nothing', async () => {
     const org = await organization('5.00');
     const free = await authorize(org.id, '18005551234', 'free-then-priced');
     expect([free.statusCode, free.json().reservedCredits]).toEqual([201, '0.00']);
+    // Its hold would be the first under the callId; the session's unique index finds the free one.
     const again = await authorize(org.id, '6591234567', 'free-then-priced');
-    expect([again.statusCode, again.json().id]).toEqual([200, free.json().id]);
+    expect([again.statusCode, again.json().error.code]).toEqual([409, 'idempotency_conflict']);
     expect(await credits(org.id)).toMatchObject({ usableCredits: '5.00', reservedCredits: '0.00' });
+    expect((await authorize(org.id, '18005551234', 'free-then-priced')).json().id).toBe(free.json().id);
   });
 
   it('records a free event sent three times at once once, answering the others as replays', async () => {

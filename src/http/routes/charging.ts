@@ -155,7 +155,8 @@ export function chargingRoutes(services: Services): FastifyPluginAsyncTypebox {
           summary: 'Authorize a call (start a charging session)',
           description:
             'May this call start, and for how long? Holds the cost of up to one interval (default 60 s, connect fee included) and answers the ' +
-            'seconds granted. The same callId again returns the same session. Without credit for the first second: 422 insufficient_credit ' +
+            'seconds granted. The same callId again returns the same session; with another destination it answers 409 idempotency_conflict. ' +
+            'Without credit for the first second: 422 insufficient_credit ' +
             'with grantedSeconds 0.',
           tags: ['charging'],
           body: Type.Object(
@@ -171,7 +172,7 @@ export function chargingRoutes(services: Services): FastifyPluginAsyncTypebox {
           response: {
             200: Type.Ref('ChargingSession'),
             201: Type.Ref('ChargingSession'),
-            ...errors(404, 503),
+            ...errors(404, 409, 503),
             422: Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }), grantedSeconds: Type.Optional(Type.Literal(0)) }),
           },
         },
