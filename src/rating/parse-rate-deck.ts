@@ -127,6 +127,11 @@ function readHeader(record: readonly string[], line: number, defaultEffectiveFro
 /** The largest whole number a deck's seconds fit in (a PostgreSQL `integer`). */
 export const MAX_WHOLE = 2_147_483_647;
 
+/** Why a text is not a time `parseIsoTime` reads, with examples of ones it does. */
+export function notAnIsoTime(value: string): string {
+  return `"${value}" is not an ISO 8601 date or time with an offset (2026-12-01, 2026-12-01T00:00:00+08:00), ${TIME_RANGE}`;
+}
+
 /**
  * An ISO 8601 date (midnight UTC) or time with an offset; undefined for anything else,
  * including dates that do not exist (2026-02-30), which `Date` would quietly move on, and times

@@ -96,6 +96,16 @@ describe(`rate decks and quotes over HTTP on ${testDatabaseKind}`, () => {
     expect([await cost(), await cost('2026-02-01T00:00:00Z')]).toEqual(['0.9', '0.6']);
   });
 
+  it('takes a bare date for a version as midnight UTC, as the CLI and deck rows do, and refuses a time without an offset', async () => {
+    const dated = await importDeck('name=bare-date&effectiveFrom=2026-03-01', 'prefix,rate\n44,0.1');
+    expect([dated.statusCode, dated.json().versions[0].effectiveFrom], dated.body).toEqual([201, '2026-03-01T00:00:00.000Z']);
+    for (const bad of ['2026-03-01T00:00:00', '2026-02-30', 'tomorrow', '']) {
+      const refused = await importDeck(`name=bare-date&effectiveFrom=${encodeURIComponent(bad)}`, 'prefix,rate\n44,0.2');
+      expect([refused.statusCode, refused.json().error.code], bad).toEqual([400, 'invalid_input']);
+    }
+    expect((await t.call({ method: 'GET', url: `/v1/rate-decks/${dated.json().id}` })).json().versions).toHaveLength(1);
+  });
+
   it('keeps a version effective from year 1 in year 1, so that a later version still takes over', async () => {
     const ancient = (await importDeck('name=ancient&effectiveFrom=0001-01-01T00:00:00Z', 'prefix,rate\n44,0.1')).json();
     expect(ancient.versions[0].effectiveFrom).toBe('0001-01-01T00:00:00.000Z');

@@ -6,14 +6,13 @@ import { exportRateDeck, versionToExport } from '../../rating/export-rate-deck.t
 import { deckName, importRateDeck, storeRateDecks } from '../../rating/import-rate-deck.ts';
 import { findDeckByName, listVersions } from '../../rating/rate-deck-store.ts';
 import { readCgratesTariffPlan } from '../../rating/import-cgrates.ts';
-import { parseIsoTime } from '../../rating/parse-rate-deck.ts';
+import { notAnIsoTime, parseIsoTime } from '../../rating/parse-rate-deck.ts';
 import { parseCurrency } from '../../money/index.ts';
 import { CliError, dataDirOption, printable, withServices } from '../context.ts';
-import { TIME_RANGE } from '../../clock/clock.ts';
 
 function isoTime(value: string): Date {
   const parsed = parseIsoTime(value);
-  if (!parsed) throw new CliError(`--effective-from: "${value}" is not an ISO 8601 date or time with an offset (2026-12-01, 2026-12-01T00:00:00+08:00), ${TIME_RANGE}`, 2);
+  if (!parsed) throw new CliError(`--effective-from: ${notAnIsoTime(value)}`, 2);
   return parsed;
 }
 

@@ -7,6 +7,7 @@ import { findOrganization } from '../../organizations/organization-store.ts';
 import { formatDecimal } from '../../rating/rational.ts';
 import { exportRateDeck, versionToExport } from '../../rating/export-rate-deck.ts';
 import { importRateDeck } from '../../rating/import-rate-deck.ts';
+import { notAnIsoTime, parseIsoTime } from '../../rating/parse-rate-deck.ts';
 import { quote } from '../../rating/quote.ts';
 import { currencyMismatch } from '../../rating/rating.ts';
 import { MAX_DESTINATION_LENGTH } from '../../rating/dialled-number.ts';
@@ -127,7 +128,11 @@ export function ratingRoutes(services: Services): FastifyPluginAsyncTypebox {
             {
               name: Type.String({ minLength: 1, maxLength: 100 }),
               effectiveFrom: Type.Optional(
-                Type.String({ format: 'date-time', description: 'When the version comes into force. Default: the earliest date of its rows (a row without one: now).' }),
+                Type.String({
+                  minLength: 1,
+                  maxLength: 40,
+                  description: 'When the version comes into force: an ISO 8601 date (midnight UTC) or a time with an offset, as a deck row’s dates. Default: the earliest date of its rows (a row without one: now).',
+                }),
               ),
               currency: Type.Optional(CurrencyCode),
               default: Type.Optional(Type.Boolean({ description: 'Make it the provider’s default deck.' })),
@@ -147,7 +152,7 @@ export function ratingRoutes(services: Services): FastifyPluginAsyncTypebox {
         const imported = unwrap(
           await importRateDeck(services, request.body, {
             name: query.name,
-            ...(query.effectiveFrom ? { effectiveFrom: timestampOf(query.effectiveFrom, 'querystring/effectiveFrom') } : {}),
+            ...(query.effectiveFrom !== undefined ? { effectiveFrom: effectiveFromOf(query.effectiveFrom) } : {}),
             ...(currency ? { currency } : {}),
             ...(query.default ? { makeDefault: true } : {}),
             source: 'api',
@@ -340,3 +345,10 @@ export function ratingRoutes(services: Services): FastifyPluginAsyncTypebox {
 }
 
 export const ratingSchemas = [DeckSchema];
+
+/** A version's date is read as a deck row's dates are, and as the CLI reads it: a bare date is midnight UTC. */
+function effectiveFromOf(text: string): Date {
+  const parsed = parseIsoTime(text);
+  if (!parsed) throw new RingbillError('invalid_input', `querystring/effectiveFrom ${notAnIsoTime(text)}`);
+  return parsed;
+}
