@@ -90,9 +90,11 @@ export async function authorizeSession(deps: ChargingDeps, request: AuthorizeReq
 
   const wholeInterval = planGrant(plan, 0, UNLIMITED_BUDGET, intervalSeconds);
   if (wholeInterval.grantedTotal === 0) {
-    // No credit pays for the first second: the deck's disconnect cap buys none (its connect fee
-    // alone passes it), or the second costs more than any balance can hold.
-    return (await existing()) ?? failure('insufficient_credit', `the price of a call to ${request.destination} allows no time: its first second costs more than its cap or any credit`);
+    // No credit could pay for the first second: the deck's disconnect cap buys none (its first
+    // block passes it), or the second costs more than any balance can hold. The price is at
+    // fault, not the customer's credit: a switch told `insufficient_credit` would ask the
+    // customer to top up for a call no top-up connects.
+    return (await existing()) ?? failure('no_rate', `the price of a call to ${request.destination} allows no time: its first block costs more than the deck's disconnect cap (max_cost), or than any credit can hold`);
   }
   if (wholeInterval.costGranted === 0n) {
     // A free destination holds nothing.

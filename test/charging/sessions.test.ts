@@ -168,12 +168,14 @@ describe(`live charging on ${testDatabaseKind}`, () => {
     expect((await terminate(session.id, 61)).json().cost).toBe('0.042');
   });
 
-  it('refuses a call whose price allows no time at all, leaving no live call', async () => {
+  it('refuses a call whose price allows no time at all as unpriced, not as short of credit, leaving no live call', async () => {
     const capped = await t.call({ method: 'POST', url: '/v1/rate-decks?name=capped', payload: 'prefix,rate,connect_fee,max_cost,max_cost_strategy\n1,1,0.5,0.4,disconnect\n', headers: { 'content-type': 'text/csv' } });
     expect(capped.statusCode, capped.body).toBe(201);
     const org = await organization('10.00', { rateDeckId: capped.json().id });
     const refused = await authorize(org.id, '15551234567', 'no-time');
-    expect([refused.statusCode, refused.json().error.code, refused.json().grantedSeconds]).toEqual([422, 'insufficient_credit', 0]);
+    // 0.5 to connect, over the 0.4 the deck caps a call at: no credit connects it.
+    expect([refused.statusCode, refused.json().error.code], refused.body).toEqual([422, 'no_rate']);
+    expect(refused.json().error.message).toContain('disconnect cap');
     expect((await t.call({ method: 'GET', url: `/v1/charging/sessions?organizationId=${org.id}` })).json().data).toEqual([]);
   });
 
