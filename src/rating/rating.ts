@@ -116,12 +116,30 @@ interface ListedDeck {
   readonly versions: RateDeckVersion[];
 }
 
+/**
+ * The version that takes over from `version`, if any: the first, by date, of those that win over
+ * it (a later effective_from, or the same one and a later number). A version imported after
+ * another but dated before it prices only the calls before that one's date.
+ */
+export function versionTakingOver(versions: readonly RateDeckVersion[], version: RateDeckVersion): RateDeckVersion | undefined {
+  let first: RateDeckVersion | undefined;
+  for (const other of versions) {
+    if (takesOver(other, version) && (!first || other.effectiveFrom < first.effectiveFrom)) first = other;
+  }
+  return first;
+}
+
+/** Whether, from its date on, `a` is in force rather than `b`: a later date, or the same one and a later import. */
+function takesOver(a: RateDeckVersion, b: RateDeckVersion): boolean {
+  return a.effectiveFrom > b.effectiveFrom || (a.effectiveFrom.getTime() === b.effectiveFrom.getTime() && a.version > b.version);
+}
+
 /** The newest version whose effective_from is not after `at`. */
 export function versionInForce(versions: readonly RateDeckVersion[], at: Date): RateDeckVersion | undefined {
   let best: RateDeckVersion | undefined;
   for (const version of versions) {
     if (version.effectiveFrom.getTime() > at.getTime()) continue;
-    if (!best || version.effectiveFrom > best.effectiveFrom || (version.effectiveFrom.getTime() === best.effectiveFrom.getTime() && version.version > best.version)) best = version;
+    if (!best || takesOver(version, best)) best = version;
   }
   return best;
 }

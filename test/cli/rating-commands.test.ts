@@ -72,6 +72,9 @@ describe(`rates and CDRs on the command line, on ${testDatabaseKind}`, () => {
     const deck = await runCli(['rates', 'import', fixture('rate-deck.csv'), '--name', 'retail', '--effective-from', '2026-01-01T00:00:00Z', '--default'], env);
     expect(deck.code, deck.stderr).toBe(0);
     expect(deck.stdout).toMatch(/retail: version 1 .*20 rows.*the default deck/);
+    // A version dated before the one in force says that it prices only the calls before that one.
+    const backdated = await runCli(['rates', 'import', fixture('rate-deck.csv'), '--name', 'retail', '--effective-from', '2025-06-01'], env);
+    expect(backdated.stdout).toContain('in force from 2025-06-01T00:00:00.000Z until 2026-01-01T00:00:00.000Z, when version 1 takes over (it prices only calls before then;');
     const exported = path.join(dir, 'retail-export.csv');
     const exportRun = await runCli(['rates', 'export', 'retail', '--output', exported], env);
     expect(exportRun.code, exportRun.stderr).toBe(0);

@@ -68,6 +68,7 @@ describe(`rate decks and quotes over HTTP on ${testDatabaseKind}`, () => {
   it('a new version takes over from its effective date; an organization may have its own deck', async () => {
     const v2 = await importDeck('name=retail&effectiveFrom=2026-11-05T00:00:00Z', 'service,prefix,destination,rate,increments\nvoice,659,Singapore - Mobile,0.03,60/60');
     expect(v2.json().versions.map((version: { version: number }) => version.version)).toEqual([1, 2]);
+    expect(v2.json().versions.map((version: { inForceUntil: string | null }) => version.inForceUntil)).toEqual(['2026-11-05T00:00:00.000Z', null]);
     const before = (await quote({ rateDeckId: retail.id, destination: '6591234567', seconds: 60, at: '2026-11-04T00:00:00Z' })).json();
     const after = (await quote({ rateDeckId: retail.id, destination: '6591234567', seconds: 60, at: '2026-11-06T00:00:00Z' })).json();
     expect([before.cost, after.cost]).toEqual(['0.021', '0.03']);
@@ -110,6 +111,14 @@ describe(`rate decks and quotes over HTTP on ${testDatabaseKind}`, () => {
     const ancient = (await importDeck('name=ancient&effectiveFrom=0001-01-01T00:00:00Z', 'prefix,rate\n44,0.1')).json();
     expect(ancient.versions[0].effectiveFrom).toBe('0001-01-01T00:00:00.000Z');
     await importDeck('name=ancient&effectiveFrom=2000-01-01T00:00:00Z', 'prefix,rate\n44,0.2');
+    // Imported last but dated before the version in force, a third prices only the years before it.
+    const backdated = (await importDeck('name=ancient&effectiveFrom=1990-01-01T00:00:00Z', 'prefix,rate\n44,0.3')).json();
+    expect(backdated.versions.map((version: { version: number; inForceUntil: string | null }) => [version.version, version.inForceUntil])).toEqual([
+      [1, '1990-01-01T00:00:00.000Z'],
+      [2, null],
+      [3, '2000-01-01T00:00:00.000Z'],
+    ]);
+    expect((await quote({ rateDeckId: ancient.id, destination: '4420', seconds: 60, at: '1995-01-01T00:00:00Z' })).json().cost).toBe('0.3');
     expect((await quote({ rateDeckId: ancient.id, destination: '4420', seconds: 60 })).json().cost).toBe('0.2');
   });
 

@@ -4,7 +4,9 @@ import { pipeline } from 'node:stream/promises';
 import { Command } from 'commander';
 import { exportRateDeck, versionToExport } from '../../rating/export-rate-deck.ts';
 import { deckName, importRateDeck, storeRateDecks } from '../../rating/import-rate-deck.ts';
-import { findDeckByName, listVersions } from '../../rating/rate-deck-store.ts';
+import { findDeckByName, listVersions, type RateDeck, type RateDeckVersion } from '../../rating/rate-deck-store.ts';
+import { versionTakingOver } from '../../rating/rating.ts';
+import type { Services } from '../../services.ts';
 import { readCgratesTariffPlan } from '../../rating/import-cgrates.ts';
 import { notAnIsoTime, parseIsoTime } from '../../rating/parse-rate-deck.ts';
 import { parseCurrency } from '../../money/index.ts';
@@ -14,6 +16,18 @@ function isoTime(value: string): Date {
   const parsed = parseIsoTime(value);
   if (!parsed) throw new CliError(`--effective-from: ${notAnIsoTime(value)}`, 2);
   return parsed;
+}
+
+/**
+ * When a version just imported is in force, said plainly where another version takes over from
+ * it: one dated before the version in force prices only the calls before that one's date.
+ */
+async function inForce(services: Services, deck: RateDeck, version: RateDeckVersion): Promise<string> {
+  const from = `in force from ${version.effectiveFrom.toISOString()}`;
+  const next = versionTakingOver(await listVersions(services.db, deck.id), version);
+  if (!next) return from;
+  const until = `${from} until ${next.effectiveFrom.toISOString()}, when version ${next.version} takes over`;
+  return next.effectiveFrom <= services.clock.now() ? `${until} (it prices only calls before then; date it after that version to price calls from now on)` : until;
 }
 
 const importDeck = new Command('import')
@@ -43,7 +57,7 @@ const importDeck = new Command('import')
         throw new CliError(imported.message, 2);
       }
       const { deck, version } = imported.value;
-      console.log(`${deck.name}: version ${version.version} (${version.id}), ${version.rowCount} rows, in force from ${version.effectiveFrom.toISOString()}${deck.isDefault ? ', the default deck' : ''}`);
+      console.log(`${deck.name}: version ${version.version} (${version.id}), ${version.rowCount} rows, ${await inForce(services, deck, version)}${deck.isDefault ? ', the default deck' : ''}`);
     });
   });
 
@@ -66,9 +80,8 @@ const importCgrates = new Command('import-cgrates')
         read.decks.map((deck) => ({ rows: deck.rows, input: { name: deck.name, effectiveFrom: deck.effectiveFrom, makeDefault: options.default ?? false, source: dir } })),
       );
       if (!stored.ok) throw new CliError(`${stored.message}; nothing was imported`, 2);
-      for (const [i, { version }] of stored.value.entries()) {
-        const deck = read.decks[i]!;
-        console.log(`${deck.name}: version ${version.version}, ${deck.rows.length} rows, in force from ${deck.effectiveFrom.toISOString()}`);
+      for (const [i, { deck, version }] of stored.value.entries()) {
+        console.log(`${deck.name}: version ${version.version}, ${read.decks[i]!.rows.length} rows, ${await inForce(services, deck, version)}`);
       }
     });
   });

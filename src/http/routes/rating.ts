@@ -9,7 +9,7 @@ import { exportRateDeck, versionToExport } from '../../rating/export-rate-deck.t
 import { importRateDeck } from '../../rating/import-rate-deck.ts';
 import { notAnIsoTime, parseIsoTime } from '../../rating/parse-rate-deck.ts';
 import { quote } from '../../rating/quote.ts';
-import { currencyMismatch } from '../../rating/rating.ts';
+import { currencyMismatch, versionTakingOver } from '../../rating/rating.ts';
 import { MAX_DESTINATION_LENGTH } from '../../rating/dialled-number.ts';
 import { MAX_CALL_SECONDS, MAX_QUANTITY } from '../../rating/price.ts';
 import { SERVICES, type RateRow, type Service } from '../../rating/rate-plan.ts';
@@ -24,6 +24,9 @@ const VersionSchema = Type.Object({
   id: Type.String(),
   version: Type.Integer(),
   effectiveFrom: Timestamp,
+  inForceUntil: Type.Union([Timestamp, Type.Null()], {
+    description: 'When another version takes over (a later date, or the same date and a later import); null: none does. A version dated before the one in force prices only the calls before that one’s date.',
+  }),
   rowCount: Type.Integer(),
   source: Type.String(),
   createdAt: Timestamp,
@@ -58,11 +61,13 @@ const RowSchema = Type.Object({
   effectiveFrom: Timestamp,
 });
 
-function presentVersion(version: RateDeckVersion) {
+function presentVersion(version: RateDeckVersion, versions: readonly RateDeckVersion[]) {
+  const next = versionTakingOver(versions, version);
   return {
     id: version.id,
     version: version.version,
     effectiveFrom: version.effectiveFrom.toISOString(),
+    inForceUntil: next ? next.effectiveFrom.toISOString() : null,
     rowCount: version.rowCount,
     source: version.source,
     createdAt: version.createdAt.toISOString(),
@@ -70,7 +75,7 @@ function presentVersion(version: RateDeckVersion) {
 }
 
 function presentDeck(deck: RateDeck, versions: RateDeckVersion[]) {
-  return { id: deck.id, name: deck.name, currency: deck.currency, isDefault: deck.isDefault, versions: versions.map(presentVersion), createdAt: deck.createdAt.toISOString() };
+  return { id: deck.id, name: deck.name, currency: deck.currency, isDefault: deck.isDefault, versions: versions.map((version) => presentVersion(version, versions)), createdAt: deck.createdAt.toISOString() };
 }
 
 function presentRow(row: RateRow) {
