@@ -21,18 +21,49 @@ const ROUNDING: Record<string, Rounding['method']> = { '*up': 'up', '*down': 'do
 /** Files of a tariff plan that carry rating behaviour Ringbill does not have: present and non-empty, they refuse the import. */
 const UNSUPPORTED_FILES = ['SharedGroups.csv', 'ActionPlans.csv', 'Actions.csv', 'ActionTriggers.csv', 'AccountActions.csv', 'Chargers.csv', 'Filters.csv'];
 
-function read(dir: string, file: string, required: boolean, problems: string[]): string[][] {
+/** The columns of each file a tariff plan is read from, as CGRateS writes them. */
+const COLUMNS: Record<string, readonly string[]> = {
+  'Destinations.csv': ['Id', 'Prefix'],
+  'Rates.csv': ['Id', 'ConnectFee', 'Rate', 'RateUnit', 'RateIncrement', 'GroupIntervalStart'],
+  'DestinationRates.csv': ['Id', 'DestinationId', 'RatesTag', 'RoundingMethod', 'RoundingDecimals', 'MaxCost', 'MaxCostStrategy'],
+  'RatingPlans.csv': ['Id', 'DestinationRatesId', 'TimingTag', 'Weight'],
+  'RatingProfiles.csv': ['Tenant', 'Category', 'Subject', 'ActivationTime', 'RatingPlanId', 'RatesFallbackSubject'],
+  'Timings.csv': ['Id', 'Years', 'Months', 'MonthDays', 'WeekDays', 'Time'],
+};
+
+/** A row of a tariff plan file, with the line it starts on. */
+interface Row {
+  readonly line: number;
+  readonly fields: string[];
+}
+
+/** A file's rows; undefined when it is missing or cannot be read as CSV (both listed). */
+function read(dir: string, file: string, required: boolean, problems: string[]): Row[] | undefined {
   const where = path.join(dir, file);
   if (!existsSync(where)) {
     if (required) problems.push(`${file} is missing`);
-    return [];
+    return required ? undefined : [];
   }
+  let records: { record: string[]; info: { lines: number } }[];
   try {
-    return (parse(readFileSync(where, 'utf8'), { comment: '#', skip_empty_lines: true, trim: true, relax_column_count: true }) as string[][]).filter((row) => row.some((cell) => cell !== ''));
+    records = parse(readFileSync(where, 'utf8'), { comment: '#', skip_empty_lines: true, trim: true, relax_column_count: true, info: true }) as unknown as typeof records;
   } catch (error) {
     problems.push(`${file}: ${(error as Error).message}`);
-    return [];
+    return undefined;
   }
+  const columns = COLUMNS[file];
+  const rows: Row[] = [];
+  for (const { record, info } of records) {
+    if (!record.some((cell) => cell !== '')) continue;
+    // A row short of a column would take its default (no cap, say), and one with more may be an
+    // older CGRateS layout whose fields mean other things: neither is read as if it fitted.
+    if (columns && record.length !== columns.length) {
+      problems.push(`${file}:${info.lines}: ${record.length} fields, where a row has ${columns.length} (${columns.join(', ')})`);
+      continue;
+    }
+    rows.push({ line: info.lines, fields: record });
+  }
+  return rows;
 }
 
 /** CGRateS durations: "60s", "1m", "0s", "1h", or bare seconds; undefined beyond `most` seconds. */
@@ -57,39 +88,46 @@ export function readCgratesTariffPlan(dir: string): CgratesImport {
   const ratingPlans = read(dir, 'RatingPlans.csv', true, problems);
   const ratingProfiles = read(dir, 'RatingProfiles.csv', true, problems);
   const timings = read(dir, 'Timings.csv', false, problems);
-  for (const file of UNSUPPORTED_FILES) if (read(dir, file, false, problems).length > 0) problems.push(`${file} has rows: ${file.replace('.csv', '')} cannot be mapped to a rate deck`);
-  // A timing that matches every moment (the usual ALWAYS row) is *any under another name.
+  for (const file of UNSUPPORTED_FILES) if ((read(dir, file, false, problems)?.length ?? 0) > 0) problems.push(`${file} has rows: ${file.replace('.csv', '')} cannot be mapped to a rate deck`);
+  // A file that could not be read is listed once: what names its ids is not listed again as unknown.
+  const unknown = (rows: Row[] | undefined, problem: string) => {
+    if (rows) problems.push(problem);
+  };
+  // A timing that matches every moment (the usual ALWAYS row) is *any under another name. Others
+  // refuse the import only when a rating plan uses them: a stock Timings.csv has ASAP and PEAK.
   const always = new Set(['*any']);
-  for (const [tag, ...when] of timings) {
-    const [years, months, monthDays, weekDays, time] = when;
-    if ([years, months, monthDays, weekDays].every((field) => field === '*any') && ['00:00:00', '*any', '', undefined].includes(time)) always.add(tag!);
-    else problems.push(`Timings.csv: timing ${tag} (${when.join(' ')}) cannot be mapped: only a timing that matches every moment can`);
+  const otherTimings = new Map<string, string>();
+  for (const { fields } of timings ?? []) {
+    const [tag, years, months, monthDays, weekDays, time] = fields;
+    if ([years, months, monthDays, weekDays].every((field) => field === '*any') && ['00:00:00', '*any', ''].includes(time!)) always.add(tag!);
+    else otherTimings.set(tag!, fields.slice(1).join(' '));
   }
   // On with the other files whatever these found: the import lists all it cannot map at once.
 
   const prefixes = new Map<string, string[]>();
-  for (const [id, prefix] of destinations) {
-    const wrong = /^\+?\d*$/.test(prefix ?? '') ? prefixProblem(prefix!.replace('+', '')) : 'is not E.164 digits';
+  for (const { line, fields: [id, prefix] } of destinations ?? []) {
+    const at = `Destinations.csv:${line}`;
+    const wrong = /^\+?\d*$/.test(prefix!) ? prefixProblem(prefix!.replace('+', '')) : 'is not E.164 digits';
     // The id becomes the rows' destination name, shown on price lists: as a CSV deck's, no control characters.
     if (id && /\p{Cc}/u.test(id)) {
-      problems.push(`Destinations.csv: the destination ${JSON.stringify(id)} holds a control character`);
+      problems.push(`${at}: the destination ${JSON.stringify(id)} holds a control character`);
       continue;
     }
     if (!id || wrong) {
-      problems.push(id ? `Destinations.csv: ${id} has the prefix "${prefix}", which ${wrong}` : `Destinations.csv: the prefix "${prefix}" has no destination id`);
+      problems.push(id ? `${at}: ${id} has the prefix "${prefix}", which ${wrong}` : `${at}: the prefix "${prefix}" has no destination id`);
       continue;
     }
     prefixes.set(id, [...(prefixes.get(id) ?? []), prefix!.replace('+', '')]);
   }
   const slots = new Map<string, { connectFee: string; rate: string; unit: number; increment: number; start: number }[]>();
-  for (const [id, connectFee, rate, unit, increment, start] of rates) {
+  for (const { line, fields: [id, connectFee, rate, unit, increment, start] } of rates ?? []) {
     const parsed = {
-      connectFee: connectFee ?? '0',
-      rate: rate ?? '',
-      unit: seconds(unit ?? '', MAX_WHOLE),
+      connectFee: connectFee || '0',
+      rate: rate!,
+      unit: seconds(unit!, MAX_WHOLE),
       // As a CSV deck's increments: no block longer than a call, so billed seconds stay storable.
-      increment: seconds(increment ?? '', MAX_CALL_SECONDS),
-      start: seconds(start ?? '0s', MAX_WHOLE),
+      increment: seconds(increment!, MAX_CALL_SECONDS),
+      start: seconds(start || '0s', MAX_WHOLE),
     };
     const wrong = [
       ...(parseDecimal(parsed.connectFee) ? [] : [`ConnectFee "${connectFee}"`]),
@@ -99,50 +137,66 @@ export function readCgratesTariffPlan(dir: string): CgratesImport {
     if (!parsed.increment) wrong.push(`RateIncrement "${increment}" is not a duration from 1s to ${MAX_CALL_SECONDS}s`);
     if (parsed.start === undefined) wrong.push(`GroupIntervalStart "${start}" is not a duration from 0s to ${MAX_WHOLE}s`);
     if (wrong.length > 0 || !parsed.unit || !parsed.increment || parsed.start === undefined) {
-      problems.push(`Rates.csv: ${id}: ${wrong.join('; ')}`);
+      problems.push(`Rates.csv:${line}: ${id}: ${wrong.join('; ')}`);
       continue;
     }
     slots.set(id!, [...(slots.get(id!) ?? []), { ...parsed, unit: parsed.unit, increment: parsed.increment, start: parsed.start }]);
   }
   const drs = new Map<string, { destination: string; rates: string; rounding: Rounding; maxCost: string; strategy: string }[]>();
-  for (const [id, destination, ratesTag, method, decimals, maxCost, strategy] of destinationRates) {
-    const rounding = { method: ROUNDING[method || '*middle'], decimals: decimals === undefined || decimals === '' ? DEFAULT_ROUNDING.decimals : Number(decimals) };
-    if (!rounding.method) problems.push(`DestinationRates.csv: ${id} rounds with ${method}, which cannot be mapped (*up, *down, *middle)`);
-    if (!Number.isInteger(rounding.decimals) || rounding.decimals < 0 || rounding.decimals > 6) problems.push(`DestinationRates.csv: ${id} rounds to ${decimals} decimals; Ringbill keeps 0 to 6`);
-    if (strategy && strategy !== '*free' && strategy !== '*disconnect') problems.push(`DestinationRates.csv: ${id} has MaxCostStrategy ${strategy}, which cannot be mapped`);
+  for (const { line, fields: [id, destination, ratesTag, method, decimals, maxCost, strategy] } of destinationRates ?? []) {
+    const at = `DestinationRates.csv:${line}: ${id}`;
+    const rounding = { method: ROUNDING[method || '*middle'], decimals: decimals === '' ? DEFAULT_ROUNDING.decimals : Number(decimals) };
+    if (!rounding.method) problems.push(`${at} rounds with ${method}, which cannot be mapped (*up, *down, *middle)`);
+    if (!Number.isInteger(rounding.decimals) || rounding.decimals < 0 || rounding.decimals > 6) problems.push(`${at} rounds to ${decimals} decimals; Ringbill keeps 0 to 6`);
+    if (strategy && strategy !== '*free' && strategy !== '*disconnect') problems.push(`${at} has MaxCostStrategy ${strategy}, which cannot be mapped`);
     // A cap that cannot be read must not become "no cap": the calls would cost more than the plan says.
-    if (maxCost && !parseDecimal(maxCost)) problems.push(`DestinationRates.csv: ${id} has MaxCost "${maxCost}", not a non-negative decimal`);
-    if (!prefixes.has(destination ?? '')) problems.push(`DestinationRates.csv: ${id} names the unknown destination ${destination}`);
-    if (!slots.has(ratesTag ?? '')) problems.push(`DestinationRates.csv: ${id} names the unknown rates ${ratesTag}`);
-    drs.set(id!, [...(drs.get(id!) ?? []), { destination: destination!, rates: ratesTag!, rounding: rounding as Rounding, maxCost: maxCost ?? '', strategy: strategy ?? '' }]);
+    if (maxCost && !parseDecimal(maxCost)) problems.push(`${at} has MaxCost "${maxCost}", not a non-negative decimal`);
+    if (!prefixes.has(destination!)) unknown(destinations, `${at} names the unknown destination ${destination}`);
+    if (!slots.has(ratesTag!)) unknown(rates, `${at} names the unknown rates ${ratesTag}`);
+    drs.set(id!, [...(drs.get(id!) ?? []), { destination: destination!, rates: ratesTag!, rounding: rounding as Rounding, maxCost: maxCost!, strategy: strategy! }]);
   }
   const plans = new Map<string, { dr: string; weight: number }[]>();
-  for (const [id, dr, timing, weight] of ratingPlans) {
-    if (!always.has(timing ?? '')) problems.push(`RatingPlans.csv: ${id} uses the timing ${timing}; only *any (or a timing that matches every moment) can be mapped`);
-    if (!drs.has(dr ?? '')) problems.push(`RatingPlans.csv: ${id} names the unknown destination rates ${dr}`);
-    plans.set(id!, [...(plans.get(id!) ?? []), { dr: dr!, weight: Number(weight || 0) }]);
+  for (const { line, fields: [id, dr, timing, weight] } of ratingPlans ?? []) {
+    const at = `RatingPlans.csv:${line}: ${id}`;
+    if (!always.has(timing!)) {
+      const other = otherTimings.get(timing!);
+      problems.push(
+        other === undefined
+          ? `${at} uses the timing ${timing}, which Timings.csv does not define; only *any (or a timing that matches every moment) can be mapped`
+          : `${at} uses the timing ${timing} (${other}), which cannot be mapped: only a timing that matches every moment can`,
+      );
+    }
+    if (!drs.has(dr!)) unknown(destinationRates, `${at} names the unknown destination rates ${dr}`);
+    // Which of two destination rates prices a prefix goes by weight: one unread would leave it to line order.
+    const parsedWeight = weight === '' ? 0 : /^-?\d+(\.\d+)?$/.test(weight!) ? Number(weight) : undefined;
+    if (parsedWeight === undefined) {
+      problems.push(`${at} has the Weight "${weight}", not a number`);
+      continue;
+    }
+    plans.set(id!, [...(plans.get(id!) ?? []), { dr: dr!, weight: parsedWeight }]);
   }
   /** Each plan's services, each from its own profile's ActivationTime (the earliest, for several tenants). */
   const activation = new Map<string, Map<Service, Date>>();
   const profiles = new Map<string, string>();
-  for (const [tenant, category, subject, activationTime, plan, fallback] of ratingProfiles) {
+  for (const { line, fields: [tenant, category, subject, activationTime, plan, fallback] } of ratingProfiles ?? []) {
+    const at = `RatingProfiles.csv:${line}: ${tenant} ${category}`;
     // A later profile for the same tenant and category switches its plan on a date: one
     // Ringbill deck per plan cannot say that, so the switch is refused, not lost.
     const earlier = profiles.get(`${tenant}|${category}|${subject}`);
-    if (earlier !== undefined) problems.push(`RatingProfiles.csv: ${tenant} ${category} ${subject} has more than one profile (${earlier} and ${plan} from ${activationTime}); a change of plan over time cannot be mapped: import each plan, then give the organizations the new deck`);
-    profiles.set(`${tenant}|${category}|${subject}`, plan ?? '');
-    const service = CATEGORIES[category ?? ''];
-    if (!service) problems.push(`RatingProfiles.csv: ${tenant} ${category}: the category cannot be mapped (call, sms, fax)`);
-    if (subject !== '*any') problems.push(`RatingProfiles.csv: ${tenant} ${category} ${subject}: a subject-specific profile cannot be mapped; import its plan and give the organization that deck`);
-    if (fallback) problems.push(`RatingProfiles.csv: ${tenant} ${category} ${subject}: fallback subjects cannot be mapped`);
-    if (!plans.has(plan ?? '')) problems.push(`RatingProfiles.csv: ${tenant} ${category} names the unknown rating plan ${plan}`);
+    if (earlier !== undefined) problems.push(`${at} ${subject} has more than one profile (${earlier} and ${plan} from ${activationTime}); a change of plan over time cannot be mapped: import each plan, then give the organizations the new deck`);
+    profiles.set(`${tenant}|${category}|${subject}`, plan!);
+    const service = CATEGORIES[category!];
+    if (!service) problems.push(`${at}: the category cannot be mapped (call, sms, fax)`);
+    if (subject !== '*any') problems.push(`${at} ${subject}: a subject-specific profile cannot be mapped; import its plan and give the organization that deck`);
+    if (fallback) problems.push(`${at} ${subject}: fallback subjects cannot be mapped`);
+    if (!plans.has(plan!)) unknown(ratingPlans, `${at} names the unknown rating plan ${plan}`);
     // With an offset only: CGRateS reads a time without one in its own configured zone.
-    const at = /T.*(Z|[+-]\d{2}:?\d{2})$/.test(activationTime ?? '') ? parseIsoTime(activationTime!) : undefined;
-    if (!at) problems.push(`RatingProfiles.csv: ${tenant} ${category}: ActivationTime "${activationTime}" is not an ISO 8601 time with an offset (2026-01-01T00:00:00Z), ${TIME_RANGE}`);
-    if (!service || !at || !plan) continue;
+    const time = /T.*(Z|[+-]\d{2}:?\d{2})$/.test(activationTime!) ? parseIsoTime(activationTime!) : undefined;
+    if (!time) problems.push(`${at}: ActivationTime "${activationTime}" is not an ISO 8601 time with an offset (2026-01-01T00:00:00Z), ${TIME_RANGE}`);
+    if (!service || !time || !plan) continue;
     const services = activation.get(plan) ?? new Map<Service, Date>();
     const known = services.get(service);
-    services.set(service, known && known < at ? known : at);
+    services.set(service, known && known < time ? known : time);
     activation.set(plan, services);
   }
   // The decks are built whatever was found so far, so that their own checks are listed with the

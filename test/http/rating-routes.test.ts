@@ -97,6 +97,12 @@ describe(`rate decks and quotes over HTTP on ${testDatabaseKind}`, () => {
     expect([await cost(), await cost('2026-02-01T00:00:00Z')]).toEqual(['0.9', '0.6']);
   });
 
+  it('shows in a lookup when a row stops pricing, so that a promotion does not look like a lasting price', async () => {
+    const promo = (await importDeck('name=promo&effectiveFrom=2026-01-01', 'prefix,rate,effective_from,effective_to\n43,0.10,2026-01-01,2030-01-01\n43,0.20,2030-01-01,\n')).json();
+    const rows = (await t.call({ method: 'GET', url: `/v1/rate-decks/${promo.id}/lookup?number=4312345` })).json().rows;
+    expect(rows.map((row: { rate: string; effectiveTo: string | null }) => [row.rate, row.effectiveTo])).toEqual([['0.1', '2030-01-01T00:00:00.000Z']]);
+  });
+
   it('takes a bare date for a version as midnight UTC, as the CLI and deck rows do, and refuses a time without an offset', async () => {
     const dated = await importDeck('name=bare-date&effectiveFrom=2026-03-01', 'prefix,rate\n44,0.1');
     expect([dated.statusCode, dated.json().versions[0].effectiveFrom], dated.body).toEqual([201, '2026-03-01T00:00:00.000Z']);

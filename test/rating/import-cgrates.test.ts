@@ -62,9 +62,8 @@ describe('importing a CGRateS tariff plan', () => {
     if (read.ok) return;
     const text = read.problems.join('\n');
     expect(text).toContain('SharedGroups.csv has rows');
-    expect(text).toContain('Timings.csv: timing TM_PEAK (*any *any *any 1;2;3;4;5 08:00:00) cannot be mapped');
-    // All at once: what the other files hold is listed with what the timings found.
-    expect(text).toContain('RatingPlans.csv: RP_RETAIL uses the timing TM_PEAK');
+    // All at once, each with its file and line.
+    expect(text).toContain('RatingPlans.csv:2: RP_RETAIL uses the timing TM_PEAK (*any *any *any 1;2;3;4;5 08:00:00), which cannot be mapped');
     expect(text).toContain('RatingProfiles.csv');
     expect(text).toContain('Rates.csv: RT_LATE has no rate from 0s');
   });
@@ -142,18 +141,49 @@ describe('importing a CGRateS tariff plan', () => {
       const read = readCgratesTariffPlan(tariffPlan({ ...RETAIL, ...files }));
       return read.ok ? [] : read.problems;
     };
-    expect(problems({ 'Rates.csv': RETAIL['Rates.csv'].replace('RT_DE,0,0.011,60s,1s,0s', 'RT_DE,0,0.011,60s,1000000h,0s') })).toContain('Rates.csv: RT_DE: RateIncrement "1000000h" is not a duration from 1s to 86400s');
-    expect(problems({ 'Rates.csv': RETAIL['Rates.csv'].replace('RT_DE,0,0.011,60s,1s,0s', 'RT_DE,0,0.011,1000000h,1s,0s') })).toContain('Rates.csv: RT_DE: RateUnit "1000000h" is not a duration from 1s to 2147483647s');
+    expect(problems({ 'Rates.csv': RETAIL['Rates.csv'].replace('RT_DE,0,0.011,60s,1s,0s', 'RT_DE,0,0.011,60s,1000000h,0s') })).toContain('Rates.csv:5: RT_DE: RateIncrement "1000000h" is not a duration from 1s to 86400s');
+    expect(problems({ 'Rates.csv': RETAIL['Rates.csv'].replace('RT_DE,0,0.011,60s,1s,0s', 'RT_DE,0,0.011,1000000h,1s,0s') })).toContain('Rates.csv:5: RT_DE: RateUnit "1000000h" is not a duration from 1s to 2147483647s');
     // A destination id becomes the rows' destination name: no control characters, as in a CSV deck.
-    expect(problems({ 'Destinations.csv': `${RETAIL['Destinations.csv']}\n"DST\u0007X",44` })).toContain('Destinations.csv: the destination "DST\\u0007X" holds a control character');
+    expect(problems({ 'Destinations.csv': `${RETAIL['Destinations.csv']}\n"DST\u0007X",44` })).toContain('Destinations.csv:6: the destination "DST\\u0007X" holds a control character');
     expect(problems({ 'Destinations.csv': `${RETAIL['Destinations.csv']}\nDST_DE,4912345678901234567890123` })).toEqual([
-      'Destinations.csv: DST_DE has the prefix "4912345678901234567890123", which is not E.164 digits (at most 20)',
+      'Destinations.csv:6: DST_DE has the prefix "4912345678901234567890123", which is not E.164 digits (at most 20)',
     ]);
   });
 
   it('names the field of a rate it cannot read', () => {
     const read = readCgratesTariffPlan(tariffPlan({ ...RETAIL, 'Rates.csv': `${RETAIL['Rates.csv']}\nRT_X,0,0.0001666666666667,1s,1s,0s` }));
-    expect(read).toMatchObject({ ok: false, problems: ['Rates.csv: RT_X: Rate "0.0001666666666667" is not a non-negative decimal of up to 12 places'] });
+    expect(read).toMatchObject({ ok: false, problems: ['Rates.csv:6: RT_X: Rate "0.0001666666666667" is not a non-negative decimal of up to 12 places'] });
+  });
+
+  it('refuses a row short of a column or past them, naming its line, rather than reading defaults into it', () => {
+    const read = readCgratesTariffPlan(
+      tariffPlan({
+        ...RETAIL,
+        // Cut after RoundingDecimals: read as it came, DR_DE would have no cap.
+        'DestinationRates.csv': RETAIL['DestinationRates.csv'].replace('DR_DE,DST_DE,RT_DE,*up,4,0.50,*free', 'DR_DE,DST_DE,RT_DE,*up,4'),
+        // An older layout, with a Direction first.
+        'RatingProfiles.csv': '#Direction,Tenant,Category,Subject,ActivationTime,RatingPlanId,RatesFallbackSubject,CdrStatQueueIds\n*out,example.org,call,*any,2026-01-01T00:00:00Z,RP_RETAIL,,',
+      }),
+    );
+    expect(read).toMatchObject({ ok: false });
+    expect(!read.ok && read.problems).toEqual(
+      expect.arrayContaining([
+        'DestinationRates.csv:4: 5 fields, where a row has 7 (Id, DestinationId, RatesTag, RoundingMethod, RoundingDecimals, MaxCost, MaxCostStrategy)',
+        'RatingProfiles.csv:2: 8 fields, where a row has 6 (Tenant, Category, Subject, ActivationTime, RatingPlanId, RatesFallbackSubject)',
+      ]),
+    );
+  });
+
+  it('refuses a weight it cannot read, which would leave the price of a prefix to line order', () => {
+    const read = readCgratesTariffPlan(tariffPlan({ ...RETAIL, 'RatingPlans.csv': RETAIL['RatingPlans.csv'].replace('RP_RETAIL,DR_DE,*any,10', 'RP_RETAIL,DR_DE,*any,abc') }));
+    expect(read).toMatchObject({ ok: false, problems: ['RatingPlans.csv:4: RP_RETAIL has the Weight "abc", not a number'] });
+  });
+
+  it('takes a Timings.csv with timings no plan uses, and lists a file it cannot read once, not every reference to it', () => {
+    const stock = '#Tag,Years,Months,MonthDays,WeekDays,Time\nALWAYS,*any,*any,*any,*any,00:00:00\nASAP,*any,*any,*any,*any,*asap\nPEAK,*any,*any,*any,1;2;3;4;5,08:00:00';
+    expect(readCgratesTariffPlan(tariffPlan({ ...RETAIL, 'Timings.csv': stock })).ok).toBe(true);
+    const read = readCgratesTariffPlan(tariffPlan({ ...RETAIL, 'Rates.csv': `${RETAIL['Rates.csv']}\nRT_X,"0,0.1,60s,60s,0s` }));
+    expect(read.ok || read.problems).toEqual([expect.stringMatching(/^Rates\.csv: .*quote/i)]);
   });
 
   it('refuses references to what the folder does not define', () => {

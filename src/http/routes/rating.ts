@@ -59,6 +59,7 @@ const RowSchema = Type.Object({
   maxCost: Type.Union([Type.String(), Type.Null()]),
   maxCostStrategy: Type.Union([Type.String(), Type.Null()]),
   effectiveFrom: Timestamp,
+  effectiveTo: Type.Union([Timestamp, Type.Null()], { description: 'The row prices calls before this time only (a promotion); null: no end.' }),
 });
 
 function presentVersion(version: RateDeckVersion, versions: readonly RateDeckVersion[]) {
@@ -94,6 +95,7 @@ function presentRow(row: RateRow) {
     maxCost: row.maxCost ? formatDecimal(row.maxCost) : null,
     maxCostStrategy: row.maxCostStrategy,
     effectiveFrom: row.effectiveFrom.toISOString(),
+    effectiveTo: row.effectiveTo ? row.effectiveTo.toISOString() : null,
   };
 }
 
