@@ -119,7 +119,7 @@ export function readCgratesTariffPlan(dir: string): CgratesImport {
     }
     prefixes.set(id, [...(prefixes.get(id) ?? []), prefix!.replace('+', '')]);
   }
-  const slots = new Map<string, { connectFee: string; rate: string; unit: number; increment: number; start: number }[]>();
+  const slots = new Map<string, { connectFee: string; rate: string; unit: number; increment: number; start: number; line: number }[]>();
   for (const { line, fields: [id, connectFee, rate, unit, increment, start] } of rates ?? []) {
     const parsed = {
       connectFee: connectFee || '0',
@@ -140,7 +140,7 @@ export function readCgratesTariffPlan(dir: string): CgratesImport {
       problems.push(`Rates.csv:${line}: ${id}: ${wrong.join('; ')}`);
       continue;
     }
-    slots.set(id!, [...(slots.get(id!) ?? []), { ...parsed, unit: parsed.unit, increment: parsed.increment, start: parsed.start }]);
+    slots.set(id!, [...(slots.get(id!) ?? []), { ...parsed, unit: parsed.unit, increment: parsed.increment, start: parsed.start, line }]);
   }
   const drs = new Map<string, { destination: string; rates: string; rounding: Rounding; maxCost: string; strategy: string }[]>();
   for (const { line, fields: [id, destination, ratesTag, method, decimals, maxCost, strategy] } of destinationRates ?? []) {
@@ -155,7 +155,7 @@ export function readCgratesTariffPlan(dir: string): CgratesImport {
     if (!slots.has(ratesTag!)) unknown(rates, `${at} names the unknown rates ${ratesTag}`);
     drs.set(id!, [...(drs.get(id!) ?? []), { destination: destination!, rates: ratesTag!, rounding: rounding as Rounding, maxCost: maxCost!, strategy: strategy! }]);
   }
-  const plans = new Map<string, { dr: string; weight: number }[]>();
+  const plans = new Map<string, { dr: string; weight: number; line: number }[]>();
   for (const { line, fields: [id, dr, timing, weight] } of ratingPlans ?? []) {
     const at = `RatingPlans.csv:${line}: ${id}`;
     if (!always.has(timing!)) {
@@ -173,7 +173,7 @@ export function readCgratesTariffPlan(dir: string): CgratesImport {
       problems.push(`${at} has the Weight "${weight}", not a number`);
       continue;
     }
-    plans.set(id!, [...(plans.get(id!) ?? []), { dr: dr!, weight: parsedWeight }]);
+    plans.set(id!, [...(plans.get(id!) ?? []), { dr: dr!, weight: parsedWeight, line }]);
   }
   /** Each plan's services, each from its own profile's ActivationTime (the earliest, for several tenants). */
   const activation = new Map<string, Map<Service, Date>>();
@@ -206,27 +206,31 @@ export function readCgratesTariffPlan(dir: string): CgratesImport {
   for (const [plan, services] of activation) {
     const rows: RateRow[] = [];
     // A prefix priced by two destination rates goes to the heavier one, as CGRateS does.
-    const chosen = new Map<string, { weight: number; dr: string }>();
-    for (const { dr, weight } of plans.get(plan) ?? []) {
+    // Two of the heaviest weight are a tie CGRateS would settle by chance; a lighter tie is no conflict.
+    const chosen = new Map<string, { weight: number; dr: string; line: number; tie?: { dr: string; line: number } }>();
+    for (const { dr, weight, line } of plans.get(plan) ?? []) {
       for (const entry of drs.get(dr) ?? []) {
         for (const prefix of prefixes.get(entry.destination) ?? []) {
           const earlier = chosen.get(prefix);
-          if (earlier && earlier.weight === weight && earlier.dr !== dr) problems.push(`RatingPlans.csv: ${plan} prices ${prefix} twice with the same weight (${earlier.dr}, ${dr})`);
-          if (!earlier || weight > earlier.weight) chosen.set(prefix, { weight, dr });
+          if (!earlier || weight > earlier.weight) chosen.set(prefix, { weight, dr, line });
+          else if (earlier.weight === weight && earlier.dr !== dr) earlier.tie ??= { dr, line };
         }
       }
+    }
+    for (const [prefix, { dr, line, tie }] of chosen) {
+      if (tie) problems.push(`RatingPlans.csv:${line},${tie.line}: ${plan} prices ${prefix || '(any)'} twice with the same weight (${dr}, ${tie.dr})`);
     }
     let line = 0;
     const origins: string[] = [];
     for (const [service, at] of services) {
-      for (const [prefix, { dr }] of chosen) {
+      for (const [prefix, { dr, line: planLine }] of chosen) {
         for (const entry of drs.get(dr) ?? []) {
           if (!prefixes.get(entry.destination)?.includes(prefix)) continue;
           const sorted = [...(slots.get(entry.rates) ?? [])].sort((a, b) => a.start - b.start);
-          if (sorted.length > 0 && sorted[0]!.start !== 0) problems.push(`Rates.csv: ${entry.rates} has no rate from 0s`);
+          if (sorted.length > 0 && sorted[0]!.start !== 0) problems.push(`Rates.csv:${sorted[0]!.line}: ${entry.rates} has no rate from 0s`);
           const maxCost = entry.maxCost && parseDecimal(entry.maxCost) && parseDecimal(entry.maxCost)!.n > 0n ? parseDecimal(entry.maxCost)! : null;
           for (const slot of sorted) {
-            origins[line + 1] = `${plan} prices ${service} ${prefix || '(any)'} with ${entry.rates}`;
+            origins[line + 1] = `${planLine}: ${plan} prices ${service} ${prefix || '(any)'} with ${entry.rates}`;
             rows.push({
               line: ++line,
               service,
@@ -251,7 +255,7 @@ export function readCgratesTariffPlan(dir: string): CgratesImport {
       }
     }
     // The checks of a CSV deck: what they refuse there would be stored here and not export back.
-    for (const problem of checkRows(rows).problems) problems.push(`RatingPlans.csv: ${origins[problem.line]}: ${problem.message.replace(/^line \d+/, 'another slot')}`);
+    for (const problem of checkRows(rows).problems) problems.push(`RatingPlans.csv:${origins[problem.line]}: ${problem.message.replace(/^line \d+/, 'another slot')}`);
     // The version is in force from the first service's activation; each row from its own.
     const effectiveFrom = new Date(Math.min(...[...services.values()].map((at) => at.getTime())));
     decks.push({ name: plan, effectiveFrom, rows });

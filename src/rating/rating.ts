@@ -124,7 +124,9 @@ interface ListedDeck {
 export function versionTakingOver(versions: readonly RateDeckVersion[], version: RateDeckVersion): RateDeckVersion | undefined {
   let first: RateDeckVersion | undefined;
   for (const other of versions) {
-    if (takesOver(other, version) && (!first || other.effectiveFrom < first.effectiveFrom)) first = other;
+    // Of several from the first date, the last imported is the one in force.
+    if (!takesOver(other, version)) continue;
+    if (!first || other.effectiveFrom < first.effectiveFrom || (other.effectiveFrom.getTime() === first.effectiveFrom.getTime() && other.version > first.version)) first = other;
   }
   return first;
 }

@@ -65,7 +65,7 @@ describe('importing a CGRateS tariff plan', () => {
     // All at once, each with its file and line.
     expect(text).toContain('RatingPlans.csv:2: RP_RETAIL uses the timing TM_PEAK (*any *any *any 1;2;3;4;5 08:00:00), which cannot be mapped');
     expect(text).toContain('RatingProfiles.csv');
-    expect(text).toContain('Rates.csv: RT_LATE has no rate from 0s');
+    expect(text).toContain('Rates.csv:6: RT_LATE has no rate from 0s');
   });
 
   it('takes a timing that matches every moment (ALWAYS) as *any', () => {
@@ -109,8 +109,8 @@ describe('importing a CGRateS tariff plan', () => {
     );
     expect(read.ok).toBe(false);
     if (read.ok) return;
-    expect(read.problems).toContain('RatingPlans.csv: RP_RETAIL prices sms 447 with RT_UK_MOBILE: only voice rates change during a call');
-    expect(read.problems).toContain('RatingPlans.csv: RP_RETAIL prices voice 49 with RT_DE: another slot already prices voice 49 from second 0 on the same date');
+    expect(read.problems).toContain('RatingPlans.csv:3: RP_RETAIL prices sms 447 with RT_UK_MOBILE: only voice rates change during a call');
+    expect(read.problems).toContain('RatingPlans.csv:4: RP_RETAIL prices voice 49 with RT_DE: another slot already prices voice 49 from second 0 on the same date');
   });
 
   it('refuses a max cost it cannot read, rather than charging without a cap', () => {
@@ -172,6 +172,24 @@ describe('importing a CGRateS tariff plan', () => {
         'RatingProfiles.csv:2: 8 fields, where a row has 6 (Tenant, Category, Subject, ActivationTime, RatingPlanId, RatesFallbackSubject)',
       ]),
     );
+  });
+
+  it('lets the heaviest of a prefix’s destination rates price it, whatever their order, and refuses a tie between the heaviest', () => {
+    const plan = (...rows: string[]) => ({
+      ...RETAIL,
+      'DestinationRates.csv': `${RETAIL['DestinationRates.csv']}\nDR_DE2,DST_DE,RT_SG_MOBILE,*up,4,0,\nDR_DE3,DST_DE,RT_UK_MOBILE,*up,4,0,`,
+      'RatingPlans.csv': `#Id,DestinationRatesId,TimingTag,Weight\n${rows.join('\n')}`,
+    });
+    for (const order of [
+      ['RP_RETAIL,DR_DE,*any,10', 'RP_RETAIL,DR_DE2,*any,10', 'RP_RETAIL,DR_DE3,*any,20'],
+      ['RP_RETAIL,DR_DE3,*any,20', 'RP_RETAIL,DR_DE,*any,10', 'RP_RETAIL,DR_DE2,*any,10'],
+    ]) {
+      const read = readCgratesTariffPlan(tariffPlan(plan(...order)));
+      if (!read.ok) throw new Error(read.problems.join('\n'));
+      expect(new Set(read.decks[0]!.rows.map((row) => row.rate.n * 1000n / row.rate.d))).toEqual(new Set([85n]));
+    }
+    const tied = readCgratesTariffPlan(tariffPlan(plan('RP_RETAIL,DR_DE,*any,20', 'RP_RETAIL,DR_DE2,*any,20', 'RP_RETAIL,DR_DE3,*any,10')));
+    expect(tied).toMatchObject({ ok: false, problems: ['RatingPlans.csv:2,3: RP_RETAIL prices 49 twice with the same weight (DR_DE, DR_DE2)'] });
   });
 
   it('refuses a weight it cannot read, which would leave the price of a prefix to line order', () => {

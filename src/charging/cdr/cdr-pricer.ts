@@ -11,7 +11,7 @@ import type { Queryable } from '../../store/database.ts';
 import type { Cdr, CdrFormat } from './cdr.ts';
 import type { CsvInput } from '../../csv/csv-reader.ts';
 import { parseCdrBatches } from './parse-cdrs.ts';
-import { MAX_RECORD_COST, PricedChunk, recordHash, repeatReason } from './priced-chunk.ts';
+import { MAX_RECORD_COST, PricedChunk } from './priced-chunk.ts';
 import { MAX_WHOLE } from '../../rating/parse-rate-deck.ts';
 import { UsageIds } from './usage-ids.ts';
 
@@ -66,16 +66,6 @@ export async function* priceCdrs(source: PricingSource, input: CsvInput, options
   const ids = new UsageIds();
   let problems: CdrProblem[] = [];
   const problem = (line: number, outcome: CdrProblem['outcome'], reason: string) => problems.push({ line, outcome, reason });
-  /**
-   * The records of an organization rejected here (by `recordHash`): the first line of a record
-   * decides, so a later line with its id is the duplicate of a line already reported, whether
-   * or not that one could be priced.
-   */
-  const refused = new Set<string>();
-  const refuse = (cdr: Cdr, organization: Organization, reason: string) => {
-    refused.add(recordHash(organization.id, cdr.externalId));
-    problem(cdr.line, 'rejected', reason);
-  };
 
   const priceInto = async (chunk: PricedChunk, pricing: ChunkPricing, cdrs: readonly Cdr[]): Promise<void> => {
     chunk.size += cdrs.length;
@@ -89,27 +79,23 @@ export async function* priceCdrs(source: PricingSource, input: CsvInput, options
         problem(cdr.line, 'rejected', `no organization has the account code or wallet ID "${cdr.accountCode}"`);
         continue;
       }
-      if (refused.size > 0 && refused.has(recordHash(organization.id, cdr.externalId))) {
-        problem(cdr.line, 'duplicate', repeatReason(cdr.externalId));
-        continue;
-      }
       if (organization.status !== 'active') {
-        refuse(cdr, organization, `organization ${organization.name} is ${organization.status}`);
+        problem(cdr.line, 'rejected', `organization ${organization.name} is ${organization.status}`);
         continue;
       }
       const found = pricing.plan(organization, cdr);
       if (!found.ok) {
-        refuse(cdr, organization, found.reason);
+        problem(cdr.line, 'rejected', found.reason);
         continue;
       }
       const price = cdr.service === 'voice' ? callCost(found.plan, cdr.quantity) : priceEvent(found.plan, cdr.quantity);
       if (price.cost > MAX_RECORD_COST) {
-        refuse(cdr, organization, `its cost (${price.cost} micro-units) is more than a usage record can hold`);
+        problem(cdr.line, 'rejected', `its cost (${price.cost} micro-units) is more than a usage record can hold`);
         continue;
       }
       // Decks stored before their blocks were bounded by a day can bill more seconds than that.
       if (price.billedSeconds > MAX_WHOLE) {
-        refuse(cdr, organization, `its billed quantity (${price.billedSeconds}) is more than a usage record can hold`);
+        problem(cdr.line, 'rejected', `its billed quantity (${price.billedSeconds}) is more than a usage record can hold`);
         continue;
       }
       chunk.add(cdr.line, organization, {

@@ -229,20 +229,19 @@ describe.each(['here', 'worker'] as const)(`rating a CDR file in several chunks 
     ]);
   });
 
-  it('takes the first line of a record as its line: a later one with its id is a duplicate, though the first had no price', async () => {
+  it('charges the line of a record that can be priced after one with its id that could not: an IVR leg to s, then the call', async () => {
+    // Asterisk 12+ may write the IVR's leg (to the extension s) and the call it forwarded under one uniqueid.
     const calls: [string, string, string, number, string][] = [
-      // 33 has no price in the deck.
-      ['RICH', '3312345678', '2026-11-08 09:00:00', 60, `n1-${pricing}`],
-      ['RICH', '6591234567', '2026-11-08 09:00:00', 60, `n1-${pricing}`],
+      ['RICH', 's', '2026-11-08 09:00:00', 20, `n1-${pricing}`],
+      ['RICH', '6591234567', '2026-11-08 09:00:00', 300, `n1-${pricing}`],
       ['RICH', '6591234567', '2026-11-08 09:01:00', 60, `n2-${pricing}`],
-      // Next chunk.
-      ['RICH', '6591234567', '2026-11-08 09:00:00', 60, `n1-${pricing}`],
+      // Next chunk: the call again, now a duplicate of the line rated.
+      ['RICH', '6591234567', '2026-11-08 09:00:00', 300, `n1-${pricing}`],
     ];
     const report = await rate(asterisk(calls));
-    expect(report).toMatchObject({ lines: 4, rated: 1, rejected: 1, duplicates: 2, totals: [{ amount: 60_000n, records: 1 }] });
+    expect(report).toMatchObject({ lines: 4, rated: 2, rejected: 1, duplicates: 1, totals: [{ amount: 360_000n, records: 2 }] });
     expect(report.problems.map(({ line, outcome }) => [line, outcome])).toEqual([
       [1, 'rejected'],
-      [2, 'duplicate'],
       [4, 'duplicate'],
     ]);
   });
