@@ -122,13 +122,10 @@ interface ListedDeck {
  * another but dated before it prices only the calls before that one's date.
  */
 export function versionTakingOver(versions: readonly RateDeckVersion[], version: RateDeckVersion): RateDeckVersion | undefined {
-  let first: RateDeckVersion | undefined;
-  for (const other of versions) {
-    // Of several from the first date, the last imported is the one in force.
-    if (!takesOver(other, version)) continue;
-    if (!first || other.effectiveFrom < first.effectiveFrom || (other.effectiveFrom.getTime() === first.effectiveFrom.getTime() && other.version > first.version)) first = other;
-  }
-  return first;
+  const later = versions.filter((other) => takesOver(other, version));
+  if (later.length === 0) return undefined;
+  // The one of them in force from the first of their dates (of several from it, the last imported).
+  return versionInForce(later, new Date(Math.min(...later.map((other) => other.effectiveFrom.getTime()))));
 }
 
 /** Whether, from its date on, `a` is in force rather than `b`: a later date, or the same one and a later import. */
